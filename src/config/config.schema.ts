@@ -1,0 +1,90 @@
+// The configuration schema: every setting mammocad reads, with its type, default and the
+// environment variable that sets it. A setting comes from (lowest to highest precedence) the
+// default, the optional config file (MAMMOCAD_CONFIG, YAML or JSON), then the environment.
+
+import { z } from 'zod';
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+
+/** Accepts a number or a string of digits (environment values are strings). */
+const integer = (min: number, max: number) =>
+  z.preprocess(
+    (v) => (typeof v === 'string' && /^-?\d+$/.test(v.trim()) ? Number(v.trim()) : v),
+    z
+      .number({ error: `must be an integer between ${min} and ${max}` })
+      .int({ error: `must be an integer between ${min} and ${max}` })
+      .min(min, { error: `must be an integer between ${min} and ${max}` })
+      .max(max, { error: `must be an integer between ${min} and ${max}` }),
+  );
+
+const httpUrl = z
+  .string()
+  .refine((s) => {
+    try {
+      const u = new URL(s);
+      return u.protocol === 'http:' || u.protocol === 'https:';
+    } catch {
+      return false;
+    }
+  }, { error: 'must be an http:// or https:// URL' });
+
+const databaseUrl = z
+  .string()
+  .regex(/^(file:.+|postgres(ql)?:\/\/.+)$/, {
+    error: "must be 'file:PATH' (SQLite) or 'postgresql://USER:PASSWORD@HOST:PORT/DB' (PostgreSQL)",
+  });
+
+const nonEmpty = z.string().min(1, { error: 'must not be empty' });
+
+export const configSchema = z.strictObject({
+  dataDir: nonEmpty,
+  modelDir: nonEmpty,
+  sharedDataDir: nonEmpty,
+  database: z.strictObject({
+    url: databaseUrl,
+    /** Apply pending migrations when a command opens the database. */
+    migrateOnStart: z.boolean(),
+  }),
+  pacs: z.strictObject({
+    url: httpUrl,
+    username: z.string().optional(),
+    password: z.string().optional(),
+    token: z.string().optional(),
+    timeoutMs: integer(100, 600_000),
+  }),
+  server: z.strictObject({
+    host: nonEmpty,
+    port: integer(0, 65535),
+  }),
+  webhook: z.strictObject({
+    secret: z.string().min(16, { error: 'must be at least 16 characters' }).optional(),
+  }),
+  log: z.strictObject({
+    level: z.enum(LOG_LEVELS, { error: `must be one of ${LOG_LEVELS.join(', ')}` }),
+  }),
+});
+
+export type Config = z.infer<typeof configSchema>;
+
+/** Environment variables, each mapped to its dotted configuration key. First match wins. */
+export const ENVIRONMENT_KEYS: ReadonlyArray<{ env: string; key: string; boolean?: true }> = [
+  { env: 'MAMMOCAD_DATA_DIR', key: 'dataDir' },
+  { env: 'MAMMOCAD_MODEL_DIR', key: 'modelDir' },
+  { env: 'MAMMOCAD_SHARED_DATA_DIR', key: 'sharedDataDir' },
+  { env: 'MAMMOCAD_DATABASE_URL', key: 'database.url' },
+  { env: 'DATABASE_URL', key: 'database.url' },
+  { env: 'MAMMOCAD_MIGRATE_ON_START', key: 'database.migrateOnStart', boolean: true },
+  { env: 'MAMMOCAD_PACS_URL', key: 'pacs.url' },
+  { env: 'MAMMOCAD_PACS_USERNAME', key: 'pacs.username' },
+  { env: 'MAMMOCAD_PACS_PASSWORD', key: 'pacs.password' },
+  { env: 'MAMMOCAD_PACS_TOKEN', key: 'pacs.token' },
+  { env: 'MAMMOCAD_PACS_TIMEOUT_MS', key: 'pacs.timeoutMs' },
+  { env: 'MAMMOCAD_HOST', key: 'server.host' },
+  { env: 'MAMMOCAD_PORT', key: 'server.port' },
+  { env: 'PORT', key: 'server.port' },
+  { env: 'MAMMOCAD_WEBHOOK_SECRET', key: 'webhook.secret' },
+  { env: 'MAMMOCAD_LOG_LEVEL', key: 'log.level' },
+];
+
+/** Keys whose values are never printed. */
+export const SECRET_KEYS = ['pacs.password', 'pacs.token', 'webhook.secret'] as const;

@@ -1,0 +1,151 @@
+// Durable job records: the embedded queue's storage, and the history every queue keeps.
+//
+// Claiming is a compare-and-set (update ... where status = 'queued'), which is atomic on both
+// SQLite and PostgreSQL, so two workers can never run the same job.
+
+import type { JobRecord, JobStatus, JsonValue } from '../domain/index.js';
+import { JOB_STATUSES, NotFoundError, ValidationError, assertOneOf } from '../domain/index.js';
+import type { Db } from './database.js';
+import { isUniqueViolation } from './prisma-errors.js';
+
+export interface EnqueueOptions {
+  /** A job with the same key is not enqueued twice (the existing one is returned). */
+  idempotencyKey?: string;
+  maxAttempts?: number;
+  runAt?: Date;
+}
+
+export interface JobFilter {
+  status?: JobStatus;
+  kind?: string;
+  take?: number;
+  after?: string;
+}
+
+const asRecord = (row: unknown) => row as JobRecord;
+
+export class JobRepository {
+  constructor(private readonly db: Db) {}
+
+  async enqueue(kind: string, payload: JsonValue, options: EnqueueOptions = {}): Promise<{ job: JobRecord; created: boolean }> {
+    if (!kind) throw new ValidationError('kind', 'is required');
+    if (options.maxAttempts !== undefined && (!Number.isInteger(options.maxAttempts) || options.maxAttempts < 1)) {
+      throw new ValidationError('maxAttempts', 'must be a positive integer');
+    }
+    const key = options.idempotencyKey;
+    if (key) {
+      const existing = await this.db.job.findUnique({ where: { idempotencyKey: key } });
+      if (existing) return { job: asRecord(existing), created: false };
+    }
+    try {
+      const job = await this.db.job.create({
+        data: { kind, payload: payload as object, idempotencyKey: key ?? null, maxAttempts: options.maxAttempts, runAt: options.runAt },
+      });
+      return { job: asRecord(job), created: true };
+    } catch (error) {
+      if (!key || !isUniqueViolation(error)) throw error;
+      return { job: asRecord(await this.db.job.findUniqueOrThrow({ where: { idempotencyKey: key } })), created: false };
+    }
+  }
+
+  async get(id: string): Promise<JobRecord> {
+    const job = await this.db.job.findUnique({ where: { id } });
+    if (!job) throw new NotFoundError('job', id);
+    return asRecord(job);
+  }
+
+  /** Takes the oldest due job of the given kinds for `workerId`, or returns null. */
+  async claim(kinds: string[], workerId: string, now = new Date()): Promise<JobRecord | null> {
+    // A few candidates, in case another worker takes the first between our read and write.
+    const candidates = await this.db.job.findMany({
+      where: { status: 'queued', kind: { in: kinds }, runAt: { lte: now } },
+      orderBy: [{ runAt: 'asc' }, { createdAt: 'asc' }],
+      take: 5,
+      select: { id: true },
+    });
+    for (const { id } of candidates) {
+      const { count } = await this.db.job.updateMany({
+        where: { id, status: 'queued' },
+        data: { status: 'running', lockedBy: workerId, lockedAt: now, startedAt: now, attempts: { increment: 1 } },
+      });
+      if (count === 1) return this.get(id);
+    }
+    return null;
+  }
+
+  async reportProgress(id: string, progress: JsonValue): Promise<void> {
+    await this.db.job.updateMany({ where: { id, status: 'running' }, data: { progress: progress as object, lockedAt: new Date() } });
+  }
+
+  /** Ends a running job for good: succeeded, skipped (with a reason) or failed (with a reason). */
+  async finish(id: string, status: 'succeeded' | 'skipped' | 'failed', outcome: { result?: JsonValue; error?: string } = {}): Promise<JobRecord> {
+    await this.db.job.update({
+      where: { id },
+      data: {
+        status,
+        ...(outcome.result !== undefined ? { result: outcome.result as object } : {}),
+        lastError: outcome.error ?? null,
+        lockedBy: null,
+        lockedAt: null,
+        finishedAt: new Date(),
+      },
+    });
+    return this.get(id);
+  }
+
+  /**
+   * A retryable fault: the job goes back to the queue at `retryAt`, or becomes 'dead' (kept,
+   * with its last error, for an operator) once it has used up its attempts.
+   */
+  async retryLater(id: string, error: string, retryAt: Date): Promise<JobRecord> {
+    const job = await this.get(id);
+    const exhausted = job.attempts >= job.maxAttempts;
+    await this.db.job.update({
+      where: { id },
+      data: exhausted
+        ? { status: 'dead', lastError: error, lockedBy: null, lockedAt: null, finishedAt: new Date() }
+        : { status: 'queued', lastError: error, lockedBy: null, lockedAt: null, runAt: retryAt },
+    });
+    return this.get(id);
+  }
+
+  /** Cancels a queued job at once; a running one is asked to stop at its next checkpoint. */
+  async requestCancel(id: string): Promise<JobRecord> {
+    const job = await this.get(id);
+    if (job.status === 'queued') {
+      await this.db.job.updateMany({ where: { id, status: 'queued' }, data: { status: 'cancelled', finishedAt: new Date() } });
+    } else if (job.status === 'running') {
+      await this.db.job.update({ where: { id }, data: { cancelRequested: true } });
+    }
+    return this.get(id);
+  }
+
+  /** Running jobs whose worker has not reported since `staleBefore` go back to the queue. */
+  async requeueStale(staleBefore: Date): Promise<number> {
+    const { count } = await this.db.job.updateMany({
+      where: { status: 'running', lockedAt: { lt: staleBefore } },
+      data: { status: 'queued', lockedBy: null, lockedAt: null, lastError: 'worker stopped responding' },
+    });
+    return count;
+  }
+
+  async list(filter: JobFilter = {}): Promise<JobRecord[]> {
+    if (filter.status) assertOneOf('status', filter.status, JOB_STATUSES);
+    return (
+      await this.db.job.findMany({
+        where: { status: filter.status, kind: filter.kind },
+        orderBy: [{ createdAt: 'desc' }, { id: 'desc' }],
+        take: Math.min(Math.max(filter.take ?? 50, 1), 500),
+        ...(filter.after ? { cursor: { id: filter.after }, skip: 1 } : {}),
+      })
+    ).map(asRecord);
+  }
+
+  /** Number of jobs in each state (every state present, zero when empty). */
+  async countByStatus(): Promise<Record<JobStatus, number>> {
+    const groups = await this.db.job.groupBy({ by: ['status'], _count: { _all: true } });
+    const counts = Object.fromEntries(JOB_STATUSES.map((s) => [s, 0])) as Record<JobStatus, number>;
+    for (const g of groups) counts[g.status as JobStatus] = g._count._all;
+    return counts;
+  }
+}

@@ -1,0 +1,319 @@
+// The repositories, on SQLite and on PostgreSQL: the same suite for both providers.
+
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ConflictError, NotFoundError, ValidationError } from '../../src/domain/index.js';
+import { openStore, type Store } from '../../src/store/index.js';
+import { PROVIDERS, createTestDatabase, type TestDatabase } from '../support/databases.js';
+
+const uid = (() => {
+  let n = 0;
+  return (prefix = '1.2.826.0.1.3680043.10.1') => `${prefix}.${process.pid}.${Date.now()}.${++n}`;
+})();
+
+describe.each(PROVIDERS)('store on %s', (provider) => {
+  let database: TestDatabase;
+  let store: Store;
+
+  beforeAll(async () => {
+    database = await createTestDatabase(provider);
+    store = await openStore({ databaseUrl: database.url });
+  });
+  afterAll(async () => {
+    await store?.close();
+    await database?.drop();
+  });
+
+  async function newStudy() {
+    return (await store.studies.announce({ studyUid: uid(), source: 'manual', studyDate: '20261101' })).study;
+  }
+
+  async function newModel(version = `v-${uid('m')}`) {
+    return store.modelVersions.register({
+      version,
+      architecture: 'resnet50-top2',
+      packageHash: 'sha256:abc',
+      path: `/models/${version}`,
+      manifest: { input: [1152, 896] },
+      threshold: 0.3,
+    });
+  }
+
+  describe('studies', () => {
+    it('records an announced study once, however often and however concurrently it is announced', async () => {
+      const studyUid = uid();
+      const results = await Promise.all(
+        Array.from({ length: 6 }, (_, i) => store.studies.announce({ studyUid, source: i % 2 ? 'webhook' : 'poll' })),
+      );
+      expect(results.filter((r) => r.created)).toHaveLength(1);
+      expect(new Set(results.map((r) => r.study.id)).size).toBe(1);
+      const again = await store.studies.announce({ studyUid, source: 'manual' });
+      expect(again.created).toBe(false);
+      expect(again.study.source).toBe(results.find((r) => r.created)!.study.source);
+    });
+
+    it('moves through statuses with a reason, and refuses unknown statuses and studies', async () => {
+      const study = await newStudy();
+      expect(study.status).toBe('pending');
+      const failed = await store.studies.setStatus(study.studyUid, 'failed', 'no eligible views');
+      expect(failed).toMatchObject({ status: 'failed', statusReason: 'no eligible views' });
+      await expect(store.studies.setStatus(study.studyUid, 'finished' as never)).rejects.toThrow(ValidationError);
+      await expect(store.studies.setStatus('9.9.9', 'scored')).rejects.toThrow(NotFoundError);
+      await expect(store.studies.announce({ studyUid: uid(), source: 'email' as never })).rejects.toThrow(/source: must be one of/);
+    });
+
+    it('lists newest first with filters and keyset pagination', async () => {
+      const made = [];
+      for (let i = 0; i < 5; i++) {
+        made.push((await store.studies.announce({ studyUid: uid(), source: 'poll', studyDate: `2025010${i + 1}` })).study);
+        await store.studies.setStatus(made[i]!.studyUid, 'skipped', 'test');
+      }
+      const first = await store.studies.list({ status: 'skipped', take: 2, studyDateFrom: '20250101', studyDateTo: '20250105' });
+      const second = await store.studies.list({ status: 'skipped', take: 2, after: first[1]!.id, studyDateFrom: '20250101', studyDateTo: '20250105' });
+      const third = await store.studies.list({ status: 'skipped', take: 2, after: second[1]!.id, studyDateFrom: '20250101', studyDateTo: '20250105' });
+      const seen = [...first, ...second, ...third].map((s) => s.studyUid);
+      expect(seen).toHaveLength(5);
+      expect(new Set(seen)).toEqual(new Set(made.map((s) => s.studyUid)));
+      const narrow = await store.studies.list({ studyDateFrom: '20250102', studyDateTo: '20250103' });
+      expect(narrow.map((s) => s.studyDate).sort()).toEqual(['20250102', '20250103']);
+    });
+  });
+
+  describe('images', () => {
+    it('upserts by SOP Instance UID and keeps view modifiers', async () => {
+      const study = await newStudy();
+      const sop = uid();
+      const [image] = await store.images.upsertMany(study.id, [
+        { sopInstanceUid: sop, seriesUid: uid(), laterality: 'L', view: 'CC', viewModifiers: ['magnification', 'spot-compression'], status: 'eligible' },
+      ]);
+      expect(image!.viewModifiers).toEqual(['magnification', 'spot-compression']);
+      await store.images.upsertMany(study.id, [
+        { sopInstanceUid: sop, seriesUid: image!.seriesUid, laterality: 'L', view: 'CC', status: 'skipped', statusReason: 'For Processing' },
+      ]);
+      const images = await store.images.listByStudy(study.id);
+      expect(images).toHaveLength(1);
+      expect(images[0]).toMatchObject({ status: 'skipped', statusReason: 'For Processing', viewModifiers: [] });
+    });
+
+    it('rejects an unknown laterality before writing anything', async () => {
+      const study = await newStudy();
+      await expect(
+        store.images.upsertMany(study.id, [
+          { sopInstanceUid: uid(), seriesUid: uid(), laterality: 'R', status: 'eligible' },
+          { sopInstanceUid: uid(), seriesUid: uid(), laterality: 'X' as never, status: 'eligible' },
+        ]),
+      ).rejects.toThrow(/images\[1\]\.laterality/);
+      expect(await store.images.listByStudy(study.id)).toHaveLength(0);
+    });
+  });
+
+  describe('predictions', () => {
+    it('stores image, breast and exam results once; a retry changes nothing', async () => {
+      const study = await newStudy();
+      const model = await newModel();
+      const [image] = await store.images.upsertMany(study.id, [{ sopInstanceUid: uid(), seriesUid: uid(), laterality: 'L', view: 'MLO', status: 'eligible' }]);
+      const results = [
+        { level: 'image' as const, imageId: image!.id, laterality: 'L' as const, probability: 0.7, positive: true, preprocessingHash: 'pp1', timings: { infer: 830 } },
+        { level: 'breast' as const, laterality: 'L' as const, probability: 0.7, positive: true, preprocessingHash: 'pp1' },
+        { level: 'exam' as const, probability: 0.7, positive: true, preprocessingHash: 'pp1' },
+      ];
+      await store.predictions.saveResults(study.id, model.id, results);
+      await store.predictions.saveResults(study.id, model.id, results.map((r) => ({ ...r, probability: 0.1 })));
+      const stored = await store.predictions.listByStudy(study.id);
+      expect(stored).toHaveLength(3);
+      expect(stored.every((p) => p.probability === 0.7)).toBe(true);
+      expect(stored.find((p) => p.level === 'image')!.timings).toEqual({ infer: 830 });
+      expect(stored.map((p) => p.scopeKey).sort()).toEqual(['breast:L', 'exam', `image:${image!.id}`]);
+    });
+
+    it.each([
+      [{ level: 'exam', probability: 1.2 }, /probability: must be a finite probability/],
+      [{ level: 'exam', probability: Number.NaN }, /probability/],
+      [{ level: 'breast', probability: 0.5 }, /laterality: is required/],
+      [{ level: 'image', probability: 0.5, laterality: 'L' }, /imageId: is required/],
+      [{ level: 'study', probability: 0.5 }, /level: must be one of/],
+    ])('refuses %o and writes nothing', async (bad, message) => {
+      const study = await newStudy();
+      const model = await newModel();
+      const good = { level: 'exam' as const, probability: 0.2, positive: false, preprocessingHash: 'pp' };
+      await expect(
+        store.predictions.saveResults(study.id, model.id, [good, { positive: false, preprocessingHash: 'pp', ...bad } as never]),
+      ).rejects.toThrow(message);
+      expect(await store.predictions.listByStudy(study.id)).toHaveLength(0);
+    });
+  });
+
+  describe('reports', () => {
+    it('reserves one report per result key, even under concurrent reservations', async () => {
+      const study = await newStudy();
+      const model = await newModel();
+      const key = `score:${study.studyUid}:${model.version}`;
+      const attempts = await Promise.all(
+        [1, 2, 3].map(() =>
+          store.reports.reserve({
+            studyId: study.id,
+            modelVersionId: model.id,
+            idempotencyKey: key,
+            template: 'TID1500',
+            srSopInstanceUid: uid(),
+            srSeriesUid: uid(),
+            srSopClassUid: '1.2.840.10008.5.1.4.1.1.88.33',
+          }),
+        ),
+      );
+      expect(attempts.filter((a) => a.created)).toHaveLength(1);
+      const sop = attempts[0]!.report.srSopInstanceUid;
+      expect(attempts.every((a) => a.report.srSopInstanceUid === sop)).toBe(true);
+      const stored = await store.reports.markStored(sop, 'http://127.0.0.1:8042/dicom-web');
+      expect(stored).toMatchObject({ status: 'stored', storedAt: 'http://127.0.0.1:8042/dicom-web' });
+      expect(stored.storedOn).toBeInstanceOf(Date);
+      expect(await store.reports.listByStudy(study.id)).toHaveLength(1);
+    });
+  });
+
+  describe('labels', () => {
+    it('stores image and breast labels with their source and author', async () => {
+      const study = await newStudy();
+      const [image] = await store.images.upsertMany(study.id, [{ sopInstanceUid: uid(), seriesUid: uid(), laterality: 'R', status: 'eligible' }]);
+      await store.labels.addMany([
+        { studyId: study.id, scope: 'image', imageId: image!.id, value: 'malignant', source: 'pathology', author: 'dr.a' },
+        { studyId: study.id, scope: 'breast', laterality: 'L', value: 'normal', source: 'follow-up', author: 'dr.a' },
+      ]);
+      const labels = await store.labels.listByStudy(study.id);
+      expect(labels.map((l) => [l.scope, l.value, l.source])).toEqual([
+        ['image', 'malignant', 'pathology'],
+        ['breast', 'normal', 'follow-up'],
+      ]);
+    });
+
+    it('writes none of a batch when one label is invalid or names a missing image', async () => {
+      const study = await newStudy();
+      const other = await newStudy();
+      const [foreign] = await store.images.upsertMany(other.id, [{ sopInstanceUid: uid(), seriesUid: uid(), laterality: 'R', status: 'eligible' }]);
+      const good = { studyId: study.id, scope: 'breast' as const, laterality: 'R' as const, value: 'benign' as const, source: 'radiologist' as const, author: 'dr.b' };
+      await expect(store.labels.addMany([good, { ...good, value: 'cancer' as never }])).rejects.toThrow(/labels\[1\]\.value/);
+      await expect(store.labels.addMany([good, { ...good, scope: 'image', imageId: foreign!.id }])).rejects.toThrow(/labels\[1\]\.imageId: no image/);
+      await expect(store.labels.addMany([{ ...good, studyId: 'no-such-study' }])).rejects.toThrow(NotFoundError);
+      expect(await store.labels.listByStudy(study.id)).toHaveLength(0);
+    });
+  });
+
+  describe('model versions', () => {
+    it('keeps exactly one active version across activations', async () => {
+      const a = await newModel();
+      const b = await newModel();
+      await store.modelVersions.activate(a.version, 'admin');
+      const activeB = await store.modelVersions.activate(b.version, 'admin');
+      expect(activeB).toMatchObject({ active: true, activatedBy: 'admin' });
+      expect((await store.modelVersions.findActive())!.version).toBe(b.version);
+      expect((await store.modelVersions.list()).filter((m) => m.active)).toHaveLength(1);
+      await expect(store.modelVersions.activate('nope', 'admin')).rejects.toThrow(NotFoundError);
+      expect((await store.modelVersions.findActive())!.version).toBe(b.version);
+    });
+
+    it('refuses a duplicate version and an out-of-range threshold', async () => {
+      const a = await newModel();
+      await expect(newModel(a.version)).rejects.toThrow(ConflictError);
+      await expect(
+        store.modelVersions.register({ version: uid('v'), architecture: 'x', packageHash: 'h', path: '/p', manifest: {}, threshold: 2 }),
+      ).rejects.toThrow(/threshold/);
+    });
+
+    it('stores manifest and metrics as JSON', async () => {
+      const a = await newModel();
+      const updated = await store.modelVersions.updateMetrics(a.version, { auc: 0.81, auc_ci: [0.7, 0.9] });
+      expect(updated.metrics).toEqual({ auc: 0.81, auc_ci: [0.7, 0.9] });
+      expect(updated.manifest).toEqual({ input: [1152, 896] });
+    });
+  });
+
+  describe('jobs', () => {
+    const kind = () => `test-${uid('k')}`;
+
+    it('enqueues a keyed job once', async () => {
+      const k = kind();
+      const first = await store.jobs.enqueue(k, { study: 1 }, { idempotencyKey: `key-${k}` });
+      const second = await store.jobs.enqueue(k, { study: 1 }, { idempotencyKey: `key-${k}` });
+      expect(first.created).toBe(true);
+      expect(second).toMatchObject({ created: false, job: { id: first.job.id } });
+    });
+
+    it('gives each job to exactly one of many concurrent claimers', async () => {
+      const k = kind();
+      for (let i = 0; i < 3; i++) await store.jobs.enqueue(k, { i });
+      const claims = await Promise.all(Array.from({ length: 8 }, (_, w) => store.jobs.claim([k], `worker-${w}`)));
+      const claimed = claims.filter((c) => c !== null);
+      expect(claimed).toHaveLength(3);
+      expect(new Set(claimed.map((c) => c!.id)).size).toBe(3);
+      expect(claimed.every((c) => c!.status === 'running' && c!.attempts === 1)).toBe(true);
+      expect(await store.jobs.claim([k], 'late')).toBeNull();
+    });
+
+    it('retries with a delay, then goes dead with the last error after maxAttempts', async () => {
+      const k = kind();
+      const { job } = await store.jobs.enqueue(k, {}, { maxAttempts: 2 });
+      await store.jobs.claim([k], 'w');
+      const later = new Date(Date.now() + 60_000);
+      const retried = await store.jobs.retryLater(job.id, 'PACS unavailable', later);
+      expect(retried).toMatchObject({ status: 'queued', lastError: 'PACS unavailable' });
+      expect(await store.jobs.claim([k], 'w')).toBeNull(); // not due yet
+      await store.jobs.claim([k], 'w', new Date(later.getTime() + 1));
+      const dead = await store.jobs.retryLater(job.id, 'PACS unavailable again', later);
+      expect(dead).toMatchObject({ status: 'dead', attempts: 2, lastError: 'PACS unavailable again' });
+    });
+
+    it('finishes, cancels and requeues jobs of dead workers', async () => {
+      const k = kind();
+      // a was due five minutes ago and its worker took it two minutes ago, then went silent.
+      const a = (await store.jobs.enqueue(k, {}, { runAt: new Date(Date.now() - 300_000) })).job;
+      const b = (await store.jobs.enqueue(k, {})).job;
+      const c = (await store.jobs.enqueue(k, {})).job;
+      expect((await store.jobs.requestCancel(c.id)).status).toBe('cancelled');
+      await store.jobs.claim([k], 'w1', new Date(Date.now() - 120_000));
+      await store.jobs.claim([k], 'w2');
+      expect(await store.jobs.requeueStale(new Date(Date.now() - 60_000))).toBe(1);
+      const requeued = await store.jobs.get(a.id);
+      expect(requeued).toMatchObject({ status: 'queued', lastError: 'worker stopped responding' });
+      await store.jobs.reportProgress(b.id, { phase: 'infer', done: 2, total: 4 });
+      expect((await store.jobs.requestCancel(b.id)).cancelRequested).toBe(true);
+      const done = await store.jobs.finish(b.id, 'skipped', { result: { reason: 'no eligible views' }, error: 'no eligible views' });
+      expect(done).toMatchObject({ status: 'skipped', result: { reason: 'no eligible views' }, progress: { phase: 'infer', done: 2, total: 4 } });
+      const counts = await store.jobs.countByStatus();
+      expect(counts.cancelled).toBeGreaterThanOrEqual(1);
+      expect(Object.keys(counts)).toEqual(['queued', 'running', 'succeeded', 'skipped', 'failed', 'dead', 'cancelled']);
+      expect((await store.jobs.list({ kind: k })).map((j) => j.id).sort()).toEqual([a.id, b.id, c.id].sort());
+    });
+  });
+
+  describe('audit, cursors and API keys', () => {
+    it('appends audit events and lists them newest first by actor', async () => {
+      const actor = `user-${uid('a')}`;
+      await store.audit.record({ actor, action: 'study.read', target: 'study:1' });
+      await store.audit.record({ actor, action: 'labels.submit', target: 'study:1', details: { count: 2 } });
+      const events = await store.audit.list({ actor });
+      expect(events.map((e) => e.action)).toEqual(['labels.submit', 'study.read']);
+      expect(events[0]!.details).toEqual({ count: 2 });
+      await expect(store.audit.record({ actor: '', action: 'x' })).rejects.toThrow(ValidationError);
+    });
+
+    it('persists watcher cursors', async () => {
+      expect(await store.cursors.get('qido')).toBeNull();
+      await store.cursors.set('qido', '20261126T0900');
+      await store.cursors.set('qido', '20261126T0930');
+      expect(await store.cursors.get('qido')).toBe('20261126T0930');
+    });
+
+    it('creates, finds and revokes API keys', async () => {
+      const prefix = `mk_${uid('p').slice(-8)}`;
+      await store.apiKeys.create({ name: 'ward', role: 'clinician', prefix, secretHash: `h-${prefix}` });
+      await expect(store.apiKeys.create({ name: 'dup', role: 'admin', prefix, secretHash: 'other' })).rejects.toThrow(ConflictError);
+      await expect(store.apiKeys.create({ name: 'x', role: 'root' as never, prefix: 'p2', secretHash: 'h2' })).rejects.toThrow(/role/);
+      const revoked = await store.apiKeys.revoke(prefix);
+      expect(revoked.revokedAt).toBeInstanceOf(Date);
+      await expect(store.apiKeys.revoke('mk_missing')).rejects.toThrow(NotFoundError);
+    });
+  });
+
+  it('answers a readiness ping', async () => {
+    await expect(store.ping()).resolves.toBeUndefined();
+  });
+});

@@ -1,0 +1,14 @@
+import * as bg from '@prisma/schema-engine-wasm/schema_engine_bg';
+import { PrismaBetterSqlite3 } from '@prisma/adapter-better-sqlite3';
+import fs from 'node:fs';
+import { bindMigrationAwareSqlAdapterFactory } from '@prisma/driver-adapter-utils';
+import { createRequire } from 'node:module';
+const req = createRequire(import.meta.url);
+const wasmPath = req.resolve('@prisma/schema-engine-wasm/schema_engine_bg').replace(/\.js$/, '.wasm');
+const { instance } = await WebAssembly.instantiate(fs.readFileSync(wasmPath), { './schema_engine_bg.js': bg });
+bg.__wbg_set_wasm(instance.exports); instance.exports.__wbindgen_start();
+const content = fs.readFileSync('prisma/schema.prisma','utf8');
+const adapter = new PrismaBetterSqlite3({ url: 'file:/tmp/wasm-test.db' });
+const eng = await bg.SchemaEngine.new({ datamodels: [['schema.prisma', content]] }, (...a) => console.error('log', ...a), bindMigrationAwareSqlAdapterFactory(adapter));
+const r = await eng.diff({ from: { tag: 'empty' }, to: { tag: 'schemaDatamodel', files: [{ path: 'schema.prisma', content }] }, script: true, exitCode: null, filters: { externalTables: [], externalEnums: [] } });
+console.log(JSON.stringify(r).slice(0, 600));
