@@ -88,8 +88,9 @@ export async function withSchemaEngine<T>(
   } catch (error) {
     if (error instanceof DatabaseError) throw error;
     const message = error instanceof Error ? error.message : String(error);
-    throw new DatabaseError(`schema engine failed on ${target.provider}: ${message.split('\n')[0]}`, {
-      retryable: /ECONNREFUSED|ETIMEDOUT|timeout|connect/i.test(message),
+    throw new DatabaseError(`database migration failed (${target.provider}): ${message.split('\n')[0]}`, {
+      // Unreachable or busy servers may come back; bad credentials or SQL will not.
+      retryable: /can't reach|ECONNREFUSED|ECONNRESET|ETIMEDOUT|timed? ?out|too many connections/i.test(message),
       cause: error,
     });
   } finally {

@@ -1,0 +1,62 @@
+// Lint rules, including the import boundaries of docs/architecture.md:
+//   domain <- dicom, ml <- training <- pipeline <- graphql <- main
+//   dicom and ml never import each other; only src/store touches Prisma.
+import js from '@eslint/js';
+import globals from 'globals';
+import tseslint from 'typescript-eslint';
+
+const folders = ['config', 'domain', 'dicom', 'ml', 'training', 'store', 'pipeline', 'graphql'];
+
+/** What each folder may import from the others (main.ts may import everything). */
+const allowed = {
+  domain: [],
+  config: ['domain'],
+  dicom: ['domain', 'config'],
+  ml: ['domain', 'config'],
+  store: ['domain', 'config'],
+  training: ['domain', 'config', 'dicom', 'ml', 'store'],
+  pipeline: ['domain', 'config', 'dicom', 'ml', 'training', 'store'],
+  graphql: ['domain', 'config', 'dicom', 'ml', 'training', 'store', 'pipeline'],
+};
+
+const prismaImports = ['@prisma/*', '**/generated/**', 'better-sqlite3', 'pg'];
+
+const boundaryRules = Object.entries(allowed).map(([folder, ok]) => ({
+  files: [`src/${folder}/**/*.ts`],
+  rules: {
+    'no-restricted-imports': [
+      'error',
+      {
+        patterns: [
+          ...folders
+            .filter((other) => other !== folder && !ok.includes(other))
+            .map((other) => ({
+              group: [`../${other}/*`, `../${other}`, `../../${other}/*`],
+              message: `src/${folder} must not import src/${other} (see docs/architecture.md, "Layout").`,
+            })),
+          { group: ['../main', '../main.js'], message: 'Only the entry point imports main.ts.' },
+          ...(folder === 'store' ? [] : [{ group: prismaImports, message: 'Only src/store touches Prisma and the database drivers.' }]),
+        ],
+      },
+    ],
+  },
+}));
+
+export default tseslint.config(
+  { ignores: ['node_modules/', 'dist/', 'var/', 'coverage/', 'src/store/generated/', 'prisma/.generated/'] },
+  js.configs.recommended,
+  ...tseslint.configs.recommended,
+  {
+    languageOptions: { globals: { ...globals.node }, ecmaVersion: 2023, sourceType: 'module' },
+    rules: {
+      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
+      '@typescript-eslint/consistent-type-imports': ['error', { fixStyle: 'inline-type-imports' }],
+      'no-console': 'off',
+    },
+  },
+  ...boundaryRules,
+  {
+    files: ['src/main.ts'],
+    rules: { 'no-restricted-imports': ['error', { patterns: [{ group: prismaImports, message: 'Only src/store touches Prisma.' }] }] },
+  },
+);

@@ -1,0 +1,55 @@
+// What a newcomer and an operator run first: the demo command and the compose file.
+
+import { execFile } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { describe, expect, it } from 'vitest';
+import { parse as parseYaml } from 'yaml';
+import { ROOT, cliEnv } from '../support/cli.js';
+
+const run = promisify(execFile);
+
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+async function hasCommand(name: string): Promise<boolean> {
+  return run('sh', ['-c', `command -v ${name}`]).then(() => true, () => false);
+}
+
+describe('npm run demo', () => {
+  it('starts the service on the embedded defaults and ends with one JSON line', async () => {
+    const port = await freePort();
+    const dataDir = mkdtempSync(path.join(tmpdir(), 'mammocad-demo-'));
+    const { stdout } = await run('bash', ['scripts/demo.sh'], {
+      cwd: ROOT,
+      env: cliEnv({ MAMMOCAD_PORT: String(port), MAMMOCAD_DATA_DIR: dataDir }),
+    });
+    const last = JSON.parse(stdout.trim().split('\n').at(-1)!) as { status: string; url: string; readyz: { checks: Record<string, string> } };
+    expect(last).toMatchObject({ status: 'ready', url: `http://127.0.0.1:${port}`, readyz: { checks: { database: 'ok' } } });
+    // The demo stops its service when it is not attached to a terminal.
+    await expect(fetch(`${last.url}/healthz`)).rejects.toThrow();
+  });
+});
+
+describe('docker-compose.yml', async () => {
+  const available = await hasCommand('docker-compose');
+  if (!available && process.env.CI) throw new Error('docker-compose is not installed: CI must validate the compose file');
+
+  it.skipIf(!available)('is accepted by docker-compose and wires the API to PostgreSQL and Orthanc', async () => {
+    const { stdout } = await run('docker-compose', ['config'], { cwd: ROOT });
+    const config = parseYaml(stdout) as { services: Record<string, { environment?: Record<string, string>; profiles?: string[] }> };
+    expect(Object.keys(config.services).sort()).toEqual(['api', 'orthanc', 'postgres', 'worker']);
+    expect(config.services.api!.environment!.MAMMOCAD_DATABASE_URL).toMatch(/^postgresql:\/\/mammocad:.*@postgres:5432\/mammocad$/);
+    expect(config.services.api!.environment!.MAMMOCAD_PACS_URL).toBe('http://orthanc:8042/dicom-web');
+    // Workers wait in a profile until `mammocad worker` exists.
+    expect(config.services.worker!.profiles).toEqual(['workers']);
+  });
+});
