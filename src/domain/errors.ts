@@ -52,3 +52,53 @@ export class ConflictError extends MammocadError {
     super('CONFLICT', message);
   }
 }
+
+// DICOM input -------------------------------------------------------------------------------
+
+/** Bytes that are not a readable DICOM Part 10 object (truncated, not DICOM, bad structure). */
+export class DicomParseError extends MammocadError {
+  constructor(source: string, problem: string, options: { cause?: unknown } = {}) {
+    super('DICOM_PARSE_FAILED', `${source}: ${problem}`, options);
+  }
+}
+
+/** A transfer syntax the decoder does not handle. */
+export class UnsupportedTransferSyntaxError extends MammocadError {
+  readonly transferSyntaxUid: string;
+  constructor(source: string, transferSyntaxUid: string) {
+    super('UNSUPPORTED_TRANSFER_SYNTAX', `${source}: unsupported transfer syntax ${transferSyntaxUid}`);
+    this.transferSyntaxUid = transferSyntaxUid;
+  }
+}
+
+/** Pixel data that is missing, shorter than declared, or a corrupt compressed stream. */
+export class PixelDecodeError extends MammocadError {
+  constructor(source: string, problem: string, options: { cause?: unknown } = {}) {
+    super('PIXEL_DECODE_FAILED', `${source}: ${problem}`, options);
+  }
+}
+
+/** The PACS could not be reached or answered 5xx/timeout: worth retrying later. */
+export class PacsUnavailableError extends MammocadError {
+  readonly status?: number;
+  constructor(message: string, options: { status?: number; cause?: unknown } = {}) {
+    super('PACS_UNAVAILABLE', message, { retryable: true, cause: options.cause });
+    this.status = options.status;
+  }
+}
+
+/** The PACS refused the request (4xx): retrying the same request will not help. */
+export class PacsRequestError extends MammocadError {
+  readonly status: number;
+  constructor(message: string, status: number) {
+    super(status === 401 || status === 403 ? 'PACS_UNAUTHORIZED' : status === 404 ? 'PACS_NOT_FOUND' : 'PACS_REQUEST_REJECTED', message);
+    this.status = status;
+  }
+}
+
+/** A study has no image the classifier is meant for. */
+export class NoEligibleViewsError extends MammocadError {
+  constructor(studyRef: string, reasons: string) {
+    super('NO_ELIGIBLE_VIEWS', `${studyRef}: no eligible views (${reasons})`);
+  }
+}
