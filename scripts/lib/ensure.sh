@@ -3,7 +3,7 @@
 
 # Debian packages the service and its tests use: the PACS (Orthanc with DICOMweb and GDCM),
 # the DICOM validators and dumpers (dicom3tools, dcmtk) and PostgreSQL.
-MAMMOCAD_DEBIAN_PACKAGES=(orthanc orthanc-dicomweb orthanc-gdcm dcmtk dicom3tools postgresql)
+MAMMOCAD_DEBIAN_PACKAGES=(orthanc orthanc-dicomweb orthanc-gdcm dcmtk dicom3tools libgdcm-tools postgresql)
 
 log() { printf '[mammocad] %s\n' "$*" >&2; }
 

@@ -27,6 +27,8 @@ export interface StudyRecord {
   description: string | null;
   modalities: string | null;
   source: StudySource;
+  contentFingerprint: string | null;
+  lastAnnouncedAt: Date | null;
   status: StudyStatus;
   statusReason: string | null;
   createdAt: Date;

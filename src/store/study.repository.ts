@@ -48,6 +48,19 @@ export class StudyRepository {
     }
   }
 
+  /**
+   * Records what the study holds now. Returns true only for the one caller that changed it
+   * (a compare-and-set, so a webhook and a poll announcing the same content at once cannot
+   * both start work).
+   */
+  async recordContent(studyUid: string, fingerprint: string): Promise<boolean> {
+    const { count } = await this.db.study.updateMany({
+      where: { studyUid, OR: [{ contentFingerprint: null }, { contentFingerprint: { not: fingerprint } }] },
+      data: { contentFingerprint: fingerprint, lastAnnouncedAt: new Date() },
+    });
+    return count === 1;
+  }
+
   async findByUid(studyUid: string): Promise<StudyRecord | null> {
     return (await this.db.study.findUnique({ where: { studyUid } })) as StudyRecord | null;
   }

@@ -61,7 +61,7 @@ describe.skipIf(!PG_ADMIN_URL)('concurrent start-up on PostgreSQL', () => {
     expect(results.flatMap((r) => r.applied).sort()).toEqual([...available].sort());
     const rows = await queryRows<{ migration_name: string; n: string }>(
       db,
-      'SELECT migration_name, count(*) AS n FROM _prisma_migrations GROUP BY migration_name',
+      'SELECT migration_name, count(*) AS n FROM _prisma_migrations GROUP BY migration_name ORDER BY migration_name',
     );
     expect(rows.map((r) => [r.migration_name, Number(r.n)])).toEqual(available.map((name) => [name, 1]));
   });
@@ -74,7 +74,7 @@ describe('concurrent start-up on SQLite', () => {
     for (const run of runs) expect(run, run.stderr).toMatchObject({ code: 0 });
     const rows = await queryRows<{ migration_name: string; n: number }>(
       db,
-      'SELECT migration_name, count(*) AS n FROM _prisma_migrations GROUP BY migration_name',
+      'SELECT migration_name, count(*) AS n FROM _prisma_migrations GROUP BY migration_name ORDER BY migration_name',
     );
     expect(rows.every((r) => Number(r.n) === 1)).toBe(true);
     expect(rows).toHaveLength(readMigrations('sqlite').migrationDirectories.length);

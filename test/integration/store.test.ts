@@ -61,6 +61,15 @@ describe.each(PROVIDERS)('store on %s', (provider) => {
       await expect(store.studies.announce({ studyUid: uid(), source: 'email' as never })).rejects.toThrow(/source: must be one of/);
     });
 
+    it('reports a content change to exactly one of several concurrent announcers', async () => {
+      const study = await newStudy();
+      const first = await Promise.all([1, 2, 3].map(() => store.studies.recordContent(study.studyUid, 'series-a:2')));
+      expect(first.filter(Boolean)).toHaveLength(1);
+      expect(await store.studies.recordContent(study.studyUid, 'series-a:2')).toBe(false);
+      expect(await store.studies.recordContent(study.studyUid, 'series-a:2|series-b:1')).toBe(true);
+      expect((await store.studies.findByUid(study.studyUid))!.contentFingerprint).toBe('series-a:2|series-b:1');
+    });
+
     it('lists newest first with filters and keyset pagination', async () => {
       const made = [];
       for (let i = 0; i < 5; i++) {

@@ -1,0 +1,3 @@
+-- AlterTable
+ALTER TABLE "Study" ADD COLUMN     "contentFingerprint" TEXT,
+ADD COLUMN     "lastAnnouncedAt" TIMESTAMP(3);

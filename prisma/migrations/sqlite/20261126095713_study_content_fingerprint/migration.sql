@@ -1,0 +1,3 @@
+-- AlterTable
+ALTER TABLE "Study" ADD COLUMN "contentFingerprint" TEXT;
+ALTER TABLE "Study" ADD COLUMN "lastAnnouncedAt" DATETIME;

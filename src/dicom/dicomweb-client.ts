@@ -1,0 +1,172 @@
+// A DICOMweb client for any standard PACS: QIDO-RS (search), WADO-RS (retrieve, without
+// transcoding: transfer-syntax=*), STOW-RS (store). Node's fetch, basic or bearer auth,
+// a timeout per request, and retries with exponential backoff on connection errors and 5xx.
+//
+// Errors: PacsUnavailableError (retryable: unreachable, timeout, 5xx) or PacsRequestError
+// (4xx: the request itself is wrong, or we are not allowed). Messages name the request but
+// never the credentials.
+
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Logger } from 'pino';
+import { PacsRequestError, PacsUnavailableError } from '../domain/errors.js';
+import { boundaryOf, buildMultipart, parseMultipart, readBody } from './multipart.js';
+
+/** One DICOM JSON object (PS3.18 F.2): tag -> { vr, Value }. */
+export type DicomJson = Record<string, { vr: string; Value?: unknown[]; InlineBinary?: string; BulkDataURI?: string }>;
+
+export interface DicomwebClientOptions {
+  /** The DICOMweb root, e.g. http://127.0.0.1:8042/dicom-web */
+  url: string;
+  username?: string;
+  password?: string;
+  token?: string;
+  timeoutMs: number;
+  /** Attempts per request for retryable failures (default 3). */
+  attempts?: number;
+  /** First backoff delay; doubles per attempt (default 250 ms). */
+  backoffMs?: number;
+  /** Largest response accepted, in bytes (default 2 GiB). */
+  maxResponseBytes?: number;
+  logger?: Logger;
+}
+
+export interface RetrievedInstance {
+  /** The DICOM Part 10 bytes as stored in the PACS (not transcoded). */
+  bytes: Uint8Array;
+  /** The transfer syntax the PACS declared for the part, if it did. */
+  transferSyntaxUid: string | null;
+}
+
+export class DicomwebClient {
+  private readonly base: string;
+  private readonly authorization: string | undefined;
+  private readonly attempts: number;
+  private readonly backoffMs: number;
+  private readonly maxResponseBytes: number;
+
+  constructor(private readonly options: DicomwebClientOptions) {
+    this.base = options.url.replace(/\/+$/, '');
+    this.authorization = options.token
+      ? `Bearer ${options.token}`
+      : options.username !== undefined
+        ? `Basic ${Buffer.from(`${options.username}:${options.password ?? ''}`).toString('base64')}`
+        : undefined;
+    this.attempts = Math.max(1, options.attempts ?? 3);
+    this.backoffMs = options.backoffMs ?? 250;
+    this.maxResponseBytes = options.maxResponseBytes ?? 2 ** 31;
+  }
+
+  /** QIDO-RS: `level` is a path such as "studies" or "studies/{uid}/series". */
+  async search(level: string, query: Record<string, string | number | string[] | undefined> = {}): Promise<DicomJson[]> {
+    const params = new URLSearchParams();
+    for (const [key, value] of Object.entries(query)) {
+      if (value === undefined) continue;
+      for (const v of Array.isArray(value) ? value : [value]) params.append(key, String(v));
+    }
+    const qs = params.toString();
+    const response = await this.request('GET', `/${level}${qs ? `?${qs}` : ''}`, { accept: 'application/dicom+json' });
+    if (response.status === 204) return [];
+    return (await this.json(response, `QIDO ${level}`)) as DicomJson[];
+  }
+
+  /** QIDO-RS over every page of results (limit/offset). */
+  async searchAll(level: string, query: Record<string, string | number | string[] | undefined> = {}, pageSize = 500): Promise<DicomJson[]> {
+    const all: DicomJson[] = [];
+    for (let offset = 0; ; offset += pageSize) {
+      const page = await this.search(level, { ...query, limit: pageSize, offset });
+      all.push(...page);
+      if (page.length < pageSize) return all;
+    }
+  }
+
+  /** WADO-RS metadata of a study, series or instance ("studies/{uid}[/series/{uid}...]"). */
+  async metadata(path: string): Promise<DicomJson[]> {
+    const response = await this.request('GET', `/${path}/metadata`, { accept: 'application/dicom+json' });
+    return (await this.json(response, `WADO metadata ${path}`)) as DicomJson[];
+  }
+
+  /** WADO-RS: one instance in its stored transfer syntax. */
+  async retrieveInstance(studyUid: string, seriesUid: string, sopInstanceUid: string): Promise<RetrievedInstance> {
+    const path = `/studies/${studyUid}/series/${seriesUid}/instances/${sopInstanceUid}`;
+    const response = await this.request('GET', path, { accept: 'multipart/related; type="application/dicom"; transfer-syntax=*' });
+    const parts = await this.multipart(response, `WADO instance ${sopInstanceUid}`);
+    if (parts.length !== 1) throw new PacsRequestError(`WADO instance ${sopInstanceUid}: expected 1 part, got ${parts.length}`, 502);
+    const part = parts[0]!;
+    const syntax = /transfer-syntax=([0-9.]+)/i.exec(part.headers['content-type'] ?? '');
+    return { bytes: part.body, transferSyntaxUid: syntax?.[1] ?? null };
+  }
+
+  /** STOW-RS: stores instances (into `studyUid` when given); returns the PACS's response. */
+  async store(instances: Uint8Array[], studyUid?: string): Promise<DicomJson> {
+    const { body, contentType } = buildMultipart(instances);
+    const response = await this.request('POST', studyUid ? `/studies/${studyUid}` : '/studies', {
+      accept: 'application/dicom+json',
+      'content-type': contentType,
+    }, body);
+    const result = (await this.json(response, 'STOW')) as DicomJson;
+    // 00081198 FailedSOPSequence: the PACS refused some instances even with a 200.
+    const failed = result['00081198']?.Value;
+    if (failed && failed.length > 0) throw new PacsRequestError(`STOW: the PACS refused ${failed.length} instance(s)`, 409);
+    return result;
+  }
+
+  private async json(response: Response, what: string): Promise<unknown> {
+    const text = await response.text();
+    try {
+      return text ? JSON.parse(text) : [];
+    } catch {
+      throw new PacsUnavailableError(`${what}: the PACS answered with invalid JSON`, { status: response.status });
+    }
+  }
+
+  private async multipart(response: Response, what: string) {
+    const boundary = boundaryOf(response.headers.get('content-type') ?? '');
+    if (!boundary) throw new PacsRequestError(`${what}: expected a multipart response, got '${response.headers.get('content-type')}'`, 502);
+    const length = response.headers.get('content-length');
+    try {
+      const body = await readBody(response.body!, length ? Number(length) : null, this.maxResponseBytes);
+      return parseMultipart(body, boundary);
+    } catch (error) {
+      // A connection cut mid-body is a transient fault; the PACS may serve it whole next time.
+      throw new PacsUnavailableError(`${what}: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
+    }
+  }
+
+  /** One HTTP exchange with retries; returns only 2xx responses. */
+  private async request(method: string, path: string, headers: Record<string, string>, body?: Uint8Array): Promise<Response> {
+    const url = `${this.base}${path}`;
+    const what = `${method} ${path.split('?')[0]}`;
+    let lastError: PacsUnavailableError | undefined;
+    for (let attempt = 1; attempt <= this.attempts; attempt++) {
+      if (attempt > 1) await sleep(this.backoffMs * 2 ** (attempt - 2));
+      let response: Response;
+      try {
+        response = await fetch(url, {
+          method,
+          headers: { ...headers, ...(this.authorization ? { authorization: this.authorization } : {}) },
+          body,
+          signal: AbortSignal.timeout(this.options.timeoutMs),
+        });
+      } catch (error) {
+        const timedOut = error instanceof Error && (error.name === 'TimeoutError' || error.name === 'AbortError');
+        const cause = (error as { cause?: { code?: string } }).cause?.code;
+        lastError = new PacsUnavailableError(
+          `${what}: ${timedOut ? `no answer within ${this.options.timeoutMs} ms` : `cannot reach the PACS (${cause ?? (error as Error).message})`}`,
+          { cause: error },
+        );
+        this.options.logger?.warn({ attempt, request: what, err: lastError.message }, 'PACS request failed');
+        continue;
+      }
+      if (response.ok) return response;
+      const detail = (await response.text().catch(() => '')).slice(0, 200).replace(/\s+/g, ' ');
+      if (response.status >= 500 || response.status === 429) {
+        lastError = new PacsUnavailableError(`${what}: the PACS answered ${response.status}${detail ? ` (${detail})` : ''}`, { status: response.status });
+        this.options.logger?.warn({ attempt, request: what, status: response.status }, 'PACS request failed');
+        continue;
+      }
+      const reason = response.status === 401 || response.status === 403 ? 'credentials refused' : response.status === 404 ? 'not found' : 'request rejected';
+      throw new PacsRequestError(`${what}: the PACS answered ${response.status}, ${reason}${detail ? ` (${detail})` : ''}`, response.status);
+    }
+    throw lastError!;
+  }
+}
