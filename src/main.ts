@@ -6,8 +6,14 @@ import path from 'node:path';
 import { Command, CommanderError, Option } from 'commander';
 import { PROJECT_ROOT, createLogger, loadConfig, redactConfig, type Config, type LoadedConfig } from './config/index.js';
 import { ConfigError, MammocadError } from './domain/index.js';
+import { DicomwebClient } from './dicom/dicomweb-client.js';
+import type { SelectionPolicy } from './dicom/view-selection.js';
 import { createHttpServer, listen } from './graphql/http-server.js';
-import { applyMigrations, openStore, parseDatabaseUrl } from './store/index.js';
+import { AnnouncementQueue } from './pipeline/announcement-queue.js';
+import { StudyDiscovery } from './pipeline/study-discovery.js';
+import { StudyPoller } from './pipeline/study-poller.js';
+import type { Logger } from './config/index.js';
+import { applyMigrations, openStore, parseDatabaseUrl, type Store } from './store/index.js';
 
 const VERSION = (JSON.parse(readFileSync(path.join(PROJECT_ROOT, 'package.json'), 'utf8')) as { version: string }).version;
 
@@ -55,17 +61,52 @@ function flatten(value: unknown, prefix = ''): Array<[string, string]> {
   return [[prefix, String(value)]];
 }
 
-async function serveCommand(command: Command, port: number | undefined): Promise<void> {
+interface Services {
+  config: Config;
+  logger: Logger;
+  store: Store;
+  pacs: DicomwebClient;
+  selection: SelectionPolicy;
+  discovery: StudyDiscovery;
+  poller: StudyPoller;
+}
+
+/** Builds the long-lived objects every service command shares. */
+async function buildServices(command: Command, logLevel?: string): Promise<Services> {
   const { config } = configFrom(command);
-  const logger = createLogger(config.log.level);
+  const logger = createLogger(logLevel ?? config.log.level);
   const store = await openStore({ databaseUrl: config.database.url, migrate: config.database.migrateOnStart, logger });
+  const pacs = new DicomwebClient({ ...config.pacs, logger: logger.child({ component: 'dicomweb' }) });
+  const selection: SelectionPolicy = { ...config.selection };
+  const discovery = new StudyDiscovery({ pacs, store, logger });
+  const poller = new StudyPoller({
+    pacs,
+    store,
+    discovery,
+    logger,
+    modalities: ['MG', ...config.selection.extraModalities],
+    lookbackDays: config.watch.lookbackDays,
+    intervalSeconds: config.watch.pollIntervalSeconds,
+  });
+  return { config, logger, store, pacs, selection, discovery, poller };
+}
+
+async function serveCommand(command: Command, port: number | undefined): Promise<void> {
+  const { config, logger, store, discovery, poller } = await buildServices(command);
+  const webhookSecret = config.webhook.secret;
+  const announcements = new AnnouncementQueue(discovery, logger);
   const server = createHttpServer({
     logger,
     version: VERSION,
     readiness: [{ name: 'database', check: () => store.ping() }],
+    webhook: webhookSecret ? { secret: webhookSecret, accept: (uid) => announcements.accept(uid) } : undefined,
   });
   const bound = await listen(server, port ?? config.server.port, config.server.host);
-  logger.info({ host: config.server.host, port: bound, provider: store.provider, version: VERSION }, 'mammocad is serving');
+  poller.start();
+  logger.info(
+    { host: config.server.host, port: bound, provider: store.provider, version: VERSION, webhook: Boolean(webhookSecret), pollSeconds: config.watch.pollIntervalSeconds },
+    'mammocad is serving',
+  );
   await new Promise<void>((resolve) => {
     const stop = (signal: string) => {
       logger.info({ signal }, 'shutting down');
@@ -75,8 +116,36 @@ async function serveCommand(command: Command, port: number | undefined): Promise
     process.once('SIGTERM', () => stop('SIGTERM'));
     process.once('SIGINT', () => stop('SIGINT'));
   });
+  await poller.stop();
+  await announcements.idle();
   await store.close();
   logger.info('stopped');
+}
+
+async function discoverCommand(command: Command, uids: string[], json: boolean): Promise<void> {
+  const { store, discovery } = await buildServices(command, 'warn');
+  try {
+    for (const uid of uids) {
+      const result = await discovery.announce(uid, 'manual');
+      print(json, result, `${uid}: ${result.outcome}${result.jobId ? ` (job ${result.jobId})` : ''}`);
+    }
+  } finally {
+    await store.close();
+  }
+}
+
+async function pollCommand(command: Command, json: boolean): Promise<void> {
+  const { store, poller } = await buildServices(command, 'warn');
+  try {
+    const summary = await poller.pollOnce();
+    print(
+      json,
+      summary,
+      `StudyDate ${summary.window.from}-${summary.window.to}: ${summary.seen} studies, ${summary.new} new, ${summary.changed} changed, ${summary.unchanged} unchanged, ${summary.failed} failed`,
+    );
+  } finally {
+    await store.close();
+  }
 }
 
 function parsePort(raw: string): number {
@@ -107,9 +176,22 @@ export function buildCli(): Command {
 
   program
     .command('serve')
-    .description('run the service: HTTP API with /healthz and /readyz (migrates the database first)')
+    .description('run the service: HTTP API (/healthz, /readyz, the PACS webhook) and the QIDO poller (migrates the database first)')
     .addOption(new Option('-p, --port <port>', 'port to listen on (default: server.port, $PORT)').argParser(parsePort))
     .action(async (opts: { port?: number }, cmd: Command) => serveCommand(cmd, opts.port));
+
+  program
+    .command('discover')
+    .description('announce studies by Study Instance UID, as the PACS webhook would (queues new or changed ones)')
+    .argument('<studyUid...>', 'Study Instance UIDs')
+    .option('--json', 'print one JSON object per study')
+    .action(async (uids: string[], opts: { json?: boolean }, cmd: Command) => discoverCommand(cmd, uids, Boolean(opts.json)));
+
+  program
+    .command('poll')
+    .description('poll the PACS once (QIDO-RS by StudyDate from the saved cursor) and queue new studies')
+    .option('--json', 'print the summary as one JSON object')
+    .action(async (opts: { json?: boolean }, cmd: Command) => pollCommand(cmd, Boolean(opts.json)));
 
   for (const command of [program, ...program.commands, ...configCommand.commands]) command.exitOverride();
   return program;

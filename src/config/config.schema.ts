@@ -52,6 +52,20 @@ export const configSchema = z.strictObject({
     token: z.string().optional(),
     timeoutMs: integer(100, 600_000),
   }),
+  watch: z.strictObject({
+    /** Seconds between QIDO polls of the PACS; 0 turns polling off (webhook only). */
+    pollIntervalSeconds: integer(0, 86_400),
+    /** How many days back a poll looks (by StudyDate) on first start and at minimum. */
+    lookbackDays: integer(0, 3650),
+  }),
+  selection: z.strictObject({
+    /** Modalities accepted besides MG (e.g. RG for digitised film stored as Secondary Capture). */
+    extraModalities: z.array(z.string().regex(/^[A-Z]{1,16}$/, { error: 'must be DICOM modality codes such as RG' })),
+    /** Views the classifier is meant for. */
+    views: z.array(z.enum(['CC', 'MLO', 'ML', 'LM', 'XCCL', 'XCCM', 'LMO', 'FB', 'SIO', 'AT', 'CV'], { error: 'must be view codes such as CC, MLO' })).min(1, { error: 'must name at least one view' }),
+    /** View modifiers that make an image diagnostic rather than screening. */
+    skipModifiers: z.array(z.enum(['magnification', 'spot-compression', 'implant-displaced'], { error: 'must be magnification, spot-compression or implant-displaced' })),
+  }),
   server: z.strictObject({
     host: nonEmpty,
     port: integer(0, 65535),
@@ -67,7 +81,7 @@ export const configSchema = z.strictObject({
 export type Config = z.infer<typeof configSchema>;
 
 /** Environment variables, each mapped to its dotted configuration key. First match wins. */
-export const ENVIRONMENT_KEYS: ReadonlyArray<{ env: string; key: string; boolean?: true }> = [
+export const ENVIRONMENT_KEYS: ReadonlyArray<{ env: string; key: string; boolean?: true; list?: true }> = [
   { env: 'MAMMOCAD_DATA_DIR', key: 'dataDir' },
   { env: 'MAMMOCAD_MODEL_DIR', key: 'modelDir' },
   { env: 'MAMMOCAD_SHARED_DATA_DIR', key: 'sharedDataDir' },
@@ -79,6 +93,11 @@ export const ENVIRONMENT_KEYS: ReadonlyArray<{ env: string; key: string; boolean
   { env: 'MAMMOCAD_PACS_PASSWORD', key: 'pacs.password' },
   { env: 'MAMMOCAD_PACS_TOKEN', key: 'pacs.token' },
   { env: 'MAMMOCAD_PACS_TIMEOUT_MS', key: 'pacs.timeoutMs' },
+  { env: 'MAMMOCAD_POLL_INTERVAL_S', key: 'watch.pollIntervalSeconds' },
+  { env: 'MAMMOCAD_POLL_LOOKBACK_DAYS', key: 'watch.lookbackDays' },
+  { env: 'MAMMOCAD_SELECTION_EXTRA_MODALITIES', key: 'selection.extraModalities', list: true },
+  { env: 'MAMMOCAD_SELECTION_VIEWS', key: 'selection.views', list: true },
+  { env: 'MAMMOCAD_SELECTION_SKIP_MODIFIERS', key: 'selection.skipModifiers', list: true },
   { env: 'MAMMOCAD_HOST', key: 'server.host' },
   { env: 'MAMMOCAD_PORT', key: 'server.port' },
   { env: 'PORT', key: 'server.port' },

@@ -76,10 +76,12 @@ export function loadConfig(options: LoadOptions = {}): LoadedConfig {
     for (const key of listLeafKeys(fromFile)) sources[key] = absolute;
   }
 
-  for (const { env: name, key, boolean } of ENVIRONMENT_KEYS) {
+  for (const { env: name, key, boolean, list } of ENVIRONMENT_KEYS) {
     const raw = env[name];
-    if (raw === undefined || raw === '' || sources[key]?.startsWith('$')) continue;
-    setPath(tree, key, boolean ? parseBoolean(name, raw) : raw);
+    if (raw === undefined || sources[key]?.startsWith('$')) continue;
+    if (raw === '' && !list) continue;
+    const value = boolean ? parseBoolean(name, raw) : list ? raw.split(',').map((s) => s.trim()).filter(Boolean) : raw;
+    setPath(tree, key, value);
     sources[key] = `$${name}`;
   }
 
@@ -90,6 +92,8 @@ export function loadConfig(options: LoadOptions = {}): LoadedConfig {
     sharedDataDir: path.resolve(cwd, String(getPath(tree, 'sharedDataDir') ?? path.join(PROJECT_ROOT, '..', 'shared', 'data'))),
     database: { url: `file:${path.join(dataDir, 'mammocad.db')}`, migrateOnStart: true, ...(tree.database as Tree) },
     pacs: { url: 'http://127.0.0.1:8042/dicom-web', timeoutMs: 30_000, ...(tree.pacs as Tree) },
+    watch: { pollIntervalSeconds: 60, lookbackDays: 1, ...(tree.watch as Tree) },
+    selection: { extraModalities: [], views: ['CC', 'MLO'], skipModifiers: ['magnification', 'spot-compression'], ...(tree.selection as Tree) },
     server: { host: '127.0.0.1', port: 4000, ...(tree.server as Tree) },
     webhook: { ...(tree.webhook as Tree) },
     log: { level: 'info', ...(tree.log as Tree) },

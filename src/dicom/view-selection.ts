@@ -43,12 +43,6 @@ const text = (ds: Dataset, key: string): string => {
   return typeof first === 'string' ? first.trim() : typeof first === 'number' ? String(first) : '';
 };
 
-const list = (ds: Dataset, key: string): string[] => {
-  const value = ds[key];
-  if (Array.isArray(value)) return value.map((v) => String(v).trim().toUpperCase());
-  return typeof value === 'string' ? value.split('\\').map((v) => v.trim().toUpperCase()) : [];
-};
-
 const sequence = (ds: Dataset, key: string): Dataset[] => {
   const value = ds[key];
   if (Array.isArray(value)) return value.filter((v): v is Dataset => typeof v === 'object' && v !== null);

@@ -1,18 +1,60 @@
-// The service's HTTP front door. For now: liveness (/healthz) and readiness (/readyz); the
-// GraphQL endpoint, the PACS webhook and /metrics mount here as they arrive.
+// The service's HTTP front door: liveness (/healthz), readiness (/readyz) and the PACS's
+// study-stable webhook. The GraphQL endpoint and /metrics mount here as they arrive.
 
+import { timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
+import { MammocadError } from '../domain/index.js';
+
+export const WEBHOOK_PATH = '/webhooks/study-stable';
+const MAX_WEBHOOK_BODY = 64 * 1024;
 
 export interface ReadinessCheck {
   name: string;
   check: () => Promise<void>;
 }
 
+export interface StudyWebhook {
+  /** The shared secret the PACS presents as `Authorization: Bearer <secret>`. */
+  secret: string;
+  /** Takes the announcement for later handling; throws a ValidationError for a bad UID. */
+  accept(studyUid: string): { accepted: boolean; queued: boolean };
+}
+
 export interface HttpServerOptions {
   logger: Logger;
   version: string;
   readiness: ReadinessCheck[];
+  /** Absent: the webhook answers 404 (polling only). */
+  webhook?: StudyWebhook;
+}
+
+function secretMatches(header: string | undefined, secret: string): boolean {
+  const presented = Buffer.from(/^Bearer (.+)$/.exec(header ?? '')?.[1] ?? '');
+  const expected = Buffer.from(secret);
+  return presented.length === expected.length && timingSafeEqual(presented, expected);
+}
+
+async function readJson(req: IncomingMessage, limit: number): Promise<unknown> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size > limit) throw new MammocadError('BODY_TOO_LARGE', `request body exceeds ${limit} bytes`);
+    chunks.push(chunk);
+  }
+  try {
+    return JSON.parse(Buffer.concat(chunks).toString('utf8'));
+  } catch {
+    throw new MammocadError('BAD_JSON', 'request body is not valid JSON');
+  }
+}
+
+/** HTTP status for a known error of the webhook. */
+function webhookStatus(error: MammocadError): number {
+  if (error.code === 'VALIDATION_FAILED' || error.code === 'BAD_JSON') return 400;
+  if (error.code === 'BODY_TOO_LARGE') return 413;
+  return 422;
 }
 
 function sendJson(res: ServerResponse, status: number, body: unknown): void {
@@ -39,6 +81,7 @@ export function createHttpServer(options: HttpServerOptions): Server {
   const log = options.logger.child({ component: 'http' });
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const path = new URL(req.url ?? '/', 'http://localhost').pathname;
+    if (path === WEBHOOK_PATH) return handleWebhook(req, res);
     if (req.method !== 'GET' && req.method !== 'HEAD') return sendJson(res, 405, { error: 'method not allowed' });
     if (path === '/healthz') return sendJson(res, 200, { status: 'ok', version: options.version });
     if (path === '/readyz') {
@@ -47,6 +90,24 @@ export function createHttpServer(options: HttpServerOptions): Server {
     }
     return sendJson(res, 404, { error: 'not found', path });
   };
+  const handleWebhook = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+    const webhook = options.webhook;
+    if (!webhook) return sendJson(res, 404, { error: 'the study webhook is not enabled (set webhook.secret)' });
+    if (req.method !== 'POST') return sendJson(res, 405, { error: 'method not allowed' });
+    if (!secretMatches(req.headers.authorization, webhook.secret)) {
+      log.warn({ remote: req.socket.remoteAddress }, 'webhook call with a wrong or missing secret');
+      return sendJson(res, 401, { error: 'missing or wrong webhook secret' });
+    }
+    try {
+      const body = (await readJson(req, MAX_WEBHOOK_BODY)) as { StudyInstanceUID?: unknown };
+      const uid = typeof body?.StudyInstanceUID === 'string' ? body.StudyInstanceUID : '';
+      return sendJson(res, 202, webhook.accept(uid));
+    } catch (error) {
+      if (!(error instanceof MammocadError)) throw error;
+      return sendJson(res, webhookStatus(error), { error: error.message, code: error.code });
+    }
+  };
+
   return createServer((req, res) => {
     handle(req, res).catch((error: unknown) => {
       log.error({ err: error, path: req.url }, 'request failed');

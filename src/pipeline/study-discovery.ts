@@ -1,0 +1,111 @@
+// Learning of studies: whichever way a study is announced (the PACS's webhook, QIDO polling,
+// or a user asking by Study Instance UID), this decides whether it means new work.
+//
+// A study means work when it is new, or when its image content changed since it was last
+// seen. Our own reports are left out of that content, so the PACS re-announcing a study after
+// our SR arrives (Orthanc fires StableStudy again) starts nothing.
+
+import { createHash } from 'node:crypto';
+import type { Logger } from 'pino';
+import { MammocadError, ValidationError, type StudySource } from '../domain/index.js';
+import type { DicomwebClient } from '../dicom/dicomweb-client.js';
+import { TAG, isDicomUid, jsonNumber, jsonString } from '../dicom/dicom-json.js';
+import type { Store } from '../store/index.js';
+
+/** Manufacturer written into our own reports; their series are not study content. */
+export const OWN_MANUFACTURER = 'mammocad';
+
+export const SCORE_STUDY_JOB = 'score-study';
+
+export type DiscoveryOutcome = 'new' | 'changed' | 'unchanged';
+
+export interface DiscoveryResult {
+  studyUid: string;
+  outcome: DiscoveryOutcome;
+  /** The scoring job enqueued for new or changed content. */
+  jobId?: string;
+}
+
+export interface StudyDiscoveryDeps {
+  pacs: DicomwebClient;
+  store: Store;
+  logger: Logger;
+}
+
+/** A short, stable reference to a study for logs (never the UID's patient-linked metadata). */
+export function studyRef(studyUid: string): string {
+  return createHash('sha256').update(studyUid).digest('hex').slice(0, 12);
+}
+
+export class StudyDiscovery {
+  private readonly log: Logger;
+
+  constructor(private readonly deps: StudyDiscoveryDeps) {
+    this.log = deps.logger.child({ component: 'discovery' });
+  }
+
+  async announce(studyUid: string, source: StudySource): Promise<DiscoveryResult> {
+    if (!isDicomUid(studyUid)) throw new ValidationError('StudyInstanceUID', `'${studyUid.slice(0, 80)}' is not a DICOM UID`);
+    const { pacs, store } = this.deps;
+    const ref = studyRef(studyUid);
+    try {
+      const [study] = await pacs.search('studies', {
+        StudyInstanceUID: studyUid,
+        includefield: ['PatientID', 'AccessionNumber', 'StudyDate', 'StudyTime', 'StudyDescription', 'ModalitiesInStudy'],
+      });
+      if (!study) throw new MammocadError('STUDY_NOT_ON_PACS', `study ${ref} is not on the PACS`);
+      const fingerprint = await this.contentFingerprint(studyUid);
+      const { created } = await store.studies.announce({
+        studyUid,
+        source,
+        patientId: jsonString(study, TAG.PatientID) || null,
+        accessionNumber: jsonString(study, TAG.AccessionNumber) || null,
+        studyDate: jsonString(study, TAG.StudyDate) || null,
+        studyTime: jsonString(study, TAG.StudyTime) || null,
+        description: jsonString(study, TAG.StudyDescription) || null,
+        modalities: (study[TAG.ModalitiesInStudy]?.Value ?? []).join('\\') || null,
+      });
+      const changed = await store.studies.recordContent(studyUid, fingerprint);
+      if (!changed) {
+        this.log.debug({ study: ref, source }, 'study re-announced without new images');
+        return { studyUid, outcome: 'unchanged' };
+      }
+      const { job } = await store.jobs.enqueue(
+        SCORE_STUDY_JOB,
+        { studyUid, fingerprint },
+        { idempotencyKey: `${SCORE_STUDY_JOB}:${studyUid}:${createHash('sha256').update(fingerprint).digest('hex').slice(0, 16)}` },
+      );
+      await store.studies.setStatus(studyUid, 'queued');
+      await store.audit.record({ actor: `pacs:${source}`, action: 'study.announced', target: `study:${studyUid}`, details: { outcome: created ? 'new' : 'changed', jobId: job.id } });
+      this.log.info({ study: ref, source, outcome: created ? 'new' : 'changed', job: job.id }, 'study queued for scoring');
+      return { studyUid, outcome: created ? 'new' : 'changed', jobId: job.id };
+    } catch (error) {
+      // A PACS fault (down, slow, 5xx, or refusing our credentials) may heal: keep the study so
+      // the poller announces it again. Anything else is about the request itself.
+      if (error instanceof MammocadError && (error.retryable || error.code === 'PACS_UNAUTHORIZED')) {
+        await this.recordPending(studyUid, source, error.message);
+      }
+      throw error;
+    }
+  }
+
+  /** Keeps a study the PACS announced but we could not inspect, so the poller retries it. */
+  private async recordPending(studyUid: string, source: StudySource, reason: string): Promise<void> {
+    await this.deps.store.studies.announce({ studyUid, source });
+    const current = await this.deps.store.studies.findByUid(studyUid);
+    if (current && current.contentFingerprint === null) await this.deps.store.studies.setStatus(studyUid, 'pending', reason);
+    this.log.warn({ study: studyRef(studyUid), source, reason }, 'study announced while the PACS was unavailable; will retry');
+  }
+
+  /** "series:count" of every series except our own reports, sorted: what the study holds. */
+  private async contentFingerprint(studyUid: string): Promise<string> {
+    const series = await this.deps.pacs.search(`studies/${studyUid}/series`, { includefield: ['Manufacturer', 'NumberOfSeriesRelatedInstances'] });
+    const study = await this.deps.store.studies.findByUid(studyUid);
+    const ours = new Set(study ? (await this.deps.store.reports.listByStudy(study.id)).map((r) => r.srSeriesUid) : []);
+    return series
+      .filter((s) => jsonString(s, TAG.Manufacturer).toLowerCase() !== OWN_MANUFACTURER && !ours.has(jsonString(s, TAG.SeriesInstanceUID)))
+      .map((s) => `${jsonString(s, TAG.SeriesInstanceUID)}:${jsonNumber(s, TAG.NumberOfSeriesRelatedInstances) ?? '?'}`)
+      .sort()
+      .join('|');
+  }
+}

@@ -1,0 +1,107 @@
+// QIDO polling: the safety net under the webhook, and the only discovery for a PACS that
+// cannot call us. Each poll asks for mammography studies by StudyDate from the persisted
+// cursor's day (or `lookbackDays` back, whichever is earlier) to today; the discovery's
+// deduplication turns overlapping windows into no work, so a restart neither misses nor
+// repeats studies. The cursor advances only when every study of a poll was handled.
+
+import type { Logger } from 'pino';
+import type { DicomwebClient } from '../dicom/dicomweb-client.js';
+import { TAG, jsonString } from '../dicom/dicom-json.js';
+import type { Store } from '../store/index.js';
+import { studyRef, type StudyDiscovery } from './study-discovery.js';
+
+export const POLL_CURSOR = 'qido-poll';
+
+export interface PollerOptions {
+  pacs: DicomwebClient;
+  store: Store;
+  discovery: StudyDiscovery;
+  logger: Logger;
+  /** Modalities to look for (MG plus any configured extra ones). */
+  modalities: string[];
+  lookbackDays: number;
+  intervalSeconds: number;
+}
+
+export interface PollSummary {
+  window: { from: string; to: string };
+  seen: number;
+  new: number;
+  changed: number;
+  unchanged: number;
+  failed: number;
+  retried: number;
+}
+
+const dicomDate = (d: Date) => d.toISOString().slice(0, 10).replace(/-/g, '');
+
+export class StudyPoller {
+  private timer: NodeJS.Timeout | undefined;
+  private running: Promise<PollSummary | undefined> | undefined;
+  private readonly log: Logger;
+
+  constructor(private readonly options: PollerOptions) {
+    this.log = options.logger.child({ component: 'poller' });
+  }
+
+  /** The StudyDate window of the next poll, in DICOM DA form. */
+  async window(now: Date): Promise<{ from: string; to: string }> {
+    const cursor = await this.options.store.cursors.get(POLL_CURSOR);
+    const floor = new Date(now.getTime() - this.options.lookbackDays * 86_400_000);
+    const since = cursor ? new Date(cursor) : floor;
+    return { from: dicomDate(since < floor ? since : floor), to: dicomDate(now) };
+  }
+
+  async pollOnce(now = new Date()): Promise<PollSummary> {
+    const { pacs, store, discovery } = this.options;
+    const window = await this.window(now);
+    const summary: PollSummary = { window, seen: 0, new: 0, changed: 0, unchanged: 0, failed: 0, retried: 0 };
+    const uids = new Set<string>();
+    for (const modality of this.options.modalities) {
+      const found = await pacs.searchAll('studies', { ModalitiesInStudy: modality, StudyDate: `${window.from}-${window.to}` });
+      for (const study of found) uids.add(jsonString(study, TAG.StudyInstanceUID));
+    }
+    // Studies announced while the PACS was unreachable, whatever their date.
+    const pending = (await store.studies.list({ status: 'pending', take: 500 })).filter((s) => s.contentFingerprint === null);
+    for (const study of pending) {
+      if (uids.has(study.studyUid)) continue;
+      uids.add(study.studyUid);
+      summary.retried++;
+    }
+
+    for (const uid of uids) {
+      summary.seen++;
+      try {
+        const result = await discovery.announce(uid, 'poll');
+        summary[result.outcome]++;
+      } catch (error) {
+        summary.failed++;
+        this.log.warn({ study: studyRef(uid), err: error instanceof Error ? error.message : String(error) }, 'could not handle a polled study');
+      }
+    }
+    if (summary.failed === 0) await store.cursors.set(POLL_CURSOR, now.toISOString());
+    this.log.info(summary, 'poll finished');
+    return summary;
+  }
+
+  /** Polls now and then every `intervalSeconds` until stop(); a failed poll is logged and retried next time. */
+  start(): void {
+    if (this.options.intervalSeconds <= 0 || this.timer) return;
+    const tick = () => {
+      this.running = this.pollOnce().catch((error: unknown) => {
+        this.log.warn({ err: error instanceof Error ? error.message : String(error) }, 'poll failed; retrying at the next interval');
+        return undefined;
+      });
+      void this.running.finally(() => {
+        if (this.timer !== undefined) this.timer = setTimeout(tick, this.options.intervalSeconds * 1000);
+      });
+    };
+    this.timer = setTimeout(tick, 0);
+  }
+
+  async stop(): Promise<void> {
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    await this.running;
+  }
+}
