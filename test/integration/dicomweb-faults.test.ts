@@ -1,0 +1,122 @@
+// A PACS that fails: answering 401/404/500, slowly, not at all, or cutting a response short.
+// A real HTTP server on loopback plays the misbehaving PACS (Orthanc cannot be made to do this).
+
+import { mkdtempSync } from 'node:fs';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { createLogger } from '../../src/config/index.js';
+import { PacsRequestError, PacsUnavailableError } from '../../src/domain/index.js';
+import { DicomwebClient } from '../../src/dicom/dicomweb-client.js';
+import { StudyDiscovery } from '../../src/pipeline/study-discovery.js';
+import { openStore, type Store } from '../../src/store/index.js';
+import { freePort } from '../../scripts/lib/local-orthanc.js';
+
+type Handler = (req: IncomingMessage, res: ServerResponse) => void;
+
+let server: Server;
+let url: string;
+let handler: Handler = (_req, res) => res.end();
+let requests = 0;
+
+beforeAll(async () => {
+  server = createServer((req, res) => {
+    requests++;
+    handler(req, res);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  url = `http://127.0.0.1:${(server.address() as { port: number }).port}/dicom-web`;
+});
+afterAll(async () => {
+  server.closeAllConnections();
+  await new Promise((resolve) => server.close(resolve));
+});
+afterEach(() => {
+  requests = 0;
+});
+
+const client = (options: Partial<ConstructorParameters<typeof DicomwebClient>[0]> = {}) =>
+  new DicomwebClient({ url, username: 'u', password: 'secret-password', timeoutMs: 2000, attempts: 3, backoffMs: 10, ...options });
+
+describe('DicomwebClient against a failing PACS', () => {
+  it('does not retry a 401 and names it, without the credentials', async () => {
+    handler = (_req, res) => res.writeHead(401).end('Unauthorized');
+    const error = await client().search('studies').catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(PacsRequestError);
+    expect(error).toMatchObject({ code: 'PACS_UNAUTHORIZED', status: 401, retryable: false });
+    expect((error as Error).message).toBe('GET /studies: the PACS answered 401, credentials refused (Unauthorized)');
+    expect((error as Error).message).not.toContain('secret-password');
+    expect(requests).toBe(1);
+  });
+
+  it('does not retry a 404', async () => {
+    handler = (_req, res) => res.writeHead(404).end();
+    await expect(client().metadata('studies/1.2.3')).rejects.toMatchObject({ code: 'PACS_NOT_FOUND', status: 404 });
+    expect(requests).toBe(1);
+  });
+
+  it('retries a 500 with backoff, then gives up with a retryable error', async () => {
+    handler = (_req, res) => res.writeHead(500).end('database locked');
+    const error = await client().search('studies').catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(PacsUnavailableError);
+    expect(error).toMatchObject({ retryable: true, status: 500, message: 'GET /studies: the PACS answered 500 (database locked)' });
+    expect(requests).toBe(3);
+  });
+
+  it('succeeds when a retry gets through', async () => {
+    handler = (_req, res) => (requests < 2 ? res.writeHead(503).end() : res.writeHead(200, { 'content-type': 'application/dicom+json' }).end('[]'));
+    await expect(client().search('studies')).resolves.toEqual([]);
+    expect(requests).toBe(2);
+  });
+
+  it('times out a PACS that does not answer', async () => {
+    handler = () => {}; // never answers
+    const started = Date.now();
+    const error = await client({ timeoutMs: 300, attempts: 2 }).search('studies').catch((e: unknown) => e);
+    expect(error).toMatchObject({ code: 'PACS_UNAVAILABLE', message: 'GET /studies: no answer within 300 ms' });
+    expect(requests).toBe(2);
+    expect(Date.now() - started).toBeLessThan(5_000);
+  });
+
+  it('reports a PACS that is down', async () => {
+    const closed = `http://127.0.0.1:${await freePort()}/dicom-web`;
+    const error = await client({ url: closed, attempts: 1 }).search('studies').catch((e: unknown) => e);
+    expect(error).toMatchObject({ code: 'PACS_UNAVAILABLE', message: 'GET /studies: cannot reach the PACS (ECONNREFUSED)' });
+  });
+
+  it('treats an instance cut short as retryable', async () => {
+    handler = (_req, res) => {
+      res.writeHead(200, { 'content-type': 'multipart/related; type="application/dicom"; boundary=b', 'content-length': '1000' });
+      res.write('--b\r\nContent-Type: application/dicom\r\n\r\nDICM');
+      setTimeout(() => res.destroy(), 20);
+    };
+    await expect(client({ attempts: 1 }).retrieveInstance('1.2', '1.2.3', '1.2.3.4')).rejects.toMatchObject({ code: 'PACS_UNAVAILABLE', retryable: true });
+  });
+
+  it('refuses a non-multipart answer to WADO-RS', async () => {
+    handler = (_req, res) => res.writeHead(200, { 'content-type': 'text/html' }).end('<html>login</html>');
+    await expect(client().retrieveInstance('1.2', '1.2.3', '1.2.3.4')).rejects.toMatchObject({ code: 'PACS_REQUEST_REJECTED', message: expect.stringContaining("expected a multipart response, got 'text/html'") });
+  });
+});
+
+describe('discovery while the PACS fails', () => {
+  let store: Store;
+  beforeAll(async () => {
+    store = await openStore({ databaseUrl: `file:${path.join(mkdtempSync(path.join(tmpdir(), 'mammocad-faults-')), 'db.sqlite')}` });
+  });
+  afterAll(() => store?.close());
+
+  it('records the study as pending with the reason, for the poller to retry', async () => {
+    handler = (_req, res) => res.writeHead(502).end('bad gateway');
+    const discovery = new StudyDiscovery({ pacs: client({ attempts: 2 }), store, logger: createLogger('silent') });
+    const uid = '1.2.826.0.1.3680043.10.1137.42.1';
+    await expect(discovery.announce(uid, 'webhook')).rejects.toMatchObject({ retryable: true });
+    expect(await store.studies.findByUid(uid)).toMatchObject({
+      status: 'pending',
+      source: 'webhook',
+      statusReason: 'GET /studies: the PACS answered 502 (bad gateway)',
+      contentFingerprint: null,
+    });
+  });
+});
