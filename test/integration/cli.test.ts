@@ -14,10 +14,10 @@ describe('mammocad --help', () => {
   it('lists the commands', async () => {
     const result = await runCli(['--help']);
     expect(result.code).toBe(0);
-    for (const command of ['migrate', 'config', 'serve']) expect(result.stdout).toMatch(new RegExp(`^  ${command}\\b`, 'm'));
+    for (const command of ['migrate', 'config', 'serve', 'discover', 'poll']) expect(result.stdout).toMatch(new RegExp(`^  ${command}\\b`, 'm'));
   });
 
-  it.each([['migrate'], ['config', 'check'], ['serve'], ['config']])('works on `%s`', async (...args) => {
+  it.each([['migrate'], ['config', 'check'], ['serve'], ['config'], ['discover'], ['poll']])('works on `%s`', async (...args) => {
     const result = await runCli([...args, '--help']);
     expect(result.code).toBe(0);
     expect(result.stdout).toContain(`Usage: mammocad ${args.join(' ')}`);
