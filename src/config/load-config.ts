@@ -107,7 +107,8 @@ export function loadConfig(options: LoadOptions = {}): LoadedConfig {
     const issue = result.error.issues[0]!;
     const key = issue.path.join('.') || (issue.code === 'unrecognized_keys' ? issue.keys.join(', ') : '(root)');
     const fullKey = issue.code === 'unrecognized_keys' ? [...issue.path, ...issue.keys].join('.') : key;
-    const source = sources[fullKey];
+    // The source of a list element is the source of its list.
+    const source = sources[fullKey] ?? sources[fullKey.replace(/\.\d+$/, '')];
     const value = getPath(withDefaults, fullKey);
     const shown = SECRET_KEYS.includes(fullKey as (typeof SECRET_KEYS)[number]) ? '' : value === undefined ? '' : `; got ${JSON.stringify(value)}`;
     const problem = issue.code === 'unrecognized_keys' ? 'is not a known setting' : `${issue.message}${shown}`;

@@ -75,6 +75,12 @@ describe('loadConfig', () => {
     expect(sources['server.port']).toBe(file);
   });
 
+  it('reads comma-separated lists for the view selection', () => {
+    const { config } = loadConfig({ cwd, env: { MAMMOCAD_SELECTION_EXTRA_MODALITIES: 'RG, DX', MAMMOCAD_SELECTION_VIEWS: 'CC,MLO,ML', MAMMOCAD_SELECTION_SKIP_MODIFIERS: '' } });
+    expect(config.selection).toEqual({ extraModalities: ['RG', 'DX'], views: ['CC', 'MLO', 'ML'], skipModifiers: [] });
+    expect(loadConfig({ cwd, env: {} }).config.selection).toEqual({ extraModalities: [], views: ['CC', 'MLO'], skipModifiers: ['magnification', 'spot-compression'] });
+  });
+
   it('resolves a relative SQLite URL against the working directory', () => {
     const { config } = loadConfig({ cwd, env: { MAMMOCAD_DATABASE_URL: 'file:db/x.db' } });
     expect(config.database.url).toBe('file:/srv/mammocad/db/x.db');
@@ -89,6 +95,9 @@ describe('loadConfig', () => {
     [{ MAMMOCAD_PACS_TIMEOUT_MS: '10' }, 'pacs.timeoutMs ($MAMMOCAD_PACS_TIMEOUT_MS)', 'between 100 and 600000'],
     [{ MAMMOCAD_MIGRATE_ON_START: 'maybe' }, 'MAMMOCAD_MIGRATE_ON_START', 'true or false'],
     [{ MAMMOCAD_WEBHOOK_SECRET: 'short' }, 'webhook.secret ($MAMMOCAD_WEBHOOK_SECRET)', 'at least 16'],
+    [{ MAMMOCAD_SELECTION_VIEWS: 'CC,SIDEWAYS' }, 'selection.views.1 ($MAMMOCAD_SELECTION_VIEWS)', 'must be view codes'],
+    [{ MAMMOCAD_SELECTION_EXTRA_MODALITIES: 'rg' }, 'selection.extraModalities.0 ($MAMMOCAD_SELECTION_EXTRA_MODALITIES)', 'DICOM modality codes'],
+    [{ MAMMOCAD_POLL_INTERVAL_S: '-5' }, 'watch.pollIntervalSeconds ($MAMMOCAD_POLL_INTERVAL_S)', 'between 0 and 86400'],
   ])('names the key and the problem for %o', (env, key, problem) => {
     const error = configError(() => loadConfig({ cwd, env }));
     expect(error.key).toBe(key);
