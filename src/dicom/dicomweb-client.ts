@@ -10,6 +10,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import { PacsRequestError, PacsUnavailableError } from '../domain/errors.js';
 import { boundaryOf, buildMultipart, parseMultipart, readBody } from './multipart.js';
+import { transferSyntaxOf } from './file-meta.js';
 
 /** One DICOM JSON object (PS3.18 F.2): tag -> { vr, Value }. */
 export type DicomJson = Record<string, { vr: string; Value?: unknown[]; InlineBinary?: string; BulkDataURI?: string }>;
@@ -92,8 +93,8 @@ export class DicomwebClient {
     const parts = await this.multipart(response, `WADO instance ${sopInstanceUid}`);
     if (parts.length !== 1) throw new PacsRequestError(`WADO instance ${sopInstanceUid}: expected 1 part, got ${parts.length}`, 502);
     const part = parts[0]!;
-    const syntax = /transfer-syntax=([0-9.]+)/i.exec(part.headers['content-type'] ?? '');
-    return { bytes: part.body, transferSyntaxUid: syntax?.[1] ?? null };
+    const declared = /transfer-syntax=([0-9.]+)/i.exec(part.headers['content-type'] ?? '')?.[1];
+    return { bytes: part.body, transferSyntaxUid: declared ?? transferSyntaxOf(part.body) };
   }
 
   /** STOW-RS: stores instances (into `studyUid` when given); returns the PACS's response. */
@@ -122,7 +123,8 @@ export class DicomwebClient {
   private async multipart(response: Response, what: string) {
     const boundary = boundaryOf(response.headers.get('content-type') ?? '');
     if (!boundary) throw new PacsRequestError(`${what}: expected a multipart response, got '${response.headers.get('content-type')}'`, 502);
-    const length = response.headers.get('content-length');
+    // A content-encoded body's Content-Length is the encoded size, not what we will hold.
+    const length = response.headers.get('content-encoding') ? null : response.headers.get('content-length');
     try {
       const body = await readBody(response.body!, length ? Number(length) : null, this.maxResponseBytes);
       return parseMultipart(body, boundary);
@@ -143,7 +145,9 @@ export class DicomwebClient {
       try {
         response = await fetch(url, {
           method,
-          headers: { ...headers, ...(this.authorization ? { authorization: this.authorization } : {}) },
+          // DICOM pixel data barely compresses; gzip would only cost CPU on both ends (and
+          // hide the real size of the body).
+          headers: { 'accept-encoding': 'identity', ...headers, ...(this.authorization ? { authorization: this.authorization } : {}) },
           body,
           signal: AbortSignal.timeout(this.options.timeoutMs),
         });

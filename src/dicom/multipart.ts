@@ -73,24 +73,59 @@ export function buildMultipart(parts: Uint8Array[], partType = 'application/dico
   return { body: Buffer.concat(chunks), contentType: `multipart/related; type="${partType}"; boundary=${boundary}` };
 }
 
+/** Room for the closing boundary and the odd trailing header after a sized part. */
+const TRAILER_ROOM = 1024;
+
 /**
- * Reads a response body into a single buffer. With a Content-Length the buffer is allocated
- * once at its final size; without one it grows by doubling.
+ * The size a multipart body will need, judged from its first bytes: the first part's own
+ * Content-Length (DICOMweb servers, Orthanc among them, send one per part) plus its headers.
+ * Null when the first part does not say.
+ */
+function sizeFromFirstPart(head: Uint8Array): number | null {
+  const end = indexOf(head, HEADER_END, 0);
+  if (end === -1) return null;
+  const headers = Buffer.from(head.buffer, head.byteOffset, end).toString('latin1');
+  const length = /\r\ncontent-length:\s*(\d+)/i.exec(headers);
+  return length ? end + 4 + Number(length[1]) + TRAILER_ROOM : null;
+}
+
+/**
+ * Reads a response body into a single buffer, sized before it is filled: from the response's
+ * Content-Length when it has one (and is not content-encoded), otherwise from the first part's
+ * Content-Length; only when neither is known does the buffer grow by doubling.
  */
 export async function readBody(stream: ReadableStream<Uint8Array>, contentLength: number | null, limitBytes: number): Promise<Uint8Array> {
   if (contentLength !== null && contentLength > limitBytes) throw new Error(`response of ${contentLength} bytes exceeds the limit of ${limitBytes}`);
-  let buffer = new Uint8Array(contentLength ?? 1 << 20);
+  let buffer = contentLength !== null ? new Uint8Array(contentLength) : null;
   let length = 0;
+  const pending: Uint8Array[] = []; // the first chunks, while the size is still unknown
+  const ensure = (needed: number) => {
+    if (needed > limitBytes) throw new Error(`response exceeds the limit of ${limitBytes} bytes`);
+    if (buffer && needed <= buffer.byteLength) return;
+    const grown = new Uint8Array(Math.min(limitBytes, Math.max((buffer?.byteLength ?? 0) * 2, needed, 1 << 16)));
+    if (buffer) grown.set(buffer.subarray(0, length));
+    buffer = grown;
+  };
   for await (const chunk of stream as unknown as AsyncIterable<Uint8Array>) {
-    if (length + chunk.byteLength > buffer.byteLength) {
-      if (length + chunk.byteLength > limitBytes) throw new Error(`response exceeds the limit of ${limitBytes} bytes`);
-      const grown = new Uint8Array(Math.min(limitBytes, Math.max(buffer.byteLength * 2, length + chunk.byteLength)));
-      grown.set(buffer.subarray(0, length));
-      buffer = grown;
+    if (!buffer) {
+      pending.push(chunk);
+      const head = pending.length === 1 ? chunk : Buffer.concat(pending);
+      const size = sizeFromFirstPart(head);
+      if (size === null && head.byteLength < 64 * 1024) continue;
+      pending.length = 0;
+      ensure(Math.max(size ?? 0, head.byteLength));
+      buffer!.set(head, 0);
+      length = head.byteLength;
+      continue;
     }
+    ensure(length + chunk.byteLength);
     buffer.set(chunk, length);
     length += chunk.byteLength;
   }
+  if (!buffer) {
+    const head = Buffer.concat(pending);
+    return new Uint8Array(head.buffer, head.byteOffset, head.byteLength);
+  }
   if (contentLength !== null && length < contentLength) throw new Error(`response truncated: ${length} of ${contentLength} bytes`);
-  return buffer.subarray(0, length);
+  return (buffer as Uint8Array).subarray(0, length);
 }

@@ -49,6 +49,18 @@ describe('readBody', () => {
     expect(body.buffer.byteLength).toBe(5);
   });
 
+  it('sizes the buffer from the first part when the response has no length (chunked)', async () => {
+    const payload = new Uint8Array(200_000).fill(7);
+    const { body, contentType } = buildMultipart([payload]);
+    const chunks = [];
+    for (let i = 0; i < body.byteLength; i += 16_384) chunks.push(body.subarray(i, i + 16_384));
+    const received = await readBody(streamOf(chunks), null, 10_000_000);
+    expect(received.byteLength).toBe(body.byteLength);
+    // one allocation of the part plus its headers and a little room, not a doubled buffer
+    expect(received.buffer.byteLength - body.byteLength).toBeLessThanOrEqual(1024);
+    expect(parseMultipart(received, boundaryOf(contentType)!)[0]!.body).toEqual(payload);
+  });
+
   it('grows without a length, and enforces the limit and the announced length', async () => {
     expect(text(await readBody(streamOf([bytes('x'.repeat(3000))]), null, 10_000))).toHaveLength(3000);
     await expect(readBody(streamOf([bytes('abc')]), 10, 100)).rejects.toThrow(/truncated: 3 of 10/);
