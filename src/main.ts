@@ -7,6 +7,7 @@ import { Command, CommanderError, Option } from 'commander';
 import { PROJECT_ROOT, createLogger, loadConfig, redactConfig, type Config, type LoadedConfig } from './config/index.js';
 import { ConfigError, MammocadError } from './domain/index.js';
 import { DicomwebClient } from './dicom/dicomweb-client.js';
+import { inspectFile } from './dicom/inspect-file.js';
 import type { SelectionPolicy } from './dicom/view-selection.js';
 import { createHttpServer, listen } from './graphql/http-server.js';
 import { AnnouncementQueue } from './pipeline/announcement-queue.js';
@@ -122,6 +123,23 @@ async function serveCommand(command: Command, port: number | undefined): Promise
   logger.info('stopped');
 }
 
+async function inspectCommand(command: Command, files: string[], json: boolean): Promise<boolean> {
+  const { config } = configFrom(command);
+  let allReadable = true;
+  for (const file of files) {
+    const r = await inspectFile(file, config.selection);
+    allReadable &&= r.status !== 'failed';
+    const text =
+      r.status === 'failed'
+        ? `${file}: failed: ${r.reason}`
+        : `${file}: ${r.status}${r.reason ? ` (${r.reason})` : ''}, ${r.laterality ?? '?'} ${r.view ?? 'view unknown'}` +
+          `${r.modifiers.length ? ` [${r.modifiers.join(', ')}]` : ''}, ${r.rows ?? '?'}x${r.columns ?? '?'}, ${r.transferSyntaxUid}` +
+          `${r.decodeMs === null ? ', no pixel data' : `, decoded in ${r.decodeMs} ms`}`;
+    print(json, r, text);
+  }
+  return allReadable;
+}
+
 async function discoverCommand(command: Command, uids: string[], json: boolean): Promise<void> {
   const { store, discovery } = await buildServices(command, 'warn');
   try {
@@ -181,6 +199,15 @@ export function buildCli(): Command {
     .action(async (opts: { port?: number }, cmd: Command) => serveCommand(cmd, opts.port));
 
   program
+    .command('inspect')
+    .description('read DICOM files: eligible or skipped (with the reason), laterality, view, size, transfer syntax, decode time')
+    .argument('<file...>', 'DICOM Part 10 files')
+    .option('--json', 'print one JSON object per file')
+    .action(async (files: string[], opts: { json?: boolean }, cmd: Command) => {
+      if (!(await inspectCommand(cmd, files, Boolean(opts.json)))) throw new CommanderError(EXIT.failed, 'mammocad.inspect', 'some files could not be read or decoded');
+    });
+
+  program
     .command('discover')
     .description('announce studies by Study Instance UID, as the PACS webhook would (queues new or changed ones)')
     .argument('<studyUid...>', 'Study Instance UIDs')
@@ -205,7 +232,8 @@ export async function runCli(argv: string[]): Promise<number> {
     return EXIT.ok;
   } catch (error) {
     if (error instanceof CommanderError) {
-      // --help and --version end here too, with exit code 0.
+      // --help and --version end here too, with exit code 0; a command may end with its own code.
+      if (error.code.startsWith('mammocad.')) return error.exitCode;
       return error.exitCode === 0 ? EXIT.ok : EXIT.usage;
     }
     if (error instanceof ConfigError) {

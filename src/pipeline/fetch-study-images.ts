@@ -1,0 +1,52 @@
+// The fetch and decode stages of scoring a study: retrieve each eligible image from the PACS
+// in its stored encoding and decode it. An image that cannot be decoded (corrupt stream,
+// unsupported encoding, missing pixels) is recorded as failed with its reason and the others go
+// on; a PACS fault is thrown (retryable) so the whole job is retried later.
+
+import type { Logger } from 'pino';
+import { MammocadError, NoEligibleViewsError, type ImageRecord } from '../domain/index.js';
+import type { DicomwebClient } from '../dicom/dicomweb-client.js';
+import { readPart10 } from '../dicom/part10.js';
+import { decodeImage, type DecodedImage } from '../dicom/pixels/decode-image.js';
+import type { Store } from '../store/index.js';
+import { studyRef } from './study-discovery.js';
+
+export interface FetchedImage {
+  image: ImageRecord;
+  decoded: DecodedImage;
+  fetchMs: number;
+}
+
+export interface FetchResult {
+  fetched: FetchedImage[];
+  failed: Array<{ image: ImageRecord; reason: string; code: string }>;
+}
+
+export async function fetchStudyImages(
+  deps: { pacs: DicomwebClient; store: Store; logger: Logger },
+  studyUid: string,
+  images: ImageRecord[],
+): Promise<FetchResult> {
+  const log = deps.logger.child({ component: 'fetch', study: studyRef(studyUid) });
+  const result: FetchResult = { fetched: [], failed: [] };
+  for (const image of images.filter((i) => i.status === 'eligible')) {
+    const source = `study ${studyRef(studyUid)}, image ${image.sopInstanceUid}`;
+    const started = performance.now();
+    try {
+      const { bytes } = await deps.pacs.retrieveInstance(studyUid, image.seriesUid, image.sopInstanceUid);
+      const fetchMs = performance.now() - started;
+      const decoded = await decodeImage(readPart10(bytes, source));
+      result.fetched.push({ image, decoded, fetchMs });
+    } catch (error) {
+      if (!(error instanceof MammocadError) || error.retryable) throw error;
+      await deps.store.images.setStatus(image.sopInstanceUid, 'failed', error.message);
+      result.failed.push({ image, reason: error.message, code: error.code });
+      log.warn({ image: image.sopInstanceUid, code: error.code }, 'image could not be used');
+    }
+  }
+  if (result.fetched.length === 0) {
+    const reasons = result.failed.map((f) => f.reason).join('; ') || 'the study has no eligible image';
+    throw new NoEligibleViewsError(`study ${studyRef(studyUid)}`, reasons);
+  }
+  return result;
+}

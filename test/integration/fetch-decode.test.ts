@@ -1,0 +1,111 @@
+// Fetch and decode inside a study from a real Orthanc: a corrupt image in an otherwise good
+// study is recorded as failed with its reason, the good ones go on; a study with nothing
+// usable fails with the reasons; a PACS fault is left to the job's retry.
+
+import { execFileSync } from 'node:child_process';
+import { copyFileSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createLogger } from '../../src/config/index.js';
+import { DicomwebClient } from '../../src/dicom/dicomweb-client.js';
+import { DEFAULT_SELECTION_POLICY } from '../../src/dicom/view-selection.js';
+import { fetchStudyImages } from '../../src/pipeline/fetch-study-images.js';
+import { selectStudyImages } from '../../src/pipeline/select-study-images.js';
+import { openStore, type Store } from '../../src/store/index.js';
+import { LocalOrthanc, freePort } from '../../scripts/lib/local-orthanc.js';
+import { mammogram, newStudyIds, newUid, type StudyIds } from '../support/dicom-factory.js';
+import { sharedFile } from '../support/shared-data.js';
+
+const logger = createLogger('silent');
+const work = mkdtempSync(path.join(tmpdir(), 'mammocad-fetch-'));
+
+/** The NEMA JPEG 2000 mammogram, relabelled as an MG For Presentation image of `ids`' study. */
+function jpeg2000Mammogram(ids: StudyIds, corrupt: boolean): Uint8Array {
+  const file = path.join(work, `${newUid()}.dcm`);
+  copyFileSync(sharedFile('dicom', 'nema-wg04-mg1-j2ki.dcm'), file);
+  const sop = newUid();
+  const set = (tag: string, value: string) => ['-m', `(${tag})=${value}`];
+  execFileSync('dcmodify', [
+    '-nb', '-imt',
+    ...set('0008,0016', '1.2.840.10008.5.1.4.1.1.1.2'), ...set('0002,0002', '1.2.840.10008.5.1.4.1.1.1.2'),
+    ...set('0008,0018', sop), ...set('0002,0003', sop),
+    ...set('0008,0060', 'MG'), ...set('0020,000d', ids.studyUid), ...set('0020,000e', newUid()),
+    ...set('0010,0020', ids.patientId), ...set('0008,0020', ids.studyDate),
+    file,
+  ]);
+  const bytes = new Uint8Array(readFileSync(file));
+  if (corrupt) {
+    // Overwrite the codestream's main header (SIZ onwards) with garbage, inside the first
+    // 64 KiB fragment so the DICOM structure (the item tags between fragments) stays intact.
+    // (Damage deeper in the tile data can decode "successfully" into wrong pixels: openjpeg
+    // cannot tell, which is why lossless transfer is checked by the PACS, not by us.)
+    const soc = Buffer.from(bytes).indexOf(Buffer.from([0xff, 0x4f, 0xff, 0x51]));
+    expect(soc).toBeGreaterThan(0);
+    for (let i = soc + 2; i < soc + 300; i++) bytes[i] = (i * 31) & 0xff;
+  }
+  writeFileSync(file, bytes);
+  return bytes;
+}
+
+describe.skipIf(!LocalOrthanc.available())('fetch and decode a study', () => {
+  let orthanc: LocalOrthanc;
+  let pacs: DicomwebClient;
+  let store: Store;
+
+  beforeAll(async () => {
+    orthanc = new LocalOrthanc();
+    await orthanc.start();
+    pacs = new DicomwebClient({ url: orthanc.dicomwebUrl, username: orthanc.username, password: orthanc.password, timeoutMs: 30_000 });
+    store = await openStore({ databaseUrl: `file:${path.join(work, 'db.sqlite')}` });
+  }, 60_000);
+  afterAll(async () => {
+    await store?.close();
+    await orthanc?.stop();
+  });
+
+  async function announced(ids: StudyIds) {
+    await store.studies.announce({ studyUid: ids.studyUid, source: 'manual' });
+    return selectStudyImages(pacs, store, ids.studyUid, DEFAULT_SELECTION_POLICY);
+  }
+
+  it('records a corrupt image as failed with its reason and decodes the others', async () => {
+    const ids = newStudyIds();
+    const good = mammogram(ids, { laterality: 'L', view: 'CC' });
+    const j2k = jpeg2000Mammogram(ids, false);
+    const broken = jpeg2000Mammogram(ids, true);
+    await pacs.store([good.bytes, j2k, broken]);
+    const images = await announced(ids);
+    expect(images.filter((i) => i.status === 'eligible')).toHaveLength(3);
+
+    const result = await fetchStudyImages({ pacs, store, logger }, ids.studyUid, images);
+    expect(result.fetched).toHaveLength(2);
+    const big = result.fetched.find((f) => f.decoded.width === 3064)!;
+    expect(big.decoded).toMatchObject({ height: 4664, transferSyntaxUid: '1.2.840.10008.1.2.4.91', bitsStored: 12 });
+    expect(result.failed).toHaveLength(1);
+    expect(result.failed[0]!.code).toBe('PIXEL_DECODE_FAILED');
+    expect(result.failed[0]!.reason).toContain(`image ${result.failed[0]!.image.sopInstanceUid}`);
+
+    const stored = await store.images.findBySopInstanceUid(result.failed[0]!.image.sopInstanceUid);
+    expect(stored).toMatchObject({ status: 'failed', statusReason: result.failed[0]!.reason });
+  });
+
+  it('fails a study whose only image is unusable, naming the reasons', async () => {
+    const ids = newStudyIds();
+    await pacs.store([jpeg2000Mammogram(ids, true)]);
+    const images = await announced(ids);
+    await expect(fetchStudyImages({ pacs, store, logger }, ids.studyUid, images)).rejects.toMatchObject({
+      code: 'NO_ELIGIBLE_VIEWS',
+      message: expect.stringMatching(/no eligible views \(.*PIXEL|no eligible views \(.*image/),
+    });
+  });
+
+  it('throws a retryable error when the PACS goes away mid-study, recording nothing as failed', async () => {
+    const ids = newStudyIds();
+    await pacs.store([mammogram(ids).bytes]);
+    const images = await announced(ids);
+    const gone = new DicomwebClient({ url: `http://127.0.0.1:${await freePort()}/dicom-web`, timeoutMs: 1000, attempts: 1 });
+    await expect(fetchStudyImages({ pacs: gone, store, logger }, ids.studyUid, images)).rejects.toMatchObject({ code: 'PACS_UNAVAILABLE', retryable: true });
+    expect((await store.images.findBySopInstanceUid(images[0]!.sopInstanceUid))!.status).toBe('eligible');
+  });
+});
