@@ -97,6 +97,21 @@ export class DicomwebClient {
     return { bytes: part.body, transferSyntaxUid: declared ?? transferSyntaxOf(part.body) };
   }
 
+  /**
+   * WADO-RS frames: the pixel data of the given frames (1-based), each in the stored encoding
+   * (compressed frames stay compressed), without the rest of the instance.
+   */
+  async retrieveFrames(studyUid: string, seriesUid: string, sopInstanceUid: string, frames: number[]): Promise<Uint8Array[]> {
+    if (frames.length === 0 || frames.some((f) => !Number.isInteger(f) || f < 1)) {
+      throw new PacsRequestError(`WADO frames ${sopInstanceUid}: frame numbers must be integers from 1`, 400);
+    }
+    const path = `/studies/${studyUid}/series/${seriesUid}/instances/${sopInstanceUid}/frames/${frames.join(',')}`;
+    const response = await this.request('GET', path, { accept: 'multipart/related; type="application/octet-stream"; transfer-syntax=*' });
+    const parts = await this.multipart(response, `WADO frames ${sopInstanceUid}`);
+    if (parts.length !== frames.length) throw new PacsRequestError(`WADO frames ${sopInstanceUid}: asked for ${frames.length} frame(s), got ${parts.length}`, 502);
+    return parts.map((p) => p.body);
+  }
+
   /** STOW-RS: stores instances (into `studyUid` when given); returns the PACS's response. */
   async store(instances: Uint8Array[], studyUid?: string): Promise<DicomJson> {
     const { body, contentType } = buildMultipart(instances);

@@ -5,9 +5,59 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DicomwebClient } from '../../src/dicom/dicomweb-client.js';
-import { LocalOrthanc } from '../../scripts/lib/local-orthanc.js';
-import { runCli } from '../support/cli.js';
+import { once } from 'node:events';
+import { SCORE_STUDY_JOB } from '../../src/pipeline/study-discovery.js';
+import { openStore } from '../../src/store/index.js';
+import { LocalOrthanc, freePort } from '../../scripts/lib/local-orthanc.js';
+import { runCli, startCli } from '../support/cli.js';
 import { mammogram, newStudyIds } from '../support/dicom-factory.js';
+
+describe.skipIf(!LocalOrthanc.available())('mammocad serve with Orthanc calling its webhook', () => {
+  it('learns of a stored study within seconds and queues it once', async () => {
+    const port = await freePort();
+    const secret = 'serve-webhook-secret-0123456789';
+    const orthanc = new LocalOrthanc({ webhookUrl: `http://127.0.0.1:${port}/webhooks/study-stable`, webhookSecret: secret, stableAge: 1 });
+    await orthanc.start();
+    const dataDir = mkdtempSync(path.join(tmpdir(), 'mammocad-serve-'));
+    const service = startCli(['serve', '--port', String(port)], {
+      MAMMOCAD_DATA_DIR: dataDir,
+      MAMMOCAD_PACS_URL: orthanc.dicomwebUrl,
+      MAMMOCAD_PACS_USERNAME: orthanc.username,
+      MAMMOCAD_PACS_PASSWORD: orthanc.password,
+      MAMMOCAD_WEBHOOK_SECRET: secret,
+      MAMMOCAD_POLL_INTERVAL_S: '0', // the webhook alone
+    });
+    try {
+      await waitUntil(async () => (await fetch(`http://127.0.0.1:${port}/readyz`).catch(() => null))?.ok ?? false);
+      const ids = newStudyIds();
+      const pacs = new DicomwebClient({ url: orthanc.dicomwebUrl, username: orthanc.username, password: orthanc.password, timeoutMs: 10_000 });
+      await pacs.store([mammogram(ids).bytes, mammogram(ids, { laterality: 'R' }).bytes]);
+
+      const store = await openStore({ databaseUrl: `file:${path.join(dataDir, 'mammocad.db')}`, migrate: false });
+      try {
+        const study = await waitUntil(() => store.studies.findByUid(ids.studyUid).then((s) => (s?.status === 'queued' ? s : null)));
+        expect(study).toMatchObject({ source: 'webhook', patientId: ids.patientId });
+        expect((await store.jobs.list({ kind: SCORE_STUDY_JOB })).map((j) => (j.payload as { studyUid: string }).studyUid)).toEqual([ids.studyUid]);
+      } finally {
+        await store.close();
+      }
+    } finally {
+      service.kill('SIGTERM');
+      await once(service, 'exit');
+      await orthanc.stop();
+    }
+  });
+});
+
+async function waitUntil<T>(probe: () => Promise<T | null | false>, timeoutMs = 30_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (value) return value;
+    if (Date.now() > deadline) throw new Error('timed out');
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+}
 
 describe.skipIf(!LocalOrthanc.available())('discovery commands', () => {
   let orthanc: LocalOrthanc;

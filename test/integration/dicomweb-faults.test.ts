@@ -50,6 +50,18 @@ describe('DicomwebClient against a failing PACS', () => {
     expect(requests).toBe(1);
   });
 
+  it('sends basic credentials, or a bearer token instead when one is configured', async () => {
+    const seen: string[] = [];
+    handler = (req, res) => {
+      seen.push(req.headers.authorization ?? '');
+      res.writeHead(200, { 'content-type': 'application/dicom+json' }).end('[]');
+    };
+    await client().search('studies');
+    await client({ token: 'tok-123' }).search('studies');
+    await client({ username: undefined, password: undefined }).search('studies');
+    expect(seen).toEqual([`Basic ${Buffer.from('u:secret-password').toString('base64')}`, 'Bearer tok-123', '']);
+  });
+
   it('does not retry a 404', async () => {
     handler = (_req, res) => res.writeHead(404).end();
     await expect(client().metadata('studies/1.2.3')).rejects.toMatchObject({ code: 'PACS_NOT_FOUND', status: 404 });

@@ -48,6 +48,17 @@ describe.skipIf(!LocalOrthanc.available())('WADO-RS and STOW-RS with Orthanc', (
     expect(retrieved.bytes.buffer.byteLength - retrieved.bytes.byteLength).toBeLessThan(1024);
   });
 
+  it('retrieves a frame in its stored encoding: the JPEG 2000 codestream itself', async () => {
+    const [series] = await pacs.search('series', { Modality: 'RG' });
+    const studyUid = jsonString(series!, TAG.StudyInstanceUID);
+    const seriesUid = jsonString(series!, TAG.SeriesInstanceUID);
+    const [instance] = await pacs.search(`studies/${studyUid}/series/${seriesUid}/instances`);
+    const [frame] = await pacs.retrieveFrames(studyUid, seriesUid, jsonString(instance!, TAG.SOPInstanceUID), [1]);
+    expect(Array.from(frame!.subarray(0, 4))).toEqual([0xff, 0x4f, 0xff, 0x51]); // SOC + SIZ markers
+    expect(frame!.byteLength).toBeGreaterThan(2_000_000);
+    await expect(pacs.retrieveFrames(studyUid, seriesUid, jsonString(instance!, TAG.SOPInstanceUID), [0])).rejects.toThrow(/frame numbers/);
+  });
+
   it('reports what the PACS refused in a STOW', async () => {
     await expect(pacs.store([new TextEncoder().encode('not dicom at all')])).rejects.toMatchObject({ code: expect.stringMatching(/^PACS_/) });
   });
