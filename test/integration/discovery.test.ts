@@ -176,7 +176,12 @@ describe.skipIf(!LocalOrthanc.available())('discovery with a real Orthanc', () =
       expect(unknown.status).toBe(202);
       await service.announcements!.idle();
       expect(await service.store.studies.findByUid('1.2.3.4.5.6.7')).toBeNull();
+      // The same study announced again after the restart: accepted, and no new work.
+      const jobsBefore = (await service.scoringJobs(ids.studyUid)).length;
       expect((await post(JSON.stringify({ StudyInstanceUID: ids.studyUid }))).status).toBe(202);
+      await service.announcements!.idle();
+      expect(service.webhookCalls.at(-1)).toMatchObject({ studyUid: ids.studyUid, outcome: 'unchanged' });
+      expect(await service.scoringJobs(ids.studyUid)).toHaveLength(jobsBefore);
     });
   });
 
