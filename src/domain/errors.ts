@@ -102,3 +102,35 @@ export class NoEligibleViewsError extends MammocadError {
     super('NO_ELIGIBLE_VIEWS', `${studyRef}: no eligible views (${reasons})`);
   }
 }
+
+// Models ------------------------------------------------------------------------------------
+
+/** An image or tensor a model cannot take: empty, non-finite values, or the wrong shape. */
+export class ModelInputError extends MammocadError {
+  constructor(problem: string) {
+    super('MODEL_INPUT_INVALID', problem);
+  }
+}
+
+/**
+ * A model package that is missing, corrupt, tampered with, or does not fit its own manifest.
+ * The message names the package folder, the file (when one is at fault) and the problem.
+ */
+export class ModelPackageError extends MammocadError {
+  readonly packagePath: string;
+  readonly file: string | null;
+  constructor(packagePath: string, file: string | null, problem: string, options: { cause?: unknown } = {}) {
+    super('MODEL_PACKAGE_INVALID', `model package ${packagePath}: ${file === null ? '' : `${file}: `}${problem}`, options);
+    this.packagePath = packagePath;
+    this.file = file;
+  }
+}
+
+// Structured reports ----------------------------------------------------------------------------
+
+/** A structured report that cannot be read back: not one of ours, or its content tree lacks what the template requires. */
+export class ReportParseError extends MammocadError {
+  constructor(message: string, options: { cause?: unknown } = {}) {
+    super('SR_PARSE_FAILED', message, options);
+  }
+}
