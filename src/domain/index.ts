@@ -2,3 +2,4 @@
 export * from './errors.js';
 export * from './records.js';
 export * from './vocabulary.js';
+export * from './aggregate.js';

@@ -1,0 +1,102 @@
+// Model versions as an admin sees them: packages on disk (src/ml/registry) joined with what the
+// database knows (registered, active). Importing registers; activating verifies the package
+// again first, so a package damaged on disk is never made active.
+
+import type { Logger } from 'pino';
+import { ConflictError, NotFoundError, type JsonValue, type ModelVersionRecord } from '../domain/index.js';
+import { importPackage, listPackages, readPackage, verifyPackage, type ModelPackage, type PackageVerification } from '../ml/registry/index.js';
+import type { Store } from '../store/index.js';
+
+export interface ModelVersionView {
+  version: string;
+  architecture: string | null;
+  path: string;
+  registered: boolean;
+  active: boolean;
+  threshold: number | null;
+  packageHash: string | null;
+  metrics: JsonValue | null;
+  /** Set when the package on disk cannot be read. */
+  problem: string | null;
+}
+
+export class ModelService {
+  constructor(private readonly deps: { store: Store; modelDir: string; logger: Logger }) {}
+
+  /** Every package in the model folder and every registered version, newest registrations first. */
+  async list(): Promise<ModelVersionView[]> {
+    const [records, listings] = await Promise.all([this.deps.store.modelVersions.list(), listPackages(this.deps.modelDir)]);
+    const views = new Map<string, ModelVersionView>();
+    for (const r of records) views.set(r.version, this.view(r));
+    for (const l of listings) {
+      if (!l.ok) {
+        views.set(l.path, { version: '?', architecture: null, path: l.path, registered: false, active: false, threshold: null, packageHash: null, metrics: null, problem: l.problem });
+      } else if (!views.has(l.version)) {
+        views.set(l.version, {
+          version: l.version, architecture: l.architecture, path: l.path, registered: false, active: false,
+          threshold: l.manifest.threshold, packageHash: l.packageHash, metrics: (l.manifest.metrics ?? null) as JsonValue | null, problem: null,
+        });
+      }
+    }
+    return [...views.values()];
+  }
+
+  async show(version: string): Promise<ModelVersionView & { manifest: JsonValue | null }> {
+    const record = await this.deps.store.modelVersions.findByVersion(version);
+    if (!record) throw new NotFoundError('model version', version);
+    return { ...this.view(record), manifest: record.manifest };
+  }
+
+  /** Verifies a package folder, copies it into the model folder and registers it (inactive). */
+  async import(dir: string, actor: string): Promise<ModelPackage> {
+    const pkg = await importPackage(dir, this.deps.modelDir);
+    await this.register(pkg);
+    await this.deps.store.audit.record({ actor, action: 'model.import', target: `model:${pkg.version}`, details: { packageHash: pkg.packageHash } });
+    return pkg;
+  }
+
+  async verify(version: string): Promise<PackageVerification> {
+    const record = await this.deps.store.modelVersions.findByVersion(version);
+    if (!record) throw new NotFoundError('model version', version);
+    return verifyPackage(record.path);
+  }
+
+  /** Makes `version` the active model after checking its files and hash against the registration. */
+  async activate(version: string, actor: string): Promise<ModelVersionRecord> {
+    const record = await this.deps.store.modelVersions.findByVersion(version);
+    if (!record) throw new NotFoundError('model version', version);
+    const pkg = await readPackage(record.path);
+    if (pkg.packageHash !== record.packageHash) {
+      throw new ConflictError(`model version ${version}: the package on disk (${pkg.packageHash.slice(0, 12)}) is not the one registered (${record.packageHash.slice(0, 12)})`);
+    }
+    const active = await this.deps.store.modelVersions.activate(version, actor);
+    await this.deps.store.audit.record({ actor, action: 'model.activate', target: `model:${version}` });
+    this.deps.logger.info({ version, actor }, 'model version activated');
+    return active;
+  }
+
+  /** The active model's verified package, or null when none is active. */
+  async activePackage(): Promise<ModelPackage | null> {
+    const record = await this.deps.store.modelVersions.findActive();
+    return record ? readPackage(record.path) : null;
+  }
+
+  private async register(pkg: ModelPackage): Promise<void> {
+    await this.deps.store.modelVersions.register({
+      version: pkg.version,
+      architecture: pkg.architecture,
+      packageHash: pkg.packageHash,
+      path: pkg.path,
+      manifest: pkg.manifestJson,
+      metrics: (pkg.metrics ?? null) as JsonValue | null,
+      threshold: pkg.threshold,
+    });
+  }
+
+  private view(r: ModelVersionRecord): ModelVersionView {
+    return {
+      version: r.version, architecture: r.architecture, path: r.path, registered: true, active: r.active,
+      threshold: r.threshold, packageHash: r.packageHash, metrics: r.metrics, problem: null,
+    };
+  }
+}
