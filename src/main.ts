@@ -1,13 +1,17 @@
 // The composition root and the `mammocad` command line. Only this file constructs the
 // program's objects (configuration, logger, store, servers) and wires them together.
 
-import { readFileSync } from 'node:fs';
+import { readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { hostname } from 'node:os';
 import path from 'node:path';
 import { Command, CommanderError, Option } from 'commander';
 import { PROJECT_ROOT, createLogger, loadConfig, redactConfig, type Config, type LoadedConfig } from './config/index.js';
-import { ConfigError, MammocadError } from './domain/index.js';
+import { ConfigError, DicomParseError, MammocadError, REPORT_TEMPLATES, ValidationError, type ReportTemplate } from './domain/index.js';
 import { DicomwebClient } from './dicom/dicomweb-client.js';
 import { inspectFile } from './dicom/inspect-file.js';
+import { readPart10 } from './dicom/part10.js';
+import { REPORT_MANUFACTURER, buildStructuredReport, uidFromName, type DeviceObserver } from './dicom/sr/index.js';
+import { reportInputFromScoreSet } from './dicom/sr/score-set.js';
 import type { SelectionPolicy } from './dicom/view-selection.js';
 import { createHttpServer, listen } from './graphql/http-server.js';
 import { AnnouncementQueue } from './pipeline/announcement-queue.js';
@@ -166,6 +170,56 @@ async function pollCommand(command: Command, json: boolean): Promise<void> {
   }
 }
 
+/** The device that writes mammocad's reports: this installation, under the same UID every time. */
+function reportDevice(): DeviceObserver {
+  return { manufacturer: REPORT_MANUFACTURER, modelName: 'mammocad', softwareVersion: VERSION, uid: uidFromName(`mammocad device ${hostname()}`) };
+}
+
+function parseTemplate(raw: string, key: string): ReportTemplate {
+  const template = raw.trim().toUpperCase();
+  if (!(REPORT_TEMPLATES as readonly string[]).includes(template)) throw new ConfigError(key, `must be one of ${REPORT_TEMPLATES.join(', ')} (any case); got '${raw}'`);
+  return template as ReportTemplate;
+}
+
+interface SrOptions {
+  scores?: string;
+  out: string;
+  template?: string;
+  json?: boolean;
+}
+
+function srCommand(command: Command, files: string[], opts: SrOptions): void {
+  if (!opts.scores) {
+    process.stderr.write('mammocad sr: --scores SCORES.json is required: scoring the images with the active model needs a registered model, which arrives with the ML core\n');
+    throw new CommanderError(EXIT.usage, 'mammocad.sr', 'no score set');
+  }
+  const { config } = configFrom(command);
+  const template = opts.template === undefined ? config.report.template : parseTemplate(opts.template, '--template');
+  const sources = files.map((file) => {
+    let bytes: Uint8Array;
+    try {
+      bytes = readFileSync(file);
+    } catch (error) {
+      throw new DicomParseError(file, `cannot read the file (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`);
+    }
+    return readPart10(bytes, file).dataset;
+  });
+  let scoreSet: unknown;
+  try {
+    scoreSet = JSON.parse(readFileSync(opts.scores, 'utf8'));
+  } catch (error) {
+    throw new ValidationError('--scores', `cannot read ${opts.scores} as JSON: ${(error as Error).message}`);
+  }
+  // Everything is checked while building; the file is written only for a complete report,
+  // and renamed into place, so a failure never leaves a partial file under the given name.
+  const built = buildStructuredReport(reportInputFromScoreSet(sources, scoreSet, reportDevice()), template);
+  const partial = `${opts.out}.partial`;
+  writeFileSync(partial, built.bytes);
+  renameSync(partial, opts.out);
+  const { bytes: _bytes, ...summary } = built;
+  print(Boolean(opts.json), { ...summary, out: opts.out, images: files.length }, built.sopInstanceUid);
+}
+
 function parsePort(raw: string): number {
   if (!/^\d+$/.test(raw) || Number(raw) > 65535) throw new ConfigError('--port', `must be an integer between 0 and 65535; got '${raw}'`);
   return Number(raw);
@@ -219,6 +273,16 @@ export function buildCli(): Command {
     .description('poll the PACS once (QIDO-RS by StudyDate from the saved cursor) and queue new studies')
     .option('--json', 'print the summary as one JSON object')
     .action(async (opts: { json?: boolean }, cmd: Command) => pollCommand(cmd, Boolean(opts.json)));
+
+  program
+    .command('sr')
+    .description('write a structured report (DICOM SR) for the given images and a score set, for users and validators')
+    .argument('<file...>', 'the source images (DICOM Part 10 files of one study)')
+    .option('--scores <file>', 'the score set (JSON; see docs/structured-reports.md)')
+    .requiredOption('--out <file>', 'where to write the report (DICOM Part 10)')
+    .option('--template <template>', 'TID1500 (Comprehensive SR) or TID4000 (Mammography CAD SR); default: report.template')
+    .option('--json', 'print the result as one JSON object')
+    .action((files: string[], opts: SrOptions, cmd: Command) => srCommand(cmd, files, opts));
 
   for (const command of [program, ...program.commands, ...configCommand.commands]) command.exitOverride();
   return program;

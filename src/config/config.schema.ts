@@ -3,6 +3,7 @@
 // default, the optional config file (MAMMOCAD_CONFIG, YAML or JSON), then the environment.
 
 import { z } from 'zod';
+import { REPORT_TEMPLATES } from '../domain/vocabulary.js';
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
@@ -73,6 +74,10 @@ export const configSchema = z.strictObject({
   webhook: z.strictObject({
     secret: z.string().min(16, { error: 'must be at least 16 characters' }).optional(),
   }),
+  report: z.strictObject({
+    /** The structured report written for each scored study: TID 1500 (Comprehensive SR) or TID 4000 (Mammography CAD SR). */
+    template: z.preprocess((v) => (typeof v === 'string' ? v.trim().toUpperCase() : v), z.enum(REPORT_TEMPLATES, { error: `must be one of ${REPORT_TEMPLATES.join(', ')}` })),
+  }),
   log: z.strictObject({
     level: z.enum(LOG_LEVELS, { error: `must be one of ${LOG_LEVELS.join(', ')}` }),
   }),
@@ -102,6 +107,7 @@ export const ENVIRONMENT_KEYS: ReadonlyArray<{ env: string; key: string; boolean
   { env: 'MAMMOCAD_PORT', key: 'server.port' },
   { env: 'PORT', key: 'server.port' },
   { env: 'MAMMOCAD_WEBHOOK_SECRET', key: 'webhook.secret' },
+  { env: 'MAMMOCAD_REPORT_TEMPLATE', key: 'report.template' },
   { env: 'MAMMOCAD_LOG_LEVEL', key: 'log.level' },
 ];
 

@@ -96,6 +96,7 @@ export function loadConfig(options: LoadOptions = {}): LoadedConfig {
     selection: { extraModalities: [], views: ['CC', 'MLO'], skipModifiers: ['magnification', 'spot-compression'], ...(tree.selection as Tree) },
     server: { host: '127.0.0.1', port: 4000, ...(tree.server as Tree) },
     webhook: { ...(tree.webhook as Tree) },
+    report: { template: 'TID1500', ...(tree.report as Tree) },
     log: { level: 'info', ...(tree.log as Tree) },
   };
   for (const key of Object.keys(tree)) {

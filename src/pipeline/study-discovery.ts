@@ -3,17 +3,17 @@
 //
 // A study means work when it is new, or when its image content changed since it was last
 // seen. Our own reports are left out of that content, so the PACS re-announcing a study after
-// our SR arrives (Orthanc fires StableStudy again) starts nothing.
+// our SR arrives (Orthanc fires StableStudy again) starts nothing: their series carry our
+// Manufacturer (REPORT_MANUFACTURER), or a series UID we reserved.
 
 import { createHash } from 'node:crypto';
 import type { Logger } from 'pino';
 import { MammocadError, ValidationError, type StudySource } from '../domain/index.js';
 import type { DicomwebClient } from '../dicom/dicomweb-client.js';
 import { TAG, isDicomUid, jsonNumber, jsonString } from '../dicom/dicom-json.js';
+import { REPORT_MANUFACTURER } from '../dicom/sr/index.js';
 import type { Store } from '../store/index.js';
 
-/** Manufacturer written into our own reports; their series are not study content. */
-export const OWN_MANUFACTURER = 'mammocad';
 
 export const SCORE_STUDY_JOB = 'score-study';
 
@@ -103,7 +103,7 @@ export class StudyDiscovery {
     const study = await this.deps.store.studies.findByUid(studyUid);
     const ours = new Set(study ? (await this.deps.store.reports.listByStudy(study.id)).map((r) => r.srSeriesUid) : []);
     return series
-      .filter((s) => jsonString(s, TAG.Manufacturer).toLowerCase() !== OWN_MANUFACTURER && !ours.has(jsonString(s, TAG.SeriesInstanceUID)))
+      .filter((s) => jsonString(s, TAG.Manufacturer) !== REPORT_MANUFACTURER && !ours.has(jsonString(s, TAG.SeriesInstanceUID)))
       .map((s) => `${jsonString(s, TAG.SeriesInstanceUID)}:${jsonNumber(s, TAG.NumberOfSeriesRelatedInstances) ?? '?'}`)
       .sort()
       .join('|');

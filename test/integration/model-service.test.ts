@@ -57,7 +57,7 @@ describe.each(PROVIDERS)('model versions on %s', (provider) => {
     const pkg = await service.import(source, 'admin:test');
     const onnx = path.join(pkg.path, 'model.onnx');
     const bytes = readFileSync(onnx);
-    bytes[bytes.length - 1] ^= 0xff;
+    bytes[bytes.length - 1] = bytes[bytes.length - 1]! ^ 0xff;
     writeFileSync(onnx, bytes);
     await expect(service.activate('tiny-2', 'admin:test')).rejects.toMatchObject({ code: 'MODEL_PACKAGE_INVALID', message: expect.stringContaining('model.onnx') });
     expect((await service.activePackage())!.version).toBe('tiny-1');

@@ -1,0 +1,299 @@
+// What a report says and what it is built from: the results model shared by the builders
+// (TID 1500, TID 4000), the document writer and the reader. `validateReportInput` checks the
+// whole input up front, so a report is either complete and consistent or not built at all:
+// the PACS never receives a half-valid one.
+
+import { BREAST_SIDES, ValidationError, assertProbability, type BreastSide, type Laterality } from '../../domain/index.js';
+import { isDicomUid } from '../dicom-json.js';
+import type { NaturalizedDataset } from '../part10.js';
+import { selectView } from '../view-selection.js';
+import { MAMMOGRAPHY_VIEWS, type Code } from './codes.js';
+import { checkCode, checkLo } from './content-items.js';
+import { newUid } from './uids.js';
+
+/** The classifier that produced the scores (TID 4019 Algorithm Identification). */
+export interface AlgorithmIdentity {
+  /** 'mammocad'. */
+  name: string;
+  /** The model version's label, e.g. 'shen2019-resnet50-v1'. */
+  version: string;
+  /** The model version's id in mammocad's store. */
+  modelVersionId: string;
+  /** SHA-256 of the model package, 64 lowercase hexadecimal digits. */
+  modelSha256: string;
+}
+
+/** The device that made the observations (TID 1004) and the equipment that wrote the report. */
+export interface DeviceObserver {
+  manufacturer: string;
+  modelName: string;
+  softwareVersion: string;
+  /** Identifies this installation; stays the same across reports. */
+  uid: string;
+}
+
+/** A probability and its reading at the operating threshold (positive: at or above it). */
+export interface ScoredResult {
+  probability: number;
+  positive: boolean;
+}
+
+export interface ScopedResult extends ScoredResult {
+  /** The source images the result was computed from, in the order of the sources. */
+  sopInstanceUids: string[];
+}
+
+/** The content of a report: every score, what it refers to, and who produced it. The reader returns exactly this. */
+export interface ReportResults {
+  /** Per image, keyed by SOP Instance UID. */
+  images: Record<string, ScoredResult>;
+  breasts: Partial<Record<BreastSide, ScopedResult>>;
+  exam: ScopedResult;
+  threshold: number;
+  algorithm: AlgorithmIdentity;
+  device: DeviceObserver;
+}
+
+export interface ReportInput {
+  /** The source images' attributes (dcmjs naturalised, as readPart10 or WADO metadata give them); every one is listed in the report. */
+  sources: NaturalizedDataset[];
+  /** Probability of malignancy per image, keyed by SOP Instance UID; images without a score may be among the sources. */
+  imageProbabilities: Record<string, number>;
+  /** Per breast: the probability and the images it was computed from (each a source of that side). */
+  breasts: Partial<Record<BreastSide, { probability: number; sopInstanceUids: string[] }>>;
+  /** The exam's probability; its images are every scored image unless given. */
+  exam: { probability: number; sopInstanceUids?: string[] };
+  /** The site's operating threshold: a probability at or above it is a positive (recall) result. */
+  threshold: number;
+  algorithm: AlgorithmIdentity;
+  device: DeviceObserver;
+  /** UIDs reserved for the report (a retry must reuse them); new ones when absent. */
+  uids?: { seriesInstanceUid: string; sopInstanceUid: string };
+  /** When the report is written (Content Date/Time); now when absent. */
+  createdAt?: Date;
+}
+
+/** What the report needs to know of one source image. */
+export interface SourceImage {
+  sopClassUid: string;
+  sopInstanceUid: string;
+  seriesInstanceUid: string;
+  modality: string;
+  laterality: Laterality;
+  /** The image's coded view (its View Code Sequence, or the code for its View Position). */
+  viewCode: Code | undefined;
+  viewModifiers: Code[];
+  studyDate: string | undefined;
+  studyTime: string | undefined;
+  /** Patient Orientation (row, column), when the image has it. */
+  patientOrientation: [string, string] | undefined;
+}
+
+/** A checked input, ready for the builders: nothing in it can make writing fail. */
+export interface ValidatedReport {
+  sources: SourceImage[];
+  /** Patient, study and institution attributes copied from the sources, as keyword -> value. */
+  copied: NaturalizedDataset;
+  /** 'ISO_IR 192' (UTF-8, what dcmjs writes) when the sources declare a character set or any text needs one. */
+  specificCharacterSet: string | undefined;
+  studyInstanceUid: string;
+  results: ReportResults;
+  uids: { seriesInstanceUid: string; sopInstanceUid: string };
+  createdAt: Date;
+}
+
+/** Patient and study attributes (Type 2: written, empty when the sources lack them). */
+const PATIENT_STUDY_TYPE2 = ['PatientName', 'PatientID', 'PatientBirthDate', 'PatientSex', 'StudyDate', 'StudyTime', 'ReferringPhysicianName', 'StudyID', 'AccessionNumber'] as const;
+/** Copied when present: the patient's issuer, the study's description, and the institution the images come from. */
+const COPIED_WHEN_PRESENT = ['IssuerOfPatientID', 'StudyDescription', 'InstitutionName', 'InstitutionAddress', 'InstitutionalDepartmentName'] as const;
+
+const text = (ds: NaturalizedDataset, key: string): string => {
+  const value = ds[key];
+  const first = Array.isArray(value) ? value[0] : value;
+  if (typeof first === 'string') return first.trim();
+  if (typeof first === 'number') return String(first);
+  if (typeof first === 'object' && first !== null) return String((first as { Alphabetic?: unknown }).Alphabetic ?? '').trim();
+  return '';
+};
+
+function codeFrom(item: unknown): Code | undefined {
+  if (typeof item !== 'object' || item === null) return undefined;
+  const fields = item as NaturalizedDataset;
+  const code = { value: text(fields, 'CodeValue'), scheme: text(fields, 'CodingSchemeDesignator'), meaning: text(fields, 'CodeMeaning') };
+  return code.value && code.scheme && code.meaning ? code : undefined;
+}
+
+function sequenceItems(ds: NaturalizedDataset, key: string): NaturalizedDataset[] {
+  const value = ds[key];
+  const items = Array.isArray(value) ? value : value ? [value] : [];
+  return items.filter((i): i is NaturalizedDataset => typeof i === 'object' && i !== null);
+}
+
+function requireUid(ds: NaturalizedDataset, key: string, field: string): string {
+  const value = text(ds, key);
+  if (!value) throw new ValidationError(`${field}.${key}`, 'is missing; a report can only reference images that carry it');
+  if (!isDicomUid(value)) throw new ValidationError(`${field}.${key}`, `is not a DICOM UID: '${value}'`);
+  return value;
+}
+
+function requiredLo(field: string, value: unknown, pattern?: RegExp, expected?: string): string {
+  if (typeof value !== 'string') throw new ValidationError(field, 'is required');
+  checkLo(field, value);
+  if (pattern && !pattern.test(value)) throw new ValidationError(field, `must be ${expected}; got '${value}'`);
+  return value;
+}
+
+function sourceImageOf(ds: NaturalizedDataset, field: string): SourceImage {
+  const sopClassUid = requireUid(ds, 'SOPClassUID', field);
+  const sopInstanceUid = requireUid(ds, 'SOPInstanceUID', field);
+  const seriesInstanceUid = requireUid(ds, 'SeriesInstanceUID', field);
+  const decision = selectView(ds);
+  const viewItem = sequenceItems(ds, 'ViewCodeSequence')[0];
+  // SNOMED-RT (SRT) codes are deprecated: a view the selection recognised is written with its SNOMED CT code.
+  const imageViewCode = codeFrom(viewItem);
+  const knownView = decision.view ? MAMMOGRAPHY_VIEWS[decision.view] : undefined;
+  const viewCode = imageViewCode && imageViewCode.scheme !== 'SRT' ? imageViewCode : (knownView ?? imageViewCode);
+  const viewModifiers = viewItem ? sequenceItems(viewItem, 'ViewModifierCodeSequence').map(codeFrom).filter((c): c is Code => c !== undefined) : [];
+  // A code the image carries is repeated in the report; one that would not fit a Code Sequence is left out rather than failing the report.
+  const fits = (code: Code) => {
+    try {
+      checkCode(field, code);
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  const orientation = ds.PatientOrientation;
+  const [row, column] = Array.isArray(orientation) ? orientation.map(String) : typeof orientation === 'string' ? orientation.split('\\') : [];
+  const studyDate = text(ds, 'StudyDate');
+  const studyTime = text(ds, 'StudyTime');
+  return {
+    sopClassUid,
+    sopInstanceUid,
+    seriesInstanceUid,
+    modality: text(ds, 'Modality'),
+    laterality: decision.laterality,
+    viewCode: viewCode && fits(viewCode) ? viewCode : undefined,
+    viewModifiers: viewModifiers.filter(fits),
+    studyDate: /^\d{8}$/.test(studyDate) ? studyDate : undefined,
+    studyTime: /^\d{2}(\d{2}(\d{2}(\.\d{1,6})?)?)?$/.test(studyTime) ? studyTime : undefined,
+    patientOrientation: row && column ? [row, column] : undefined,
+  };
+}
+
+/** Checks that every referenced image is a source and appears once; returns them in source order. */
+function checkReferences(field: string, uids: unknown, order: Map<string, number>): string[] {
+  if (!Array.isArray(uids) || uids.length === 0) throw new ValidationError(field, 'must list at least one source image');
+  for (const [i, uid] of uids.entries()) {
+    if (typeof uid !== 'string' || !order.has(uid)) throw new ValidationError(`${field}[${i}]`, `'${String(uid)}' is not the SOP Instance UID of a source image`);
+  }
+  if (new Set(uids).size !== uids.length) throw new ValidationError(field, 'lists an image more than once');
+  return [...(uids as string[])].sort((a, b) => order.get(a)! - order.get(b)!);
+}
+
+function probability(field: string, value: unknown): number {
+  if (typeof value !== 'number') throw new ValidationError(field, `must be a number; got ${JSON.stringify(value)}`);
+  assertProbability(field, value);
+  return value;
+}
+
+/**
+ * Checks a report input completely and returns it in the form the builders use. Throws
+ * ValidationError naming the field for: a source without the patient, study or SOP
+ * attributes a report needs; sources from several patients or studies; probabilities that
+ * are not finite numbers in [0, 1]; references to images that are not sources; no image.
+ * Patient identifiers never appear in the messages (they end up in logs).
+ */
+export function validateReportInput(input: ReportInput): ValidatedReport {
+  if (!Array.isArray(input.sources) || input.sources.length === 0) throw new ValidationError('sources', 'must contain at least one image');
+  const sources = input.sources.map((ds, i) => sourceImageOf(ds, `sources[${i}]`));
+  const first = input.sources[0]!;
+  const studyInstanceUid = requireUid(first, 'StudyInstanceUID', 'sources[0]');
+  const patientId = text(first, 'PatientID');
+  for (const [i, ds] of input.sources.entries()) {
+    if (requireUid(ds, 'StudyInstanceUID', `sources[${i}]`) !== studyInstanceUid) {
+      throw new ValidationError(`sources[${i}].StudyInstanceUID`, 'differs from that of sources[0]: a report covers exactly one study');
+    }
+    const id = text(ds, 'PatientID');
+    if (!id) throw new ValidationError(`sources[${i}].PatientID`, 'is missing; a report must name its patient');
+    if (id !== patientId) throw new ValidationError(`sources[${i}].PatientID`, 'differs from that of sources[0]: a report covers exactly one patient');
+  }
+  const order = new Map<string, number>();
+  for (const [i, source] of sources.entries()) {
+    if (order.has(source.sopInstanceUid)) throw new ValidationError(`sources[${i}].SOPInstanceUID`, 'appears twice among the sources');
+    order.set(source.sopInstanceUid, i);
+  }
+
+  const threshold = probability('threshold', input.threshold);
+  const scored = (p: number): ScoredResult => ({ probability: p, positive: p >= threshold });
+  const imageEntries = Object.entries(input.imageProbabilities ?? {});
+  if (imageEntries.length === 0) throw new ValidationError('imageProbabilities', 'must score at least one image');
+  for (const [uid] of imageEntries) {
+    if (!order.has(uid)) throw new ValidationError(`imageProbabilities['${uid}']`, 'is not the SOP Instance UID of a source image');
+  }
+  const images: Record<string, ScoredResult> = {};
+  for (const [uid, p] of imageEntries.sort(([a], [b]) => order.get(a)! - order.get(b)!)) images[uid] = scored(probability(`imageProbabilities['${uid}']`, p));
+
+  const breasts: ReportResults['breasts'] = {};
+  for (const [side, breast] of Object.entries(input.breasts ?? {})) {
+    if (!(BREAST_SIDES as readonly string[]).includes(side)) throw new ValidationError(`breasts.${side}`, `must be one of ${BREAST_SIDES.join(', ')}`);
+    if (!breast) continue;
+    const uids = checkReferences(`breasts.${side}.sopInstanceUids`, breast.sopInstanceUids, order);
+    for (const uid of uids) {
+      const laterality = sources[order.get(uid)!]!.laterality;
+      if (laterality !== side) throw new ValidationError(`breasts.${side}.sopInstanceUids`, `image ${uid} shows laterality '${laterality}', not '${side}'`);
+    }
+    breasts[side as BreastSide] = { ...scored(probability(`breasts.${side}.probability`, breast.probability)), sopInstanceUids: uids };
+  }
+
+  if (!input.exam) throw new ValidationError('exam', 'is required');
+  const examUids = checkReferences('exam.sopInstanceUids', input.exam.sopInstanceUids ?? Object.keys(images), order);
+  const exam = { ...scored(probability('exam.probability', input.exam.probability)), sopInstanceUids: examUids };
+
+  const algorithm = input.algorithm ?? ({} as AlgorithmIdentity);
+  const device = input.device ?? ({} as DeviceObserver);
+  const results: ReportResults = {
+    images,
+    breasts,
+    exam,
+    threshold,
+    algorithm: {
+      name: requiredLo('algorithm.name', algorithm.name),
+      version: requiredLo('algorithm.version', algorithm.version),
+      modelVersionId: requiredLo('algorithm.modelVersionId', algorithm.modelVersionId),
+      modelSha256: requiredLo('algorithm.modelSha256', algorithm.modelSha256, /^[0-9a-f]{64}$/, '64 lowercase hexadecimal digits (SHA-256)'),
+    },
+    device: {
+      manufacturer: requiredLo('device.manufacturer', device.manufacturer),
+      modelName: requiredLo('device.modelName', device.modelName),
+      softwareVersion: requiredLo('device.softwareVersion', device.softwareVersion),
+      uid: requiredLo('device.uid', device.uid, /^(0|[1-9]\d*)(\.(0|[1-9]\d*))+$/, 'a DICOM UID'),
+    },
+  };
+
+  const uids = input.uids ?? { seriesInstanceUid: newUid(), sopInstanceUid: newUid() };
+  for (const key of ['seriesInstanceUid', 'sopInstanceUid'] as const) {
+    if (!isDicomUid(uids[key] ?? '')) throw new ValidationError(`uids.${key}`, `must be a DICOM UID; got '${String(uids[key])}'`);
+  }
+  if (uids.seriesInstanceUid === uids.sopInstanceUid) throw new ValidationError('uids', 'the series and the report need different UIDs');
+  const createdAt = input.createdAt ?? new Date();
+  if (Number.isNaN(createdAt.getTime())) throw new ValidationError('createdAt', 'is not a valid date');
+
+  const copied: NaturalizedDataset = { StudyInstanceUID: studyInstanceUid };
+  for (const key of PATIENT_STUDY_TYPE2) copied[key] = first[key] ?? '';
+  for (const key of COPIED_WHEN_PRESENT) if (first[key] !== undefined && first[key] !== null && first[key] !== '') copied[key] = first[key];
+  // dcmjs decodes every character set to Unicode and always writes UTF-8, so the report
+  // declares UTF-8 whenever its sources declared any character set (their names may hold
+  // any character) or some copied text is not ASCII.
+  const declared = input.sources.some((ds) => text(ds, 'SpecificCharacterSet') !== '');
+  const nonAscii = /[\u0080-\uffff]/.test(JSON.stringify(copied)) || /[\u0080-\uffff]/.test(JSON.stringify(results));
+  return {
+    sources,
+    copied,
+    specificCharacterSet: declared || nonAscii ? 'ISO_IR 192' : undefined,
+    studyInstanceUid,
+    results,
+    uids: { seriesInstanceUid: uids.seriesInstanceUid, sopInstanceUid: uids.sopInstanceUid },
+    createdAt,
+  };
+}

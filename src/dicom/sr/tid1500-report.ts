@@ -1,0 +1,129 @@
+// TID 1500 Measurement Report, mammocad's default report (Comprehensive SR), laid out as the
+// IHE AI Results profile recommends for AI output:
+//
+//   CONTAINER Imaging Measurement Report                       (TID 1500)
+//     HAS CONCEPT MOD  Language = English (United States)       (TID 1204)
+//     HAS OBS CONTEXT  Observer Type = Device, Device Observer UID, Name, Manufacturer, Model Name
+//                                                               (TID 1002, TID 1004)
+//     HAS CONCEPT MOD  Procedure reported = Screening mammography
+//     CONTAINS         Image Library > Image Library Group > one IMAGE per source (TID 1600-1603)
+//     CONTAINS         Imaging Measurements
+//       CONTAINS       Measurement Group per image, per breast, for the exam (TID 1501, see there)
+
+import { ReportParseError, ValidationError, type BreastSide } from '../../domain/index.js';
+import { SOP_CLASS } from '../sop-classes.js';
+import {
+  ENGLISH_US,
+  IMAGE_LIBRARY,
+  IMAGING_MEASUREMENTS,
+  IMAGING_MEASUREMENT_REPORT,
+  LANGUAGE_OF_CONTENT,
+  MEASUREMENT_GROUP,
+  PROCEDURE_REPORTED,
+  SCREENING_MAMMOGRAPHY,
+  sameCode,
+} from './codes.js';
+import { codeContentItem, conceptOf, containerItem, findChildren, requireChild, type ContentItem, type SopReference } from './content-items.js';
+import type { ReportResults, ScopedResult, ScoredResult, ValidatedReport } from './report-input.js';
+import { Tid1002ObserverContext } from './tid1002-observer-context.js';
+import { Tid1501MeasurementGroup, type GroupScope } from './tid1501-measurement-group.js';
+import { Tid1600ImageLibrary, type LibraryEntry } from './tid1600-image-library.js';
+import { Tid4019AlgorithmIdentification } from './tid4019-algorithm-identification.js';
+import { uidFromName } from './uids.js';
+
+/** What a template's parser reads from a report's content tree. */
+export interface ParsedReportContent {
+  results: ReportResults;
+  library: LibraryEntry[];
+}
+
+/** The root content item's attributes, without a relationship (it has no parent). */
+export function rootOf(item: ContentItem): ContentItem {
+  const { RelationshipType: _relationship, ...root } = item;
+  return root;
+}
+
+/** Software Versions of the General Equipment module: where the device's version is in both report types. */
+export function softwareVersionOf(dataset: ContentItem): string {
+  const value = dataset.SoftwareVersions;
+  return String((Array.isArray(value) ? value[0] : value) ?? '').trim();
+}
+
+export class Tid1500MeasurementReport {
+  static readonly TEMPLATE_ID = '1500';
+  static readonly SOP_CLASS_UID = SOP_CLASS.comprehensiveSr;
+
+  readonly observer: Tid1002ObserverContext;
+  readonly library: Tid1600ImageLibrary;
+  readonly groups: Tid1501MeasurementGroup[];
+
+  constructor(readonly report: ValidatedReport) {
+    const { results, sources, uids } = report;
+    const byUid = new Map(sources.map((source) => [source.sopInstanceUid, source]));
+    const referencesOf = (sopInstanceUids: string[]): SopReference[] =>
+      sopInstanceUids.map((uid) => {
+        const source = byUid.get(uid);
+        if (!source) throw new ValidationError('references', `image ${uid} is not a source`);
+        return source;
+      });
+    const algorithm = new Tid4019AlgorithmIdentification(results.algorithm, results.threshold);
+    const group = (scope: GroupScope, name: string, result: ScoredResult, images: string[]) =>
+      new Tid1501MeasurementGroup({ scope, trackingUid: uidFromName(`${uids.sopInstanceUid} ${name}`), result, sources: referencesOf(images), algorithm });
+
+    this.observer = new Tid1002ObserverContext(results.device);
+    this.library = new Tid1600ImageLibrary(sources);
+    this.groups = [
+      ...Object.entries(results.images).map(([uid, result]) =>
+        group({ level: 'image', sopInstanceUid: uid, laterality: byUid.get(uid)?.laterality ?? 'U' }, `image ${uid}`, result, [uid]),
+      ),
+      ...(['L', 'R'] as const).flatMap((side) => {
+        const breast = results.breasts[side];
+        return breast ? [group({ level: 'breast', side }, `breast ${side}`, breast, breast.sopInstanceUids)] : [];
+      }),
+      group({ level: 'exam' }, 'exam', results.exam, results.exam.sopInstanceUids),
+    ];
+  }
+
+  /** The document's root content item (the SR Document Content module's attributes). */
+  content(): ContentItem {
+    return rootOf(
+      containerItem(
+        'CONTAINS',
+        IMAGING_MEASUREMENT_REPORT,
+        [
+          codeContentItem('HAS CONCEPT MOD', LANGUAGE_OF_CONTENT, ENGLISH_US),
+          ...this.observer.items(),
+          codeContentItem('HAS CONCEPT MOD', PROCEDURE_REPORTED, SCREENING_MAMMOGRAPHY),
+          this.library.item(),
+          containerItem('CONTAINS', IMAGING_MEASUREMENTS, this.groups.map((g) => g.item())),
+        ],
+        Tid1500MeasurementReport.TEMPLATE_ID,
+      ),
+    );
+  }
+
+  /** Reads the results back from a report's data set (its root content item and General Equipment). */
+  static parse(dataset: ContentItem, where: string): ParsedReportContent {
+    if (!sameCode(conceptOf(dataset), IMAGING_MEASUREMENT_REPORT)) throw new ReportParseError(`${where}: the document title is not '${IMAGING_MEASUREMENT_REPORT.meaning}'`);
+    const observer = Tid1002ObserverContext.parse(dataset, where);
+    const library = Tid1600ImageLibrary.parse(requireChild(dataset, IMAGE_LIBRARY, 'CONTAINER', where), where);
+    const measurements = requireChild(dataset, IMAGING_MEASUREMENTS, 'CONTAINER', where);
+    const groups = findChildren(measurements, MEASUREMENT_GROUP, 'CONTAINER').map((g) => Tid1501MeasurementGroup.parse(g, where).group);
+    const exam = groups.find((g) => g.scope.level === 'exam');
+    if (!exam) throw new ReportParseError(`${where}: no measurement group for the exam`);
+    const scoped = (g: (typeof groups)[number]): ScopedResult => ({ ...g.result, sopInstanceUids: g.sources.map((s) => s.sopInstanceUid) });
+    const results: ReportResults = {
+      images: {},
+      breasts: {},
+      exam: scoped(exam),
+      threshold: exam.algorithm.threshold,
+      algorithm: exam.algorithm.algorithm,
+      device: { ...observer.device, softwareVersion: softwareVersionOf(dataset) },
+    };
+    for (const g of groups) {
+      if (g.scope.level === 'image') results.images[g.scope.sopInstanceUid] = g.result;
+      if (g.scope.level === 'breast') results.breasts[g.scope.side as BreastSide] = scoped(g);
+    }
+    return { results, library };
+  }
+}

@@ -1,0 +1,89 @@
+// The write-back stage of scoring a study: the results go into the PACS as a structured
+// report, stored with the study's predictions.
+//
+//   validate (build once, UIDs not yet reserved) -> reserve the report's UIDs (idempotent by
+//   key) -> build the report with the reserved UIDs -> STOW-RS into the study -> mark stored
+//
+// Validation comes first, so bad input reserves nothing and sends nothing. A retry with the
+// same idempotency key gets the same reservation, and so re-sends the same SOP Instance UID:
+// the PACS keeps one report (Orthanc, by default, keeps the instance it has and answers the
+// duplicate with success; see docs/structured-reports.md).
+
+import type { Logger } from 'pino';
+import type { ReportRecord, ReportTemplate } from '../domain/index.js';
+import type { DicomJson, DicomwebClient } from '../dicom/dicomweb-client.js';
+import { buildStructuredReport, newUid, sopClassOf, type BuiltReport, type ReportInput } from '../dicom/sr/index.js';
+import type { Store } from '../store/index.js';
+import { studyRef } from './study-discovery.js';
+
+export interface WriteReportRequest {
+  /** The study's id in the store. */
+  studyId: string;
+  modelVersionId: string;
+  /** The same key for the same scoring result: a retry must pass the key of the first attempt. */
+  idempotencyKey: string;
+  template: ReportTemplate;
+  /** The results; the UIDs come from the reservation. */
+  report: Omit<ReportInput, 'uids'>;
+}
+
+export interface WriteReportResult {
+  report: ReportRecord;
+  /** False when an earlier attempt had reserved the report (its UIDs were reused). */
+  reserved: boolean;
+  sopInstanceUid: string;
+  seriesInstanceUid: string;
+  template: ReportTemplate;
+}
+
+const REFERENCED_SOP_SEQUENCE = '00081199';
+const RETRIEVE_URL = '00081190';
+
+export async function writeStudyReport(
+  deps: { pacs: DicomwebClient; store: Store; logger: Logger },
+  request: WriteReportRequest,
+): Promise<WriteReportResult> {
+  const started = Date.now();
+  // Throws ValidationError for bad input before anything is reserved or sent.
+  const checked = buildStructuredReport(request.report, request.template);
+  const log = deps.logger.child({ component: 'report', study: studyRef(checked.studyInstanceUid), modelVersion: request.modelVersionId });
+
+  const { report: reservation, created } = await deps.store.reports.reserve({
+    studyId: request.studyId,
+    modelVersionId: request.modelVersionId,
+    idempotencyKey: request.idempotencyKey,
+    template: request.template,
+    srSopInstanceUid: newUid(),
+    srSeriesUid: newUid(),
+    srSopClassUid: sopClassOf(request.template),
+  });
+  // The reservation decides template and UIDs, so a retry writes the very report the first attempt meant to.
+  const built = buildStructuredReport(
+    { ...request.report, uids: { seriesInstanceUid: reservation.srSeriesUid, sopInstanceUid: reservation.srSopInstanceUid } },
+    reservation.template,
+  );
+  const response = await deps.pacs.store([built.bytes], built.studyInstanceUid);
+  const stored = await deps.store.reports.markStored(built.sopInstanceUid, storedAtOf(response, built));
+  log.info(
+    { report: built.sopInstanceUid, template: built.template, reserved: created, durationMs: Date.now() - started },
+    created ? 'report stored' : 'report re-sent with its reserved UIDs',
+  );
+  return { report: stored, reserved: created, sopInstanceUid: built.sopInstanceUid, seriesInstanceUid: built.seriesInstanceUid, template: built.template };
+}
+
+/** Where the PACS says the report can be retrieved (its Retrieve URL, without credentials), or the instance's DICOMweb path. */
+function storedAtOf(response: DicomJson, built: BuiltReport): string {
+  const item = (response[REFERENCED_SOP_SEQUENCE]?.Value ?? [])[0] as DicomJson | undefined;
+  const url = item?.[RETRIEVE_URL]?.Value?.[0] ?? response[RETRIEVE_URL]?.Value?.[0];
+  if (typeof url === 'string') {
+    try {
+      const parsed = new URL(url);
+      parsed.username = '';
+      parsed.password = '';
+      return parsed.toString();
+    } catch {
+      // not an absolute URL: fall through to the path
+    }
+  }
+  return `studies/${built.studyInstanceUid}/series/${built.seriesInstanceUid}/instances/${built.sopInstanceUid}`;
+}
