@@ -14,7 +14,10 @@ import { REPORT_MANUFACTURER, buildStructuredReport, uidFromName, type DeviceObs
 import { reportInputFromScoreSet } from './dicom/sr/score-set.js';
 import type { SelectionPolicy } from './dicom/view-selection.js';
 import { createHttpServer, listen } from './graphql/http-server.js';
+import { createModelRuntime, type ModelRuntime } from './ml/runtime/index.js';
 import { AnnouncementQueue } from './pipeline/announcement-queue.js';
+import { ModelService } from './pipeline/model-service.js';
+import { scoreFiles, type FilesScore } from './pipeline/score-files.js';
 import { StudyDiscovery } from './pipeline/study-discovery.js';
 import { StudyPoller } from './pipeline/study-poller.js';
 import type { Logger } from './config/index.js';
@@ -188,11 +191,20 @@ interface SrOptions {
   json?: boolean;
 }
 
-function srCommand(command: Command, files: string[], opts: SrOptions): void {
-  if (!opts.scores) {
-    process.stderr.write('mammocad sr: --scores SCORES.json is required: scoring the images with the active model needs a registered model, which arrives with the ML core\n');
-    throw new CommanderError(EXIT.usage, 'mammocad.sr', 'no score set');
+/** A score set (docs/structured-reports.md) from scoring files with the active model. */
+function scoreSetOf(result: FilesScore, runtime: ModelRuntime): unknown {
+  const scored = result.images.filter((i) => i.status === 'scored');
+  if (scored.length === 0) {
+    throw new MammocadError('NO_ELIGIBLE_VIEWS', `no image could be scored: ${result.images.map((i) => `${i.file}: ${i.reason}`).join('; ')}`);
   }
+  return {
+    images: Object.fromEntries(scored.map((i) => [i.sopInstanceUid, i.probability])),
+    threshold: result.threshold,
+    model: { version: result.models.join('+'), hash: runtime.members.map((m) => m.packageHash).join('+') },
+  };
+}
+
+async function srCommand(command: Command, files: string[], opts: SrOptions): Promise<void> {
   const { config } = configFrom(command);
   const template = opts.template === undefined ? config.report.template : parseTemplate(opts.template, '--template');
   const sources = files.map((file) => {
@@ -205,10 +217,14 @@ function srCommand(command: Command, files: string[], opts: SrOptions): void {
     return readPart10(bytes, file).dataset;
   });
   let scoreSet: unknown;
-  try {
-    scoreSet = JSON.parse(readFileSync(opts.scores, 'utf8'));
-  } catch (error) {
-    throw new ValidationError('--scores', `cannot read ${opts.scores} as JSON: ${(error as Error).message}`);
+  if (opts.scores) {
+    try {
+      scoreSet = JSON.parse(readFileSync(opts.scores, 'utf8'));
+    } catch (error) {
+      throw new ValidationError('--scores', `cannot read ${opts.scores} as JSON: ${(error as Error).message}`);
+    }
+  } else {
+    scoreSet = await withActiveModel(command, async (runtime) => scoreSetOf(await scoreFiles(files, runtime, config.selection), runtime));
   }
   // Everything is checked while building; the file is written only for a complete report,
   // and renamed into place, so a failure never leaves a partial file under the given name.
@@ -218,6 +234,103 @@ function srCommand(command: Command, files: string[], opts: SrOptions): void {
   renameSync(partial, opts.out);
   const { bytes: _bytes, ...summary } = built;
   print(Boolean(opts.json), { ...summary, out: opts.out, images: files.length }, built.sopInstanceUid);
+}
+
+/** The model service on the configured database and model folder; closed after `work`. */
+async function withModels<T>(command: Command, work: (models: ModelService, config: Config) => Promise<T>): Promise<T> {
+  const { config } = configFrom(command);
+  const logger = createLogger('warn');
+  const store = await openStore({ databaseUrl: config.database.url, migrate: config.database.migrateOnStart, logger });
+  try {
+    return await work(new ModelService({ store, modelDir: config.modelDir, logger }), config);
+  } finally {
+    await store.close();
+  }
+}
+
+/** A runtime on the active model for the duration of `work`. */
+async function withActiveModel<T>(command: Command, work: (runtime: ModelRuntime) => Promise<T>): Promise<T> {
+  const pkg = await withModels(command, (models) => models.activePackage());
+  if (!pkg) throw new MammocadError('NO_ACTIVE_MODEL', 'no model version is active: import one (mammocad models import DIR) and activate it (mammocad models activate VERSION)');
+  const runtime = await createModelRuntime([pkg]);
+  try {
+    return await work(runtime);
+  } finally {
+    await runtime.dispose();
+  }
+}
+
+/** Who a command-line action is attributed to in the audit trail. */
+const cliActor = () => `cli:${process.env.USER ?? 'unknown'}@${hostname()}`;
+
+function registerModelCommands(program: Command): Command {
+  const models = program.command('models').description('model packages: list, show, import, verify, activate');
+  models
+    .command('list')
+    .description('registered versions and packages in the model folder')
+    .option('--json', 'print one JSON object per version')
+    .action(async (opts: { json?: boolean }, cmd: Command) => {
+      const views = await withModels(cmd, (m) => m.list());
+      if (views.length === 0 && !opts.json) print(false, null, 'no model versions (mammocad models import DIR)');
+      for (const v of views) {
+        print(Boolean(opts.json), v, `${v.active ? '*' : ' '} ${v.version}  ${v.architecture ?? '?'}  ${v.registered ? 'registered' : 'not registered'}  ${v.problem ?? v.path}`);
+      }
+    });
+  models
+    .command('show')
+    .description('one version: manifest, metrics, threshold, state')
+    .argument('<version>')
+    .option('--json', 'print as JSON')
+    .action(async (version: string, opts: { json?: boolean }, cmd: Command) => {
+      const view = await withModels(cmd, (m) => m.show(version));
+      print(Boolean(opts.json), view, JSON.stringify(view, null, 2));
+    });
+  models
+    .command('import')
+    .description('verify a model package folder, copy it into the model folder and register it (inactive)')
+    .argument('<dir>')
+    .option('--json', 'print as JSON')
+    .action(async (dir: string, opts: { json?: boolean }, cmd: Command) => {
+      const pkg = await withModels(cmd, (m) => m.import(dir, cliActor()));
+      print(Boolean(opts.json), { version: pkg.version, path: pkg.path, packageHash: pkg.packageHash }, `imported ${pkg.version} into ${pkg.path}`);
+    });
+  models
+    .command('verify')
+    .description("check a registered version's files and hashes")
+    .argument('<version>')
+    .option('--json', 'print as JSON')
+    .action(async (version: string, opts: { json?: boolean }, cmd: Command) => {
+      const result = await withModels(cmd, (m) => m.verify(version));
+      print(Boolean(opts.json), result, result.ok ? `${version}: ok` : `${version}: ${result.problems.map((p) => `${p.file ?? 'package'}: ${p.problem}`).join('; ')}`);
+      if (!result.ok) throw new CommanderError(EXIT.failed, 'mammocad.verify', 'package verification failed');
+    });
+  models
+    .command('activate')
+    .description('make a registered version the one that scores studies')
+    .argument('<version>')
+    .option('--json', 'print as JSON')
+    .action(async (version: string, opts: { json?: boolean }, cmd: Command) => {
+      const record = await withModels(cmd, (m) => m.activate(version, cliActor()));
+      print(Boolean(opts.json), { version: record.version, active: record.active, activatedAt: record.activatedAt }, `${version} is now active`);
+    });
+  for (const command of models.commands) command.exitOverride();
+  return models;
+}
+
+async function scoreCommand(command: Command, files: string[], json: boolean): Promise<void> {
+  const { config } = configFrom(command);
+  const result = await withActiveModel(command, (runtime) => scoreFiles(files, runtime, config.selection));
+  for (const image of result.images) {
+    print(json, { level: 'image', ...image }, `${image.file}: ${image.status}${image.probability !== null ? ` p=${image.probability.toFixed(4)}` : ''}${image.reason ? ` (${image.reason})` : ''}`);
+  }
+  for (const breast of result.aggregate?.breasts ?? []) {
+    print(json, { level: 'breast', ...breast, positive: breast.probability >= result.threshold }, `breast ${breast.laterality}: p=${breast.probability.toFixed(4)}`);
+  }
+  if (result.aggregate) {
+    const exam = result.aggregate.exam;
+    print(json, { level: 'exam', ...exam, positive: exam.probability >= result.threshold, threshold: result.threshold, models: result.models }, `exam: p=${exam.probability.toFixed(4)} (threshold ${result.threshold}, ${exam.probability >= result.threshold ? 'positive' : 'negative'})`);
+  }
+  if (result.images.some((i) => i.status === 'failed')) throw new CommanderError(EXIT.failed, 'mammocad.score', 'some files could not be scored');
 }
 
 function parsePort(raw: string): number {
@@ -274,17 +387,26 @@ export function buildCli(): Command {
     .option('--json', 'print the summary as one JSON object')
     .action(async (opts: { json?: boolean }, cmd: Command) => pollCommand(cmd, Boolean(opts.json)));
 
+  const models = registerModelCommands(program);
+
+  program
+    .command('score')
+    .description('score DICOM files with the active model: one line per image, then per breast and per exam')
+    .argument('<file...>', 'DICOM Part 10 files')
+    .option('--json', 'print one JSON object per line')
+    .action(async (files: string[], opts: { json?: boolean }, cmd: Command) => scoreCommand(cmd, files, Boolean(opts.json)));
+
   program
     .command('sr')
     .description('write a structured report (DICOM SR) for the given images and a score set, for users and validators')
     .argument('<file...>', 'the source images (DICOM Part 10 files of one study)')
-    .option('--scores <file>', 'the score set (JSON; see docs/structured-reports.md)')
+    .option('--scores <file>', 'the score set (JSON; see docs/structured-reports.md); default: score the images with the active model')
     .requiredOption('--out <file>', 'where to write the report (DICOM Part 10)')
     .option('--template <template>', 'TID1500 (Comprehensive SR) or TID4000 (Mammography CAD SR); default: report.template')
     .option('--json', 'print the result as one JSON object')
-    .action((files: string[], opts: SrOptions, cmd: Command) => srCommand(cmd, files, opts));
+    .action(async (files: string[], opts: SrOptions, cmd: Command) => srCommand(cmd, files, opts));
 
-  for (const command of [program, ...program.commands, ...configCommand.commands]) command.exitOverride();
+  for (const command of [program, ...program.commands, ...configCommand.commands, ...models.commands]) command.exitOverride();
   return program;
 }
 

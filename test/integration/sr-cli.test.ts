@@ -62,12 +62,12 @@ describe('mammocad sr', () => {
     expect(readStructuredReport(new Uint8Array(readFileSync(bySetting))).template).toBe('TID4000');
   });
 
-  it('without --scores, exits 2 and says that scoring needs a registered model', async () => {
+  it('without --scores and without an active model, says how to get one and writes nothing', async () => {
     const { files: images } = study();
     const out = path.join(dir, 'no-scores.dcm');
-    const result = await runCli(['sr', ...images, '--out', out]);
-    expect(result.code).toBe(2);
-    expect(result.stderr).toMatch(/--scores SCORES\.json is required: scoring the images with the active model needs a registered model/);
+    const result = await runCli(['sr', ...images, '--out', out], { MAMMOCAD_DATA_DIR: mkdtempSync(path.join(tmpdir(), 'mammocad-sr-nomodel-')) });
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain('NO_ACTIVE_MODEL: no model version is active: import one (mammocad models import DIR) and activate it');
     expect(existsSync(out)).toBe(false);
   });
 
