@@ -2,6 +2,7 @@
 // program's objects (configuration, logger, store, servers) and wires them together.
 
 import { readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import path from 'node:path';
 import { Command, CommanderError, Option } from 'commander';
@@ -14,11 +15,15 @@ import { REPORT_MANUFACTURER, buildStructuredReport, uidFromName, type DeviceObs
 import { reportInputFromScoreSet } from './dicom/sr/score-set.js';
 import type { SelectionPolicy } from './dicom/view-selection.js';
 import { createHttpServer, listen } from './graphql/http-server.js';
+import { importKerasModel } from './ml/keras/index.js';
+import { PAPER_DATASET_MEANS } from './ml/preprocess/index.js';
 import { createModelRuntime, type ModelRuntime } from './ml/runtime/index.js';
 import { AnnouncementQueue } from './pipeline/announcement-queue.js';
 import { ModelService } from './pipeline/model-service.js';
 import { scoreFiles, type FilesScore } from './pipeline/score-files.js';
-import { StudyDiscovery } from './pipeline/study-discovery.js';
+import { JobWorker } from './pipeline/job-worker.js';
+import { ScoreStudyJob } from './pipeline/score-study-job.js';
+import { SCORE_STUDY_JOB, StudyDiscovery } from './pipeline/study-discovery.js';
 import { StudyPoller } from './pipeline/study-poller.js';
 import type { Logger } from './config/index.js';
 import { applyMigrations, openStore, parseDatabaseUrl, type Store } from './store/index.js';
@@ -79,6 +84,25 @@ interface Services {
   poller: StudyPoller;
 }
 
+/** The embedded worker: scores queued studies with the active model. */
+function buildWorker({ config, logger, store, pacs, selection }: Services): { worker: JobWorker; scoring: ScoreStudyJob } {
+  const models = new ModelService({ store, modelDir: config.modelDir, logger });
+  const scoring = new ScoreStudyJob({ pacs, store, logger, models, selection, reportTemplate: config.report.template, device: reportDevice() });
+  return { worker: new JobWorker({ store, logger, handlers: { [SCORE_STUDY_JOB]: scoring.handle } }), scoring };
+}
+
+/** Resolves on SIGTERM or SIGINT (the first one), after logging it. */
+function untilSignal(logger: Logger): Promise<void> {
+  return new Promise((resolve) => {
+    const stop = (signal: string) => {
+      logger.info({ signal }, 'shutting down');
+      resolve();
+    };
+    process.once('SIGTERM', () => stop('SIGTERM'));
+    process.once('SIGINT', () => stop('SIGINT'));
+  });
+}
+
 /** Builds the long-lived objects every service command shares. */
 async function buildServices(command: Command, logLevel?: string): Promise<Services> {
   const { config } = configFrom(command);
@@ -100,7 +124,9 @@ async function buildServices(command: Command, logLevel?: string): Promise<Servi
 }
 
 async function serveCommand(command: Command, port: number | undefined): Promise<void> {
-  const { config, logger, store, discovery, poller } = await buildServices(command);
+  const services = await buildServices(command);
+  const { config, logger, store, discovery, poller } = services;
+  const { worker, scoring } = buildWorker(services);
   const webhookSecret = config.webhook.secret;
   const announcements = new AnnouncementQueue(discovery, logger);
   const server = createHttpServer({
@@ -111,23 +137,33 @@ async function serveCommand(command: Command, port: number | undefined): Promise
   });
   const bound = await listen(server, port ?? config.server.port, config.server.host);
   poller.start();
+  worker.start();
   logger.info(
     { host: config.server.host, port: bound, provider: store.provider, version: VERSION, webhook: Boolean(webhookSecret), pollSeconds: config.watch.pollIntervalSeconds },
     'mammocad is serving',
   );
+  await untilSignal(logger);
   await new Promise<void>((resolve) => {
-    const stop = (signal: string) => {
-      logger.info({ signal }, 'shutting down');
-      server.close(() => resolve());
-      server.closeAllConnections();
-    };
-    process.once('SIGTERM', () => stop('SIGTERM'));
-    process.once('SIGINT', () => stop('SIGINT'));
+    server.close(() => resolve());
+    server.closeAllConnections();
   });
-  await poller.stop();
-  await announcements.idle();
+  // In-flight work finishes: the running job, the poll, queued announcements.
+  await Promise.all([poller.stop(), worker.stop(), announcements.idle()]);
+  await scoring.dispose();
   await store.close();
   logger.info('stopped');
+}
+
+async function workerCommand(command: Command): Promise<void> {
+  const services = await buildServices(command);
+  const { worker, scoring } = buildWorker(services);
+  worker.start();
+  services.logger.info({ worker: worker.workerId, provider: services.store.provider }, 'mammocad worker is running');
+  await untilSignal(services.logger);
+  await worker.stop();
+  await scoring.dispose();
+  await services.store.close();
+  services.logger.info('stopped');
 }
 
 async function inspectCommand(command: Command, files: string[], json: boolean): Promise<boolean> {
@@ -264,7 +300,7 @@ async function withActiveModel<T>(command: Command, work: (runtime: ModelRuntime
 const cliActor = () => `cli:${process.env.USER ?? 'unknown'}@${hostname()}`;
 
 function registerModelCommands(program: Command): Command {
-  const models = program.command('models').description('model packages: list, show, import, verify, activate');
+  const models = program.command('models').description('model packages: list, show, import, import-keras, verify, activate');
   models
     .command('list')
     .description('registered versions and packages in the model folder')
@@ -313,6 +349,42 @@ function registerModelCommands(program: Command): Command {
       const record = await withModels(cmd, (m) => m.activate(version, cliActor()));
       print(Boolean(opts.json), { version: record.version, active: record.active, activatedAt: record.activatedAt }, `${version} is now active`);
     });
+  models
+    .command('import-keras')
+    .description("import a Keras 2 model of the paper's authors (HDF5 from model.save()) as a package with the paper's pre-processing, and register it (inactive)")
+    .argument('<file>', 'the .h5 file')
+    // Not --version: the program's -V/--version takes that flag wherever it appears.
+    .option('--model-version <version>', 'package version (default: from the file name)')
+    .addOption(
+      new Option('--dataset-mean <mean>', "mean of the model's training set, subtracted after scaling to 0..255: ddsm, inbreast or a number")
+        .argParser(parseDatasetMean)
+        .default(PAPER_DATASET_MEANS.ddsm, `ddsm (${PAPER_DATASET_MEANS.ddsm})`),
+    )
+    .addOption(new Option('--threshold <t>', 'operating threshold on P(malignant) (default: 0.5, not calibrated for this site)').argParser(parseThreshold))
+    .option('--json', 'print as JSON')
+    .action(async (file: string, opts: { modelVersion?: string; datasetMean: number; threshold?: number; json?: boolean }, cmd: Command) => {
+      const { imported, pkg } = await withModels(cmd, async (m, config) => {
+        // Staged in a dot folder of the model folder (listings skip those): the copy into place stays on one disk.
+        await mkdir(config.modelDir, { recursive: true });
+        const staging = await mkdtemp(path.join(config.modelDir, '.keras-import-'));
+        try {
+          const imported = await importKerasModel(file, { outDir: path.join(staging, 'package'), version: opts.modelVersion, datasetMean: opts.datasetMean, threshold: opts.threshold });
+          return { imported, pkg: await m.import(imported.packageDir, cliActor()) };
+        } finally {
+          await rm(staging, { recursive: true, force: true });
+        }
+      });
+      const thresholdGiven = opts.threshold !== undefined;
+      print(
+        Boolean(opts.json),
+        {
+          version: pkg.version, path: pkg.path, packageHash: pkg.packageHash, kerasVersion: imported.kerasVersion, parameters: imported.parameters,
+          removedLayers: imported.removedLayers, datasetMean: opts.datasetMean, threshold: pkg.threshold, thresholdGiven, active: false,
+        },
+        `imported ${pkg.version} (Keras ${imported.kerasVersion}, ${imported.parameters} parameters, dataset mean ${opts.datasetMean}) into ${pkg.path}, inactive` +
+          (thresholdGiven ? '' : `\nthreshold ${pkg.threshold} is a default, not calibrated for this site: choose one on local data before activating`),
+      );
+    });
   for (const command of models.commands) command.exitOverride();
   return models;
 }
@@ -331,6 +403,18 @@ async function scoreCommand(command: Command, files: string[], json: boolean): P
     print(json, { level: 'exam', ...exam, positive: exam.probability >= result.threshold, threshold: result.threshold, models: result.models }, `exam: p=${exam.probability.toFixed(4)} (threshold ${result.threshold}, ${exam.probability >= result.threshold ? 'positive' : 'negative'})`);
   }
   if (result.images.some((i) => i.status === 'failed')) throw new CommanderError(EXIT.failed, 'mammocad.score', 'some files could not be scored');
+}
+
+function parseDatasetMean(raw: string): number {
+  const name = raw.toLowerCase();
+  if (Object.hasOwn(PAPER_DATASET_MEANS, name)) return PAPER_DATASET_MEANS[name as keyof typeof PAPER_DATASET_MEANS];
+  if (!/^\d+(\.\d+)?$/.test(raw) || Number(raw) > 255) throw new ConfigError('--dataset-mean', `must be ddsm, inbreast or a number between 0 and 255; got '${raw}'`);
+  return Number(raw);
+}
+
+function parseThreshold(raw: string): number {
+  if (!/^\d+(\.\d+)?$/.test(raw) || Number(raw) > 1) throw new ConfigError('--threshold', `must be a number between 0 and 1; got '${raw}'`);
+  return Number(raw);
 }
 
 function parsePort(raw: string): number {
@@ -361,7 +445,7 @@ export function buildCli(): Command {
 
   program
     .command('serve')
-    .description('run the service: HTTP API (/healthz, /readyz, the PACS webhook) and the QIDO poller (migrates the database first)')
+    .description('run the service: HTTP API (/healthz, /readyz, the PACS webhook), the QIDO poller and a worker that scores queued studies (migrates the database first)')
     .addOption(new Option('-p, --port <port>', 'port to listen on (default: server.port, $PORT)').argParser(parsePort))
     .action(async (opts: { port?: number }, cmd: Command) => serveCommand(cmd, opts.port));
 
@@ -373,6 +457,11 @@ export function buildCli(): Command {
     .action(async (files: string[], opts: { json?: boolean }, cmd: Command) => {
       if (!(await inspectCommand(cmd, files, Boolean(opts.json)))) throw new CommanderError(EXIT.failed, 'mammocad.inspect', 'some files could not be read or decoded');
     });
+
+  program
+    .command('worker')
+    .description('run a worker only: scores queued studies with the active model (several may share one database)')
+    .action(async (_opts: unknown, cmd: Command) => workerCommand(cmd));
 
   program
     .command('discover')

@@ -6,13 +6,15 @@
 import type { Logger } from 'pino';
 import { MammocadError, NoEligibleViewsError, type ImageRecord } from '../domain/index.js';
 import type { DicomwebClient } from '../dicom/dicomweb-client.js';
-import { readPart10 } from '../dicom/part10.js';
+import { readPart10, type NaturalizedDataset } from '../dicom/part10.js';
 import { decodeImage, type DecodedImage } from '../dicom/pixels/decode-image.js';
 import type { Store } from '../store/index.js';
 import { studyRef } from './study-discovery.js';
 
 export interface FetchedImage {
   image: ImageRecord;
+  /** The instance's attributes (without pixel data), for the report. */
+  dataset: NaturalizedDataset;
   decoded: DecodedImage;
   fetchMs: number;
 }
@@ -35,8 +37,9 @@ export async function fetchStudyImages(
     try {
       const { bytes } = await deps.pacs.retrieveInstance(studyUid, image.seriesUid, image.sopInstanceUid);
       const fetchMs = performance.now() - started;
-      const decoded = await decodeImage(readPart10(bytes, source));
-      result.fetched.push({ image, decoded, fetchMs });
+      const file = readPart10(bytes, source);
+      const decoded = await decodeImage(file);
+      result.fetched.push({ image, dataset: file.dataset, decoded, fetchMs });
     } catch (error) {
       if (!(error instanceof MammocadError) || error.retryable) throw error;
       await deps.store.images.setStatus(image.sopInstanceUid, 'failed', error.message);

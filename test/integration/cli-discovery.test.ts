@@ -6,19 +6,24 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DicomwebClient } from '../../src/dicom/dicomweb-client.js';
 import { once } from 'node:events';
+import { TAG, jsonString } from '../../src/dicom/dicom-json.js';
 import { SCORE_STUDY_JOB } from '../../src/pipeline/study-discovery.js';
+import { writeTestPackage } from '../support/onnx-fixtures.js';
 import { openStore } from '../../src/store/index.js';
 import { LocalOrthanc, freePort } from '../../scripts/lib/local-orthanc.js';
 import { runCli, startCli } from '../support/cli.js';
 import { mammogram, newStudyIds } from '../support/dicom-factory.js';
 
 describe.skipIf(!LocalOrthanc.available())('mammocad serve with Orthanc calling its webhook', () => {
-  it('learns of a stored study within seconds and queues it once', async () => {
+  it('learns of a stored study within seconds, scores it once and writes one SR back', async () => {
     const port = await freePort();
     const secret = 'serve-webhook-secret-0123456789';
     const orthanc = new LocalOrthanc({ webhookUrl: `http://127.0.0.1:${port}/webhooks/study-stable`, webhookSecret: secret, stableAge: 1 });
     await orthanc.start();
     const dataDir = mkdtempSync(path.join(tmpdir(), 'mammocad-serve-'));
+    const pkg = await writeTestPackage(path.join(dataDir, 'incoming'), { version: 'tiny-serve' });
+    expect((await runCli(['models', 'import', pkg], { MAMMOCAD_DATA_DIR: dataDir })).code).toBe(0);
+    expect((await runCli(['models', 'activate', 'tiny-serve'], { MAMMOCAD_DATA_DIR: dataDir })).code).toBe(0);
     const service = startCli(['serve', '--port', String(port)], {
       MAMMOCAD_DATA_DIR: dataDir,
       MAMMOCAD_PACS_URL: orthanc.dicomwebUrl,
@@ -35,9 +40,17 @@ describe.skipIf(!LocalOrthanc.available())('mammocad serve with Orthanc calling 
 
       const store = await openStore({ databaseUrl: `file:${path.join(dataDir, 'mammocad.db')}`, migrate: false });
       try {
-        const study = await waitUntil(() => store.studies.findByUid(ids.studyUid).then((s) => (s?.status === 'queued' ? s : null)));
+        const study = await waitUntil(() => store.studies.findByUid(ids.studyUid).then((s) => (s?.status === 'scored' ? s : null)));
         expect(study).toMatchObject({ source: 'webhook', patientId: ids.patientId });
-        expect((await store.jobs.list({ kind: SCORE_STUDY_JOB })).map((j) => (j.payload as { studyUid: string }).studyUid)).toEqual([ids.studyUid]);
+        // Our SR arriving re-announces the study (Orthanc's StableStudy fires again): give that
+        // time to happen, then there is still one job and one report.
+        await new Promise((resolve) => setTimeout(resolve, 2500));
+        expect((await store.jobs.list({ kind: SCORE_STUDY_JOB })).map((j) => [(j.payload as { studyUid: string }).studyUid, j.status])).toEqual([[ids.studyUid, 'succeeded']]);
+        const reports = await store.reports.listByStudy(study.id);
+        expect(reports.map((r) => r.status)).toEqual(['stored']);
+        const srSeries = await pacs.search(`studies/${ids.studyUid}/series`, { Modality: 'SR' });
+        expect(srSeries.map((s) => jsonString(s, TAG.SeriesInstanceUID))).toEqual([reports[0]!.srSeriesUid]);
+        expect((await store.predictions.listByStudy(study.id)).map((p) => p.level).sort()).toEqual(['breast', 'breast', 'exam', 'image', 'image']);
       } finally {
         await store.close();
       }

@@ -1,0 +1,136 @@
+// The main job end to end on a real Orthanc: a study is announced, the worker scores it with the
+// active model, exactly one SR lands in the PACS and the results are stored; a re-announcement,
+// a retried job and faults do not break "exactly once".
+
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createLogger } from '../../src/config/index.js';
+import { DicomwebClient } from '../../src/dicom/dicomweb-client.js';
+import { TAG, jsonString } from '../../src/dicom/dicom-json.js';
+import { readStructuredReport } from '../../src/dicom/sr/index.js';
+import { DEFAULT_SELECTION_POLICY } from '../../src/dicom/view-selection.js';
+import { JobWorker } from '../../src/pipeline/job-worker.js';
+import { ModelService } from '../../src/pipeline/model-service.js';
+import { ScoreStudyJob } from '../../src/pipeline/score-study-job.js';
+import { SCORE_STUDY_JOB, StudyDiscovery } from '../../src/pipeline/study-discovery.js';
+import { openStore, type Store } from '../../src/store/index.js';
+import { LocalOrthanc, freePort } from '../../scripts/lib/local-orthanc.js';
+import { doseReport, mammogram, newStudyIds } from '../support/dicom-factory.js';
+import { writeTestPackage } from '../support/onnx-fixtures.js';
+
+const logger = createLogger('silent');
+const device = { manufacturer: 'mammocad', modelName: 'mammocad', softwareVersion: 'test', uid: '2.25.1234567890' };
+
+describe.skipIf(!LocalOrthanc.available())('scoring a study end to end', () => {
+  const work = mkdtempSync(path.join(tmpdir(), 'mammocad-score-study-'));
+  let orthanc: LocalOrthanc;
+  let pacs: DicomwebClient;
+  let store: Store;
+  let discovery: StudyDiscovery;
+  let job: ScoreStudyJob;
+  let worker: JobWorker;
+
+  beforeAll(async () => {
+    orthanc = new LocalOrthanc();
+    await orthanc.start();
+    pacs = new DicomwebClient({ url: orthanc.dicomwebUrl, username: orthanc.username, password: orthanc.password, timeoutMs: 30_000, backoffMs: 10 });
+    store = await openStore({ databaseUrl: `file:${path.join(work, 'db.sqlite')}` });
+    const models = new ModelService({ store, modelDir: path.join(work, 'models'), logger });
+    await models.import(await writeTestPackage(path.join(work, 'incoming'), { version: 'tiny-e2e' }), 'admin:test');
+    await models.activate('tiny-e2e', 'admin:test');
+    discovery = new StudyDiscovery({ pacs, store, logger });
+    job = new ScoreStudyJob({ pacs, store, logger, models, selection: DEFAULT_SELECTION_POLICY, reportTemplate: 'TID1500', device });
+    worker = new JobWorker({ store, logger, handlers: { [SCORE_STUDY_JOB]: job.handle }, backoffMs: 1 });
+  }, 60_000);
+  afterAll(async () => {
+    await job?.dispose();
+    await store?.close();
+    await orthanc?.stop();
+  });
+
+  /** Our reports in the PACS (the modality's dose SR is an SR too, but not ours). */
+  async function reportsInPacs(studyUid: string): Promise<string[]> {
+    const series = await pacs.search(`studies/${studyUid}/series`, { Modality: 'SR', includefield: ['Manufacturer'] });
+    const sops: string[] = [];
+    for (const s of series.filter((x) => jsonString(x, TAG.Manufacturer) === 'mammocad')) {
+      for (const i of await pacs.search(`studies/${studyUid}/series/${jsonString(s, TAG.SeriesInstanceUID)}/instances`)) sops.push(jsonString(i, TAG.SOPInstanceUID));
+    }
+    return sops.sort();
+  }
+
+  it('scores a study: one SR in the PACS, predictions per image, breast and exam, study scored', async () => {
+    const ids = newStudyIds();
+    const left = mammogram(ids, { laterality: 'L', view: 'CC', size: 96 });
+    const right = mammogram(ids, { laterality: 'R', view: 'MLO', size: 96 });
+    await pacs.store([left.bytes, right.bytes, doseReport(ids).bytes]);
+    expect((await discovery.announce(ids.studyUid, 'manual')).outcome).toBe('new');
+
+    const done = await worker.runOnce();
+    expect(done).toMatchObject({ kind: SCORE_STUDY_JOB, status: 'succeeded' });
+    const result = done!.result as { status: string; reportSopInstanceUid: string; examProbability: number; images: number };
+    expect(result).toMatchObject({ status: 'scored', images: 2 });
+
+    const study = (await store.studies.findByUid(ids.studyUid))!;
+    expect(study.status).toBe('scored');
+    const predictions = await store.predictions.listByStudy(study.id);
+    expect(predictions.map((p) => p.scopeKey).sort()).toEqual(['breast:L', 'breast:R', 'exam', ...predictions.filter((p) => p.level === 'image').map((p) => p.scopeKey)].sort());
+    expect(predictions.filter((p) => p.level === 'image')).toHaveLength(2);
+    const exam = predictions.find((p) => p.level === 'exam')!;
+    expect(exam.probability).toBe(result.examProbability);
+    expect(Object.keys(exam.timings!)).toEqual(expect.arrayContaining(['select', 'fetchDecode', 'infer', 'report']));
+
+    expect(await reportsInPacs(ids.studyUid)).toEqual([result.reportSopInstanceUid]);
+    const sr = await pacs.search(`studies/${ids.studyUid}/series`, { Modality: 'SR', includefield: ['Manufacturer'] });
+    const srSeries = sr.find((s) => jsonString(s, TAG.Manufacturer) === 'mammocad')!;
+    const stored = await pacs.retrieveInstance(ids.studyUid, jsonString(srSeries, TAG.SeriesInstanceUID), result.reportSopInstanceUid);
+    const read = readStructuredReport(stored.bytes);
+    expect(read.results.exam.probability).toBe(result.examProbability);
+    expect(Object.keys(read.results.images).sort()).toEqual([left.sopInstanceUid, right.sopInstanceUid].sort());
+    expect((await store.reports.listByStudy(study.id)).map((r) => [r.status, r.srSopInstanceUid])).toEqual([['stored', result.reportSopInstanceUid]]);
+
+    // Our SR arriving re-announces the study: no new work.
+    expect((await discovery.announce(ids.studyUid, 'webhook')).outcome).toBe('unchanged');
+    expect(await worker.runOnce()).toBeNull();
+
+    // A job for the same result run again (a worker died after the STOW): still one SR, one set of results.
+    await store.jobs.enqueue(SCORE_STUDY_JOB, { studyUid: ids.studyUid });
+    expect((await worker.runOnce())!.status).toBe('succeeded');
+    expect(await reportsInPacs(ids.studyUid)).toEqual([result.reportSopInstanceUid]);
+    expect(await store.predictions.listByStudy(study.id)).toHaveLength(5);
+  });
+
+  it('skips a study with nothing to score, with the reason', async () => {
+    const ids = newStudyIds();
+    await pacs.store([mammogram(ids, { forProcessing: true }).bytes, doseReport(ids).bytes]);
+    await discovery.announce(ids.studyUid, 'manual');
+    expect(await worker.runOnce()).toMatchObject({ status: 'skipped' });
+    expect(await store.studies.findByUid(ids.studyUid)).toMatchObject({ status: 'skipped', statusReason: expect.stringMatching(/^no eligible views: .*For Processing/) });
+    expect(await reportsInPacs(ids.studyUid)).toEqual([]);
+  });
+
+  it('retries when the PACS is down, then marks the study failed when retries are used up', async () => {
+    const ids = newStudyIds();
+    await pacs.store([mammogram(ids).bytes]);
+    await discovery.announce(ids.studyUid, 'manual');
+    const gone = new DicomwebClient({ url: `http://127.0.0.1:${await freePort()}/dicom-web`, timeoutMs: 500, attempts: 1 });
+    const models = new ModelService({ store, modelDir: path.join(work, 'models'), logger });
+    const failing = new ScoreStudyJob({ pacs: gone, store, logger, models, selection: DEFAULT_SELECTION_POLICY, reportTemplate: 'TID1500', device });
+    const flaky = new JobWorker({ store, logger, handlers: { [SCORE_STUDY_JOB]: failing.handle }, backoffMs: 1, maxBackoffMs: 1 });
+    try {
+      const first = await flaky.runOnce();
+      expect(first).toMatchObject({ status: 'queued', lastError: expect.stringContaining('cannot reach the PACS') });
+      expect(await store.studies.findByUid(ids.studyUid)).toMatchObject({ status: 'queued', statusReason: expect.stringMatching(/^retrying: /) });
+      let last = first!;
+      while (last.status === 'queued') {
+        await new Promise((resolve) => setTimeout(resolve, 5));
+        last = (await flaky.runOnce()) ?? last;
+      }
+      expect(last).toMatchObject({ status: 'dead', attempts: last.maxAttempts });
+      expect(await store.studies.findByUid(ids.studyUid)).toMatchObject({ status: 'failed', statusReason: expect.stringContaining('cannot reach the PACS') });
+    } finally {
+      await failing.dispose();
+    }
+  });
+});
