@@ -15,7 +15,6 @@ import { REPORT_MANUFACTURER, buildStructuredReport, uidFromName, type DeviceObs
 import { reportInputFromScoreSet } from './dicom/sr/score-set.js';
 import type { SelectionPolicy } from './dicom/view-selection.js';
 import { createHttpServer, listen } from './graphql/http-server.js';
-import { importKerasModel } from './ml/keras/index.js';
 import { PAPER_DATASET_MEANS } from './ml/preprocess/index.js';
 import { createModelRuntime, type ModelRuntime } from './ml/runtime/index.js';
 import { AnnouncementQueue } from './pipeline/announcement-queue.js';
@@ -368,6 +367,8 @@ function registerModelCommands(program: Command): Command {
         await mkdir(config.modelDir, { recursive: true });
         const staging = await mkdtemp(path.join(config.modelDir, '.keras-import-'));
         try {
+          // Loaded on demand: tfjs and h5wasm are heavy, and only this command needs them.
+          const { importKerasModel } = await import('./ml/keras/index.js');
           const imported = await importKerasModel(file, { outDir: path.join(staging, 'package'), version: opts.modelVersion, datasetMean: opts.datasetMean, threshold: opts.threshold });
           return { imported, pkg: await m.import(imported.packageDir, cliActor()) };
         } finally {

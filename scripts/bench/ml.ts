@@ -30,6 +30,7 @@ import * as ort from 'onnxruntime-node';
 import { PAPER_INPUT_HEIGHT, PAPER_INPUT_WIDTH, countFlops, createWholeImageModel, type BackboneName } from '../../src/ml/architectures/index.js';
 import { ONNX_INPUT_NAME, exportToOnnx } from '../../src/ml/onnx/index.js';
 import { encodeModel, floatTensor, floatValueInfo, intsAttribute, node } from '../../src/ml/onnx/onnx-graph.js';
+import { machine } from './machine.js';
 
 const RUNS = Number(process.env.MAMMOCAD_BENCH_RUNS ?? 7);
 const WARM_UPS = 2;
@@ -196,14 +197,6 @@ function cpuTicks(): { machine: number; own: number } {
   const self = readFileSync('/proc/self/stat', 'utf8');
   const own = self.slice(self.lastIndexOf(')') + 2).split(' ').slice(11, 15).map(Number).reduce((a, b) => a + b, 0);
   return { machine, own };
-}
-
-function machine(): string {
-  const cpuinfo = readFileSync('/proc/cpuinfo', 'utf8');
-  const model = /^model name\s*:\s*(.+)$/m.exec(cpuinfo)?.[1] ?? os.cpus()[0]?.model ?? 'unknown CPU';
-  const flags = /^flags\s*:\s*(.+)$/m.exec(cpuinfo)?.[1] ?? '';
-  const simd = ['avx512f', 'avx2'].find((flag) => flags.split(' ').includes(flag)) ?? 'no AVX2';
-  return `${model} (${simd}), ${os.availableParallelism()} cores, ${Math.round(os.totalmem() / 2 ** 30)} GiB, Node ${process.version}, ${os.platform()} ${os.release()}`;
 }
 
 async function main(): Promise<void> {

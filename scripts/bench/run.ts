@@ -22,6 +22,7 @@ import { readPart10 } from '../../src/dicom/part10.js';
 import { decodeJpeg2000, type OpenJpegModule } from '../../src/dicom/pixels/codecs.js';
 import { decodeImage } from '../../src/dicom/pixels/decode-image.js';
 import { JPEG_2000, JPEG_2000_LOSSLESS } from '../../src/dicom/pixels/transfer-syntaxes.js';
+import { machine } from './machine.js';
 
 const FILE = process.env.MAMMOCAD_BENCH_FILE ?? path.join(PROJECT_ROOT, '..', 'shared', 'data', 'dicom', 'nema-wg04-mg1-j2ki.dcm');
 const RUNS = Number(process.env.MAMMOCAD_BENCH_RUNS ?? 7);
@@ -67,14 +68,6 @@ async function timeCommand(command: string, args: (output: string) => string[]):
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
-}
-
-function machine(): string {
-  const cpuinfo = readFileSync('/proc/cpuinfo', 'utf8');
-  const model = /^model name\s*:\s*(.+)$/m.exec(cpuinfo)?.[1] ?? os.cpus()[0]?.model ?? 'unknown CPU';
-  const flags = /^flags\s*:\s*(.+)$/m.exec(cpuinfo)?.[1] ?? '';
-  const simd = ['avx512f', 'avx2'].find((flag) => flags.split(' ').includes(flag)) ?? 'no AVX2';
-  return `${model} (${simd}), ${os.availableParallelism()} cores, ${Math.round(os.totalmem() / 2 ** 30)} GiB, Node ${process.version}, ${os.platform()} ${os.release()}`;
 }
 
 async function main(): Promise<void> {

@@ -18,20 +18,11 @@
 // refusal lists every other layer at once, so one run tells an admin what the model lacks.
 
 import { PAPER_INPUT_HEIGHT, PAPER_INPUT_WIDTH } from '../architectures/index.js';
+import { SUPPORTED_LAYERS } from '../onnx/index.js';
 import { KerasImportError } from './keras-import-error.js';
 
 /** Keras layer classes the import accepts: exactly those exportToOnnx translates. */
-export const SUPPORTED_KERAS_LAYERS = [
-  'InputLayer',
-  'Conv2D',
-  'BatchNormalization',
-  'Activation',
-  'Add',
-  'ZeroPadding2D',
-  'MaxPooling2D',
-  'GlobalAveragePooling2D',
-  'Dense',
-] as const;
+export const SUPPORTED_KERAS_LAYERS = SUPPORTED_LAYERS;
 
 /** Layers that only act while training; at inference each passes its input through unchanged. */
 export const INFERENCE_IDENTITY_LAYERS = ['Dropout', 'SpatialDropout2D', 'GaussianNoise', 'GaussianDropout'] as const;

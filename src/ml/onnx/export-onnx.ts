@@ -35,7 +35,8 @@ const BATCH_DIMENSION = 'batch';
 /** Channel axis of ONNX's NCHW (and of [N, C] after pooling). */
 const CHANNEL_AXIS = 1;
 
-const SUPPORTED_LAYERS = [
+/** Layer classes the exporter translates (the Keras import accepts exactly these). */
+export const SUPPORTED_LAYERS = [
   'InputLayer',
   'Conv2D',
   'BatchNormalization',
@@ -45,7 +46,7 @@ const SUPPORTED_LAYERS = [
   'MaxPooling2D',
   'GlobalAveragePooling2D',
   'Dense',
-];
+] as const;
 
 /** A model the exporter cannot translate faithfully; `layer` names the culprit when there is one. */
 export class OnnxExportError extends MammocadError {

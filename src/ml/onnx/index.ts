@@ -1,4 +1,4 @@
 // ONNX export of tfjs models: the bridge from training (tfjs) to inference (onnxruntime).
-export { ONNX_INPUT_NAME, ONNX_OUTPUT_NAME, OnnxExportError, exportToOnnx, type OnnxExportOptions } from './export-onnx.js';
+export { ONNX_INPUT_NAME, ONNX_OUTPUT_NAME, OnnxExportError, SUPPORTED_LAYERS, exportToOnnx, type OnnxExportOptions } from './export-onnx.js';
 export { ONNX_OPSET_VERSION } from './onnx-graph.js';
 export { compareWithOnnxRuntime, type ParityReport } from './verify-parity.js';
