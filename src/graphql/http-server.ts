@@ -1,5 +1,5 @@
-// The service's HTTP front door: liveness (/healthz), readiness (/readyz) and the PACS's
-// study-stable webhook. The GraphQL endpoint and /metrics mount here as they arrive.
+// The service's HTTP front door: liveness (/healthz), readiness (/readyz), Prometheus
+// /metrics and the PACS's study-stable webhook. The GraphQL endpoint mounts here as it arrives.
 
 import { timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
@@ -27,6 +27,8 @@ export interface HttpServerOptions {
   readiness: ReadinessCheck[];
   /** Absent: the webhook answers 404 (polling only). */
   webhook?: StudyWebhook;
+  /** Prometheus text exposition for /metrics (absent: 404). */
+  metrics?: () => Promise<string>;
 }
 
 function secretMatches(header: string | undefined, secret: string): boolean {
@@ -84,6 +86,12 @@ export function createHttpServer(options: HttpServerOptions): Server {
     if (path === WEBHOOK_PATH) return handleWebhook(req, res);
     if (req.method !== 'GET' && req.method !== 'HEAD') return sendJson(res, 405, { error: 'method not allowed' });
     if (path === '/healthz') return sendJson(res, 200, { status: 'ok', version: options.version });
+    if (path === '/metrics' && options.metrics) {
+      const text = await options.metrics();
+      res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' });
+      res.end(text);
+      return;
+    }
     if (path === '/readyz') {
       const result = await readiness(options.readiness);
       return sendJson(res, result.ready ? 200 : 503, { status: result.ready ? 'ready' : 'not ready', checks: result.checks });

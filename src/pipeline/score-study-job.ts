@@ -6,6 +6,7 @@ import type { Logger } from 'pino';
 import { MammocadError, type JobRecord, type JsonValue, type ModelVersionRecord } from '../domain/index.js';
 import { createModelRuntime, type ModelRuntime } from '../ml/runtime/index.js';
 import type { Store } from '../store/index.js';
+import type { PipelineMetrics } from './metrics.js';
 import type { ModelService } from './model-service.js';
 import { scoreStudy, type ScoreStudyDeps } from './score-study.js';
 
@@ -13,7 +14,7 @@ export class ScoreStudyJob {
   private loaded: { record: ModelVersionRecord; runtime: ModelRuntime } | undefined;
 
   constructor(
-    private readonly deps: Omit<ScoreStudyDeps, 'model'> & { models: ModelService; store: Store; logger: Logger },
+    private readonly deps: Omit<ScoreStudyDeps, 'model'> & { models: ModelService; store: Store; logger: Logger; metrics?: PipelineMetrics },
   ) {}
 
   /** The active model's runtime, reloaded only when another version became active. */
@@ -35,11 +36,15 @@ export class ScoreStudyJob {
     const { studyUid } = job.payload as { studyUid: string };
     try {
       const result = await scoreStudy({ ...this.deps, model: await this.model() }, studyUid);
+      this.deps.metrics?.recordStudy(result.status, result.status === 'scored' ? result.timingsMs : {});
       return result as unknown as JsonValue;
     } catch (error) {
       const final = !(error instanceof MammocadError && error.retryable) || job.attempts >= job.maxAttempts;
       const reason = error instanceof Error ? error.message : String(error);
-      if (final) await this.deps.store.studies.setStatus(studyUid, 'failed', reason).catch(() => {});
+      if (final) {
+        this.deps.metrics?.recordStudy('failed');
+        await this.deps.store.studies.setStatus(studyUid, 'failed', reason).catch(() => {});
+      }
       else await this.deps.store.studies.setStatus(studyUid, 'queued', `retrying: ${reason}`).catch(() => {});
       throw error;
     }

@@ -11,7 +11,9 @@ import { DicomwebClient } from '../../src/dicom/dicomweb-client.js';
 import { TAG, jsonString } from '../../src/dicom/dicom-json.js';
 import { readStructuredReport } from '../../src/dicom/sr/index.js';
 import { DEFAULT_SELECTION_POLICY } from '../../src/dicom/view-selection.js';
+import { createHttpServer, listen } from '../../src/graphql/http-server.js';
 import { JobWorker } from '../../src/pipeline/job-worker.js';
+import { PipelineMetrics } from '../../src/pipeline/metrics.js';
 import { ModelService } from '../../src/pipeline/model-service.js';
 import { ScoreStudyJob } from '../../src/pipeline/score-study-job.js';
 import { SCORE_STUDY_JOB, StudyDiscovery } from '../../src/pipeline/study-discovery.js';
@@ -31,6 +33,7 @@ describe.skipIf(!LocalOrthanc.available())('scoring a study end to end', () => {
   let discovery: StudyDiscovery;
   let job: ScoreStudyJob;
   let worker: JobWorker;
+  let metrics: PipelineMetrics;
 
   beforeAll(async () => {
     orthanc = new LocalOrthanc();
@@ -41,7 +44,8 @@ describe.skipIf(!LocalOrthanc.available())('scoring a study end to end', () => {
     await models.import(await writeTestPackage(path.join(work, 'incoming'), { version: 'tiny-e2e' }), 'admin:test');
     await models.activate('tiny-e2e', 'admin:test');
     discovery = new StudyDiscovery({ pacs, store, logger });
-    job = new ScoreStudyJob({ pacs, store, logger, models, selection: DEFAULT_SELECTION_POLICY, reportTemplate: 'TID1500', device });
+    metrics = new PipelineMetrics(store);
+    job = new ScoreStudyJob({ pacs, store, logger, models, selection: DEFAULT_SELECTION_POLICY, reportTemplate: 'TID1500', device, metrics });
     worker = new JobWorker({ store, logger, handlers: { [SCORE_STUDY_JOB]: job.handle }, backoffMs: 1 });
   }, 60_000);
   afterAll(async () => {
@@ -99,6 +103,24 @@ describe.skipIf(!LocalOrthanc.available())('scoring a study end to end', () => {
     expect((await worker.runOnce())!.status).toBe('succeeded');
     expect(await reportsInPacs(ids.studyUid)).toEqual([result.reportSopInstanceUid]);
     expect(await store.predictions.listByStudy(study.id)).toHaveLength(5);
+  });
+
+  it('exposes queue, model and stage metrics over /metrics', async () => {
+    const server = createHttpServer({ logger, version: 'test', readiness: [], metrics: () => metrics.render() });
+    const port = await listen(server, 0, '127.0.0.1');
+    try {
+      const response = await fetch(`http://127.0.0.1:${port}/metrics`);
+      expect(response.headers.get('content-type')).toMatch(/^text\/plain; version=0\.0\.4/);
+      const text = await response.text();
+      expect(text).toMatch(/^mammocad_jobs\{state="succeeded"\} [1-9]\d*$/m);
+      expect(text).toMatch(/^mammocad_queue_depth 0$/m);
+      expect(text).toContain('mammocad_model_info{version="tiny-e2e",architecture="test-conv4"} 1');
+      expect(text).toMatch(/^mammocad_studies_total\{outcome="scored"\} 2$/m);
+      expect(text).toMatch(/^mammocad_stage_seconds_count\{stage="infer"\} 2$/m);
+      expect(text).toMatch(/^mammocad_stage_seconds_bucket\{stage="infer",le="\+Inf"\} 2$/m);
+    } finally {
+      await new Promise((resolve) => server.close(resolve));
+    }
   });
 
   it('skips a study with nothing to score, with the reason', async () => {
