@@ -35,7 +35,8 @@ export class ScoreStudyJob {
   readonly handle = async (job: JobRecord): Promise<JsonValue> => {
     const { studyUid } = job.payload as { studyUid: string };
     try {
-      const result = await scoreStudy({ ...this.deps, model: await this.model() }, studyUid);
+      const onStage = (stage: string) => this.deps.store.jobs.reportProgress(job.id, { stage });
+      const result = await scoreStudy({ ...this.deps, model: await this.model(), onStage }, studyUid);
       this.deps.metrics?.recordStudy(result.status, result.status === 'scored' ? result.timingsMs : {});
       return result as unknown as JsonValue;
     } catch (error) {

@@ -30,6 +30,8 @@ export interface ScoreStudyDeps {
   device: DeviceObserver;
   /** The active model version and its runtime. */
   model: { record: ModelVersionRecord; runtime: ModelRuntime };
+  /** Called as each stage starts: the job's heartbeat (a silent worker's job is taken over). */
+  onStage?: (stage: string) => Promise<void>;
 }
 
 export type ScoreStudyResult =
@@ -48,6 +50,7 @@ export async function scoreStudy(deps: ScoreStudyDeps, studyUid: string): Promis
   if (!study) throw new MammocadError('STUDY_UNKNOWN', `study ${studyRef(studyUid)} has not been announced`);
   await store.studies.setStatus(studyUid, 'scoring');
 
+  await deps.onStage?.('select');
   const images = await selectStudyImages(pacs, store, studyUid, deps.selection);
   timings.select = elapsed(t);
   if (!images.some((i) => i.status === 'eligible')) {
@@ -58,10 +61,12 @@ export async function scoreStudy(deps: ScoreStudyDeps, studyUid: string): Promis
   }
 
   t = performance.now();
+  await deps.onStage?.('fetch-decode');
   const { fetched, failed } = await fetchStudyImages({ pacs, store, logger: deps.logger }, studyUid, images);
   timings.fetchDecode = elapsed(t);
 
   t = performance.now();
+  await deps.onStage?.('infer');
   const probabilities = await model.runtime.score(fetched.map((f) => f.decoded));
   timings.infer = elapsed(t);
 
@@ -72,6 +77,7 @@ export async function scoreStudy(deps: ScoreStudyDeps, studyUid: string): Promis
   t = performance.now();
   const scoredUids = scored.map((s) => s.image.sopInstanceUid).sort();
   const idempotencyKey = createHash('sha256').update([studyUid, ...scoredUids, model.record.id].join('\n')).digest('hex');
+  await deps.onStage?.('report');
   const report = await writeStudyReport(
     { pacs, store, logger: deps.logger },
     {
@@ -93,6 +99,7 @@ export async function scoreStudy(deps: ScoreStudyDeps, studyUid: string): Promis
   timings.report = elapsed(t);
 
   t = performance.now();
+  await deps.onStage?.('store');
   const preprocessingHash = model.runtime.members[0]!.preprocessingHash;
   const predictions: PredictionInput[] = [
     ...scored.map((s) => ({

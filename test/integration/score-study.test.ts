@@ -72,7 +72,7 @@ describe.skipIf(!LocalOrthanc.available())('scoring a study end to end', () => {
     expect((await discovery.announce(ids.studyUid, 'manual')).outcome).toBe('new');
 
     const done = await worker.runOnce();
-    expect(done).toMatchObject({ kind: SCORE_STUDY_JOB, status: 'succeeded' });
+    expect(done).toMatchObject({ kind: SCORE_STUDY_JOB, status: 'succeeded', progress: { stage: 'store' } }); // the heartbeat's last stage
     const result = done!.result as { status: string; reportSopInstanceUid: string; examProbability: number; images: number };
     expect(result).toMatchObject({ status: 'scored', images: 2 });
 
