@@ -1,0 +1,17 @@
+// Evaluation statistics for comparing model versions: ROC and AUC (tie-aware), bootstrap CIs
+// clustered by woman, operating points, per-breast results, the report and its ROC plot.
+export { auc, roc, rankScores, trapezoidArea, validateScoresAndLabels, type Label, type RankedScores, type RocPoint } from './roc.js';
+export { bootstrapAucCi, quantile, seededRandom, type AucConfidenceInterval, type BootstrapOptions } from './bootstrap.js';
+export {
+  chooseOperatingThreshold,
+  operatingPoints,
+  performanceAtThreshold,
+  sensitivityAtSpecificity,
+  thresholdForSpecificity,
+  type OperatingPoint,
+  type ThresholdRule,
+} from './operating-point.js';
+export { perBreast, type BreastRecord, type ImageRecord } from './per-breast.js';
+export { evaluationReport, evaluationReportPerBreast, type EvaluationInput, type EvaluationOptions, type EvaluationReport, type RocPointJson } from './report.js';
+export { rocPng, type RocPngOptions } from './roc-png.js';
+export { crc32, encodePngRgb } from './png.js';
