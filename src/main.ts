@@ -11,6 +11,7 @@ import { ConfigError, DicomParseError, MammocadError, REPORT_TEMPLATES, Validati
 import { DicomwebClient } from './dicom/dicomweb-client.js';
 import { inspectFile } from './dicom/inspect-file.js';
 import { readPart10 } from './dicom/part10.js';
+import { buildFilmMammogram } from './dicom/convert/mias-to-dicom.js';
 import { REPORT_MANUFACTURER, buildStructuredReport, uidFromName, type DeviceObserver } from './dicom/sr/index.js';
 import { reportInputFromScoreSet } from './dicom/sr/score-set.js';
 import type { SelectionPolicy } from './dicom/view-selection.js';
@@ -26,6 +27,7 @@ import { SCORE_STUDY_JOB, StudyDiscovery } from './pipeline/study-discovery.js';
 import { StudyPoller } from './pipeline/study-poller.js';
 import type { Logger } from './config/index.js';
 import { applyMigrations, openStore, parseDatabaseUrl, type Store } from './store/index.js';
+import { MIAS_PIXEL_SPACING_MM, readMiasDataset, readMiasPixels } from './training/datasets/mias.js';
 
 const VERSION = (JSON.parse(readFileSync(path.join(PROJECT_ROOT, 'package.json'), 'utf8')) as { version: string }).version;
 
@@ -406,6 +408,43 @@ async function scoreCommand(command: Command, files: string[], json: boolean): P
   if (result.images.some((i) => i.status === 'failed')) throw new CommanderError(EXIT.failed, 'mammocad.score', 'some files could not be scored');
 }
 
+/** mini-MIAS -> one DICOM MG file per image, OUT/<woman>/<image id>.dcm; a re-run writes the same UIDs. */
+async function convertMiasCommand(dir: string, out: string, json: boolean): Promise<void> {
+  const dataset = await readMiasDataset(dir);
+  let malignant = 0;
+  for (const [womanId, images] of [...dataset.women].sort(([a], [b]) => a.localeCompare(b))) {
+    await mkdir(path.join(out, womanId), { recursive: true });
+    for (const [index, image] of images.entries()) {
+      const pgm = await readMiasPixels(image);
+      const built = buildFilmMammogram({
+        imageId: image.id, patientId: `MIAS-${womanId}`, patientName: `MIAS^${womanId}`, laterality: image.laterality, view: image.view,
+        instanceNumber: index + 1, rows: pgm.height, columns: pgm.width, pixels: pgm.pixels, pixelSpacingMm: MIAS_PIXEL_SPACING_MM, collection: 'mini-MIAS',
+      });
+      const file = path.join(out, womanId, `${image.id}.dcm`);
+      writeFileSync(`${file}.partial`, built.bytes);
+      renameSync(`${file}.partial`, file);
+      if (image.malignant) malignant++;
+      const { bytes: _bytes, ...uids } = built;
+      print(json, { level: 'file', file, imageId: image.id, womanId, laterality: image.laterality, view: image.view, imageClass: image.imageClass, ...uids }, `${file}: ${image.laterality} ${image.view}, ${image.imageClass}`);
+    }
+  }
+  const summary = { level: 'summary', dir, out, images: dataset.images.length, women: dataset.women.size, malignantImages: malignant };
+  print(json, summary, `wrote ${summary.images} images of ${summary.women} women (${malignant} malignant) under ${out}`);
+}
+
+function registerConvertCommands(program: Command): Command {
+  const convert = program.command('convert').description('convert public data sets to DICOM');
+  convert
+    .command('mias')
+    .description('write each mini-MIAS image (PGM + labels.txt) as a DICOM Digital Mammography "For Presentation" file: one patient and study per woman, OUT/<woman>/<image id>.dcm')
+    .argument('<dir>', 'the mini-MIAS folder (labels.txt and the .pgm files), e.g. <sharedDataDir>/mias')
+    .argument('<out>', 'output folder')
+    .option('--json', 'print one JSON object per file, then a summary')
+    .action(async (dir: string, out: string, opts: { json?: boolean }) => convertMiasCommand(dir, out, Boolean(opts.json)));
+  for (const command of convert.commands) command.exitOverride();
+  return convert;
+}
+
 function parseDatasetMean(raw: string): number {
   const name = raw.toLowerCase();
   if (Object.hasOwn(PAPER_DATASET_MEANS, name)) return PAPER_DATASET_MEANS[name as keyof typeof PAPER_DATASET_MEANS];
@@ -495,6 +534,8 @@ export function buildCli(): Command {
     .option('--template <template>', 'TID1500 (Comprehensive SR) or TID4000 (Mammography CAD SR); default: report.template')
     .option('--json', 'print the result as one JSON object')
     .action(async (files: string[], opts: SrOptions, cmd: Command) => srCommand(cmd, files, opts));
+
+  registerConvertCommands(program);
 
   for (const command of [program, ...program.commands, ...configCommand.commands, ...models.commands]) command.exitOverride();
   return program;

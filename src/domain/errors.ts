@@ -134,3 +134,14 @@ export class ReportParseError extends MammocadError {
     super('SR_PARSE_FAILED', message, options);
   }
 }
+
+// Training data -------------------------------------------------------------------------------
+
+/** A training data set on disk that cannot be read: a missing label file, a bad label row, an unreadable image. The message names the file. */
+export class DatasetError extends MammocadError {
+  readonly file: string;
+  constructor(file: string, problem: string, options: { cause?: unknown } = {}) {
+    super('DATASET_INVALID', `${file}: ${problem}`, options);
+    this.file = file;
+  }
+}
