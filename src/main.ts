@@ -22,6 +22,7 @@ import { AnnouncementQueue } from './pipeline/announcement-queue.js';
 import { ModelService } from './pipeline/model-service.js';
 import { scoreFiles, type FilesScore } from './pipeline/score-files.js';
 import { JobWorker } from './pipeline/job-worker.js';
+import { PipelineMetrics } from './pipeline/metrics.js';
 import { ScoreStudyJob } from './pipeline/score-study-job.js';
 import { SCORE_STUDY_JOB, StudyDiscovery } from './pipeline/study-discovery.js';
 import { StudyPoller } from './pipeline/study-poller.js';
@@ -86,10 +87,10 @@ interface Services {
 }
 
 /** The embedded worker: scores queued studies with the active model. */
-function buildWorker({ config, logger, store, pacs, selection }: Services): { worker: JobWorker; scoring: ScoreStudyJob } {
-  const models = new ModelService({ store, modelDir: config.modelDir, logger });
-  const scoring = new ScoreStudyJob({ pacs, store, logger, models, selection, reportTemplate: config.report.template, device: reportDevice() });
-  return { worker: new JobWorker({ store, logger, handlers: { [SCORE_STUDY_JOB]: scoring.handle } }), scoring };
+function buildWorker({ config, logger, store, pacs, selection }: Services, metrics: PipelineMetrics): { worker: JobWorker; scoring: ScoreStudyJob } {
+  const scoring = new ScoreStudyJob({ pacs, store, logger, selection, reportTemplate: config.report.template, device: reportDevice(), metrics });
+  const worker = new JobWorker({ store, logger, handlers: { [SCORE_STUDY_JOB]: scoring.handle }, onDead: scoring.onDead });
+  return { worker, scoring };
 }
 
 /** Resolves on SIGTERM or SIGINT (the first one), after logging it. */
@@ -127,7 +128,8 @@ async function buildServices(command: Command, logLevel?: string): Promise<Servi
 async function serveCommand(command: Command, port: number | undefined): Promise<void> {
   const services = await buildServices(command);
   const { config, logger, store, discovery, poller } = services;
-  const { worker, scoring } = buildWorker(services);
+  const metrics = new PipelineMetrics(store);
+  const { worker, scoring } = buildWorker(services, metrics);
   const webhookSecret = config.webhook.secret;
   const announcements = new AnnouncementQueue(discovery, logger);
   const server = createHttpServer({
@@ -135,6 +137,7 @@ async function serveCommand(command: Command, port: number | undefined): Promise
     version: VERSION,
     readiness: [{ name: 'database', check: () => store.ping() }],
     webhook: webhookSecret ? { secret: webhookSecret, accept: (uid) => announcements.accept(uid) } : undefined,
+    metrics: () => metrics.render(),
   });
   const bound = await listen(server, port ?? config.server.port, config.server.host);
   poller.start();
@@ -157,7 +160,7 @@ async function serveCommand(command: Command, port: number | undefined): Promise
 
 async function workerCommand(command: Command): Promise<void> {
   const services = await buildServices(command);
-  const { worker, scoring } = buildWorker(services);
+  const { worker, scoring } = buildWorker(services, new PipelineMetrics(services.store));
   worker.start();
   services.logger.info({ worker: worker.workerId, provider: services.store.provider }, 'mammocad worker is running');
   await untilSignal(services.logger);

@@ -145,3 +145,17 @@ export class DatasetError extends MammocadError {
     this.file = file;
   }
 }
+
+// Jobs ----------------------------------------------------------------------------------------
+
+/**
+ * A job that cannot run yet for a reason of the installation rather than of the job (no model
+ * is active): it waits without using up an attempt.
+ */
+export class JobPostponedError extends MammocadError {
+  readonly delayMs: number;
+  constructor(message: string, delayMs: number) {
+    super('JOB_POSTPONED', message, { retryable: true });
+    this.delayMs = delayMs;
+  }
+}

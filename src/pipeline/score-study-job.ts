@@ -3,27 +3,42 @@
 // with the reason, so nothing is silently dropped.
 
 import type { Logger } from 'pino';
-import { MammocadError, type JobRecord, type JsonValue, type ModelVersionRecord } from '../domain/index.js';
+import { JobPostponedError, MammocadError, type JobRecord, type JsonValue, type ModelVersionRecord } from '../domain/index.js';
+import { readPackage, type ModelPackage } from '../ml/registry/index.js';
 import { createModelRuntime, type ModelRuntime } from '../ml/runtime/index.js';
+import type { JobContext } from './job-worker.js';
 import type { Store } from '../store/index.js';
 import type { PipelineMetrics } from './metrics.js';
-import type { ModelService } from './model-service.js';
 import { scoreStudy, type ScoreStudyDeps } from './score-study.js';
+import { SCORE_STUDY_JOB } from './study-discovery.js';
+
+/** How long a study waits before looking again for an active model. */
+const NO_MODEL_RETRY_MS = 60_000;
 
 export class ScoreStudyJob {
   private loaded: { record: ModelVersionRecord; runtime: ModelRuntime } | undefined;
 
   constructor(
-    private readonly deps: Omit<ScoreStudyDeps, 'model'> & { models: ModelService; store: Store; logger: Logger; metrics?: PipelineMetrics },
+    private readonly deps: Omit<ScoreStudyDeps, 'model'> & { store: Store; logger: Logger; metrics?: PipelineMetrics },
   ) {}
 
   /** The active model's runtime, reloaded only when another version became active. */
   private async model(): Promise<{ record: ModelVersionRecord; runtime: ModelRuntime }> {
     const record = await this.deps.store.modelVersions.findActive();
-    if (!record) throw new MammocadError('NO_ACTIVE_MODEL', 'no model version is active: studies wait until one is activated', { retryable: true });
+    if (!record) throw new JobPostponedError('no model version is active: the study waits until one is activated', NO_MODEL_RETRY_MS);
     if (this.loaded?.record.id !== record.id) {
-      const pkg = await this.deps.models.activePackage();
-      if (!pkg) throw new MammocadError('NO_ACTIVE_MODEL', 'the active model version disappeared', { retryable: true });
+      // The package of this very record (not a second look-up of "the active one", which an
+      // activation in between could change), checked against its registered hash.
+      let pkg: ModelPackage;
+      try {
+        pkg = await readPackage(record.path);
+      } catch (error) {
+        // A package damaged or missing on disk is an installation fault: retry, do not fail studies.
+        throw new MammocadError('MODEL_UNAVAILABLE', `active model ${record.version}: ${error instanceof Error ? error.message : String(error)}`, { retryable: true, cause: error });
+      }
+      if (pkg.packageHash !== record.packageHash) {
+        throw new MammocadError('MODEL_UNAVAILABLE', `active model ${record.version}: the package on disk is not the one registered`, { retryable: true });
+      }
       const runtime = await createModelRuntime([pkg]);
       await this.loaded?.runtime.dispose();
       this.loaded = { record, runtime };
@@ -32,14 +47,28 @@ export class ScoreStudyJob {
     return this.loaded;
   }
 
-  readonly handle = async (job: JobRecord): Promise<JsonValue> => {
+  /** A score-study job that died with its worker on every attempt: the study failed. */
+  readonly onDead = async (job: JobRecord): Promise<void> => {
+    if (job.kind !== SCORE_STUDY_JOB) return;
+    const { studyUid } = job.payload as { studyUid: string };
+    this.deps.metrics?.recordStudy('failed');
+    await this.deps.store.studies.setStatus(studyUid, 'failed', job.lastError ?? 'the worker stopped on every attempt').catch(() => {});
+  };
+
+  readonly handle = async (job: JobRecord, context: JobContext): Promise<JsonValue> => {
     const { studyUid } = job.payload as { studyUid: string };
     try {
-      const onStage = (stage: string) => this.deps.store.jobs.reportProgress(job.id, { stage });
+      const onStage = async (stage: string) => {
+        await context.progress({ stage });
+      };
       const result = await scoreStudy({ ...this.deps, model: await this.model(), onStage }, studyUid);
       this.deps.metrics?.recordStudy(result.status, result.status === 'scored' ? result.timingsMs : {});
       return result as unknown as JsonValue;
     } catch (error) {
+      if (error instanceof JobPostponedError) {
+        await this.deps.store.studies.setStatus(studyUid, 'queued', error.message).catch(() => {});
+        throw error;
+      }
       const final = !(error instanceof MammocadError && error.retryable) || job.attempts >= job.maxAttempts;
       const reason = error instanceof Error ? error.message : String(error);
       if (final) {

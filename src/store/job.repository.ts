@@ -4,7 +4,7 @@
 // SQLite and PostgreSQL, so two workers can never run the same job.
 
 import type { JobRecord, JobStatus, JsonValue } from '../domain/index.js';
-import { JOB_STATUSES, NotFoundError, ValidationError, assertOneOf } from '../domain/index.js';
+import { ConflictError, JOB_STATUSES, NotFoundError, ValidationError, assertOneOf } from '../domain/index.js';
 import type { Db } from './database.js';
 import { isUniqueViolation } from './prisma-errors.js';
 
@@ -73,12 +73,32 @@ export class JobRepository {
     return null;
   }
 
-  async reportProgress(id: string, progress: JsonValue): Promise<void> {
-    await this.db.job.updateMany({ where: { id, status: 'running' }, data: { progress: progress as object, lockedAt: new Date() } });
+  /**
+   * Records progress and refreshes the lock (the heartbeat). With `workerId`, only while that
+   * worker still holds the job; returns false when it no longer does (taken over after it
+   * went silent), so the worker can stop writing.
+   */
+  async reportProgress(id: string, progress: JsonValue, workerId?: string): Promise<boolean> {
+    const { count } = await this.db.job.updateMany({
+      where: { id, status: 'running', ...(workerId ? { lockedBy: workerId } : {}) },
+      data: { progress: progress as object, lockedAt: new Date() },
+    });
+    return count === 1;
   }
 
-  /** Ends a running job for good: succeeded, skipped (with a reason) or failed (with a reason). */
-  async finish(id: string, status: 'succeeded' | 'skipped' | 'failed', outcome: { result?: JsonValue; error?: string } = {}): Promise<JobRecord> {
+  /** Throws ConflictError when `workerId` no longer holds the running job. */
+  private async assertHeld(id: string, workerId: string | undefined): Promise<void> {
+    if (!workerId) return;
+    const held = await this.db.job.count({ where: { id, status: 'running', lockedBy: workerId } });
+    if (held === 0) throw new ConflictError(`job ${id} is no longer held by ${workerId}`);
+  }
+
+  /**
+   * Ends a running job for good: succeeded, skipped (with a reason) or failed (with a reason).
+   * With `workerId`, only if that worker still holds it (ConflictError otherwise).
+   */
+  async finish(id: string, status: 'succeeded' | 'skipped' | 'failed', outcome: { result?: JsonValue; error?: string } = {}, workerId?: string): Promise<JobRecord> {
+    await this.assertHeld(id, workerId);
     await this.db.job.update({
       where: { id },
       data: {
@@ -97,7 +117,8 @@ export class JobRepository {
    * A retryable fault: the job goes back to the queue at `retryAt`, or becomes 'dead' (kept,
    * with its last error, for an operator) once it has used up its attempts.
    */
-  async retryLater(id: string, error: string, retryAt: Date): Promise<JobRecord> {
+  async retryLater(id: string, error: string, retryAt: Date, workerId?: string): Promise<JobRecord> {
+    await this.assertHeld(id, workerId);
     const job = await this.get(id);
     const exhausted = job.attempts >= job.maxAttempts;
     await this.db.job.update({
@@ -105,6 +126,19 @@ export class JobRepository {
       data: exhausted
         ? { status: 'dead', lastError: error, lockedBy: null, lockedAt: null, finishedAt: new Date() }
         : { status: 'queued', lastError: error, lockedBy: null, lockedAt: null, runAt: retryAt },
+    });
+    return this.get(id);
+  }
+
+  /**
+   * Puts a running job back to wait without counting the attempt: the job could not start for
+   * a reason of the installation, not of the job (no active model yet).
+   */
+  async postpone(id: string, reason: string, retryAt: Date, workerId?: string): Promise<JobRecord> {
+    await this.assertHeld(id, workerId);
+    await this.db.job.update({
+      where: { id },
+      data: { status: 'queued', lastError: reason, lockedBy: null, lockedAt: null, runAt: retryAt, attempts: { decrement: 1 } },
     });
     return this.get(id);
   }
@@ -120,13 +154,29 @@ export class JobRepository {
     return this.get(id);
   }
 
-  /** Running jobs whose worker has not reported since `staleBefore` go back to the queue. */
-  async requeueStale(staleBefore: Date): Promise<number> {
-    const { count } = await this.db.job.updateMany({
-      where: { status: 'running', lockedAt: { lt: staleBefore } },
-      data: { status: 'queued', lockedBy: null, lockedAt: null, lastError: 'worker stopped responding' },
-    });
-    return count;
+  /**
+   * Running jobs whose worker has not reported since `staleBefore` go back to the queue, or,
+   * when they have used up their attempts (a job that kills its worker every time), become dead.
+   * Returns the jobs that died, for the caller to record what they were about.
+   */
+  async requeueStale(staleBefore: Date): Promise<{ requeued: number; dead: JobRecord[] }> {
+    const stale = await this.db.job.findMany({ where: { status: 'running', lockedAt: { lt: staleBefore } } });
+    const dead: JobRecord[] = [];
+    let requeued = 0;
+    for (const job of stale) {
+      const exhausted = job.attempts >= job.maxAttempts;
+      // Compare-and-set on the lock we saw, so a worker that just reported keeps its job.
+      const { count } = await this.db.job.updateMany({
+        where: { id: job.id, status: 'running', lockedAt: job.lockedAt },
+        data: exhausted
+          ? { status: 'dead', lockedBy: null, lockedAt: null, finishedAt: new Date(), lastError: `worker stopped responding on each of ${job.attempts} attempts` }
+          : { status: 'queued', lockedBy: null, lockedAt: null, lastError: 'worker stopped responding' },
+      });
+      if (count === 0) continue;
+      if (exhausted) dead.push(await this.get(job.id));
+      else requeued++;
+    }
+    return { requeued, dead };
   }
 
   async list(filter: JobFilter = {}): Promise<JobRecord[]> {

@@ -89,6 +89,8 @@ describe('mammocad serve', () => {
     const ready = await fetch(`${base}/readyz`);
     expect(await ready.json()).toEqual({ status: 'ready', checks: { database: 'ok' } });
     expect((await fetch(`${base}/nowhere`)).status).toBe(404);
+    const metrics = await (await fetch(`${base}/metrics`)).text();
+    expect(metrics).toMatch(/^mammocad_queue_depth 0$/m);
     expect((await fetch(`${base}/healthz`, { method: 'POST' })).status).toBe(405);
 
     child.kill('SIGTERM');

@@ -45,7 +45,7 @@ describe.skipIf(!LocalOrthanc.available())('scoring a study end to end', () => {
     await models.activate('tiny-e2e', 'admin:test');
     discovery = new StudyDiscovery({ pacs, store, logger });
     metrics = new PipelineMetrics(store);
-    job = new ScoreStudyJob({ pacs, store, logger, models, selection: DEFAULT_SELECTION_POLICY, reportTemplate: 'TID1500', device, metrics });
+    job = new ScoreStudyJob({ pacs, store, logger, selection: DEFAULT_SELECTION_POLICY, reportTemplate: 'TID1500', device, metrics });
     worker = new JobWorker({ store, logger, handlers: { [SCORE_STUDY_JOB]: job.handle }, backoffMs: 1 });
   }, 60_000);
   afterAll(async () => {
@@ -123,6 +123,24 @@ describe.skipIf(!LocalOrthanc.available())('scoring a study end to end', () => {
     }
   });
 
+  it('keeps studies waiting, without using attempts, while no model is active', async () => {
+    const bare = await openStore({ databaseUrl: `file:${path.join(work, 'no-model.sqlite')}` });
+    const waiting = new ScoreStudyJob({ pacs, store: bare, logger, selection: DEFAULT_SELECTION_POLICY, reportTemplate: 'TID1500', device });
+    try {
+      const ids = newStudyIds();
+      await pacs.store([mammogram(ids).bytes]);
+      await new StudyDiscovery({ pacs, store: bare, logger }).announce(ids.studyUid, 'manual');
+      const idle = new JobWorker({ store: bare, logger, handlers: { [SCORE_STUDY_JOB]: waiting.handle } });
+      const after = await idle.runOnce();
+      expect(after).toMatchObject({ status: 'queued', attempts: 0, lastError: expect.stringContaining('no model version is active') });
+      expect(after!.runAt.getTime()).toBeGreaterThan(Date.now() + 30_000);
+      expect(await bare.studies.findByUid(ids.studyUid)).toMatchObject({ status: 'queued', statusReason: expect.stringContaining('waits until one is activated') });
+    } finally {
+      await waiting.dispose();
+      await bare.close();
+    }
+  });
+
   it('skips a study with nothing to score, with the reason', async () => {
     const ids = newStudyIds();
     await pacs.store([mammogram(ids, { forProcessing: true }).bytes, doseReport(ids).bytes]);
@@ -137,8 +155,7 @@ describe.skipIf(!LocalOrthanc.available())('scoring a study end to end', () => {
     await pacs.store([mammogram(ids).bytes]);
     await discovery.announce(ids.studyUid, 'manual');
     const gone = new DicomwebClient({ url: `http://127.0.0.1:${await freePort()}/dicom-web`, timeoutMs: 500, attempts: 1 });
-    const models = new ModelService({ store, modelDir: path.join(work, 'models'), logger });
-    const failing = new ScoreStudyJob({ pacs: gone, store, logger, models, selection: DEFAULT_SELECTION_POLICY, reportTemplate: 'TID1500', device });
+    const failing = new ScoreStudyJob({ pacs: gone, store, logger, selection: DEFAULT_SELECTION_POLICY, reportTemplate: 'TID1500', device });
     const flaky = new JobWorker({ store, logger, handlers: { [SCORE_STUDY_JOB]: failing.handle }, backoffMs: 1, maxBackoffMs: 1 });
     try {
       const first = await flaky.runOnce();

@@ -279,7 +279,7 @@ describe.each(PROVIDERS)('store on %s', (provider) => {
       expect((await store.jobs.requestCancel(c.id)).status).toBe('cancelled');
       await store.jobs.claim([k], 'w1', new Date(Date.now() - 120_000));
       await store.jobs.claim([k], 'w2');
-      expect(await store.jobs.requeueStale(new Date(Date.now() - 60_000))).toBe(1);
+      expect(await store.jobs.requeueStale(new Date(Date.now() - 60_000))).toEqual({ requeued: 1, dead: [] });
       const requeued = await store.jobs.get(a.id);
       expect(requeued).toMatchObject({ status: 'queued', lastError: 'worker stopped responding' });
       await store.jobs.reportProgress(b.id, { phase: 'infer', done: 2, total: 4 });
@@ -290,6 +290,32 @@ describe.each(PROVIDERS)('store on %s', (provider) => {
       expect(counts.cancelled).toBeGreaterThanOrEqual(1);
       expect(Object.keys(counts)).toEqual(['queued', 'running', 'succeeded', 'skipped', 'failed', 'dead', 'cancelled']);
       expect((await store.jobs.list({ kind: k })).map((j) => j.id).sort()).toEqual([a.id, b.id, c.id].sort());
+    });
+
+    it('lets only the worker that holds a job write its outcome', async () => {
+      const k = kind();
+      const { job } = await store.jobs.enqueue(k, {});
+      await store.jobs.claim([k], 'holder');
+      expect(await store.jobs.reportProgress(job.id, { stage: 'x' }, 'intruder')).toBe(false);
+      await expect(store.jobs.finish(job.id, 'succeeded', {}, 'intruder')).rejects.toThrow(ConflictError);
+      await expect(store.jobs.retryLater(job.id, 'e', new Date(), 'intruder')).rejects.toThrow(ConflictError);
+      expect(await store.jobs.reportProgress(job.id, { stage: 'x' }, 'holder')).toBe(true);
+      expect((await store.jobs.finish(job.id, 'succeeded', {}, 'holder')).status).toBe('succeeded');
+    });
+
+    it('postpones without using up an attempt, and buries a job whose worker died on every attempt', async () => {
+      const k = kind();
+      const { job } = await store.jobs.enqueue(k, {}, { maxAttempts: 2, runAt: new Date(Date.now() - 600_000) });
+      await store.jobs.claim([k], 'w', new Date(Date.now() - 500_000));
+      const postponed = await store.jobs.postpone(job.id, 'no model', new Date(Date.now() - 400_000), 'w');
+      expect(postponed).toMatchObject({ status: 'queued', attempts: 0, lastError: 'no model' });
+      await store.jobs.claim([k], 'w', new Date(Date.now() - 300_000)); // attempt 1, then the worker dies
+      expect((await store.jobs.requeueStale(new Date(Date.now() - 200_000))).requeued).toBe(1);
+      await store.jobs.claim([k], 'w', new Date(Date.now() - 150_000)); // attempt 2, dies again
+      const { requeued, dead } = await store.jobs.requeueStale(new Date(Date.now() - 100_000));
+      expect(requeued).toBe(0);
+      expect(dead.map((d) => [d.id, d.status, d.attempts])).toEqual([[job.id, 'dead', 2]]);
+      expect(dead[0]!.lastError).toMatch(/stopped responding on each of 2 attempts/);
     });
   });
 
