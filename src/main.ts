@@ -206,7 +206,7 @@ async function pollCommand(command: Command, json: boolean): Promise<void> {
     print(
       json,
       summary,
-      `StudyDate ${summary.window.from}-${summary.window.to}: ${summary.seen} studies, ${summary.new} new, ${summary.changed} changed, ${summary.unchanged} unchanged, ${summary.failed} failed`,
+      `StudyDate ${summary.window.from}-${summary.window.to}: ${summary.seen} studies, ${summary.new} new, ${summary.changed} changed, ${summary.unchanged} unchanged, ${summary.settling} settling (queued by the next poll if unchanged), ${summary.failed} failed`,
     );
   } finally {
     await store.close();

@@ -41,7 +41,11 @@ export function jsonNumber(item: DicomJson, tag: string): number | null {
   return jsonString(item, tag) === '' || !Number.isFinite(value) ? null : value;
 }
 
-/** A DICOM UID: digits and dots, components without leading zeros, at most 64 characters. */
+/**
+ * A DICOM UID: digits and dots, at most 64 characters. Components with leading zeros are
+ * invalid per PS3.5 but older modalities write them; refusing them would leave such studies
+ * unscored (and stall the poll cursor), and they carry nothing dangerous.
+ */
 export function isDicomUid(value: string): boolean {
-  return value.length > 0 && value.length <= 64 && /^(0|[1-9][0-9]*)(\.(0|[1-9][0-9]*))+$/.test(value);
+  return value.length > 0 && value.length <= 64 && /^[0-9]+(\.[0-9]+)+$/.test(value);
 }

@@ -31,6 +31,9 @@ export interface DicomwebClientOptions {
   logger?: Logger;
 }
 
+/** STOW failure reason 0111H: "Duplicate SOP Instance" (PS3.18 Annex I). */
+const DUPLICATE_SOP_INSTANCE = 0x0111;
+
 export interface RetrievedInstance {
   /** The DICOM Part 10 bytes as stored in the PACS (not transcoded). */
   bytes: Uint8Array;
@@ -120,14 +123,22 @@ export class DicomwebClient {
       'content-type': contentType,
     }, body);
     const result = (await this.json(response, 'STOW')) as DicomJson;
-    // 00081198 FailedSOPSequence: the PACS refused some instances even with a 200.
-    const failed = result['00081198']?.Value;
-    if (failed && failed.length > 0) throw new PacsRequestError(`STOW: the PACS refused ${failed.length} instance(s)`, 409);
+    // 00081198 FailedSOPSequence: the PACS refused some instances even with a 200. A refusal
+    // because the instance is already stored (failure reason 0111H) is success for a retry.
+    const failed = (result['00081198']?.Value ?? []) as DicomJson[];
+    const refused = failed.filter((item) => Number(item['00081197']?.Value?.[0]) !== DUPLICATE_SOP_INSTANCE);
+    if (refused.length > 0) throw new PacsRequestError(`STOW: the PACS refused ${refused.length} instance(s)`, 409);
     return result;
   }
 
   private async json(response: Response, what: string): Promise<unknown> {
-    const text = await response.text();
+    let text: string;
+    try {
+      text = await response.text();
+    } catch (error) {
+      // The timeout also covers the body; a connection cut mid-body is as transient as one refused.
+      throw new PacsUnavailableError(`${what}: the answer was cut off (${error instanceof Error ? error.message : String(error)})`, { cause: error });
+    }
     try {
       return text ? JSON.parse(text) : [];
     } catch {

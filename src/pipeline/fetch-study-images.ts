@@ -11,6 +11,9 @@ import { decodeImage, type DecodedImage } from '../dicom/pixels/decode-image.js'
 import type { Store } from '../store/index.js';
 import { studyRef } from './study-discovery.js';
 
+/** Error codes that make one image unusable without affecting the others. */
+const IMAGE_FAULTS = new Set(['DICOM_PARSE_FAILED', 'UNSUPPORTED_TRANSFER_SYNTAX', 'PIXEL_DECODE_FAILED', 'PACS_NOT_FOUND']);
+
 export interface FetchedImage {
   image: ImageRecord;
   /** The instance's attributes (without pixel data), for the report. */
@@ -41,7 +44,9 @@ export async function fetchStudyImages(
       const decoded = await decodeImage(file);
       result.fetched.push({ image, dataset: file.dataset, decoded, fetchMs });
     } catch (error) {
-      if (!(error instanceof MammocadError) || error.retryable) throw error;
+      // Only a fault of this image's data (or the image gone from the PACS) makes the image
+      // unusable; anything else (refused credentials, a database error) is about the whole job.
+      if (!(error instanceof MammocadError) || !IMAGE_FAULTS.has(error.code)) throw error;
       await deps.store.images.setStatus(image.sopInstanceUid, 'failed', error.message);
       result.failed.push({ image, reason: error.message, code: error.code });
       log.warn({ image: image.sopInstanceUid, code: error.code }, 'image could not be used');

@@ -40,7 +40,7 @@ export interface JobWorkerOptions {
   workerId?: string;
   /** How often an idle worker looks for work. */
   pollMs?: number;
-  /** First retry delay; doubles per attempt up to maxBackoffMs. */
+  /** First retry delay (default 30 s); doubles per attempt up to maxBackoffMs (default 15 min). */
   backoffMs?: number;
   maxBackoffMs?: number;
   /** A running job whose worker has not reported for this long is requeued. */
@@ -62,7 +62,7 @@ export class JobWorker {
 
   /** Backoff before attempt n+1 (n = attempts made so far). */
   backoff(attempts: number): number {
-    const base = this.options.backoffMs ?? 5_000;
+    const base = this.options.backoffMs ?? 30_000;
     return Math.min(this.options.maxBackoffMs ?? 15 * 60_000, base * 2 ** Math.max(0, attempts - 1));
   }
 

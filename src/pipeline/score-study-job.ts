@@ -3,10 +3,10 @@
 // with the reason, so nothing is silently dropped.
 
 import type { Logger } from 'pino';
-import { JobPostponedError, MammocadError, type JobRecord, type JsonValue, type ModelVersionRecord } from '../domain/index.js';
+import { JobPostponedError, MammocadError, PacsUnavailableError, type JobRecord, type JsonValue, type ModelVersionRecord } from '../domain/index.js';
 import { readPackage, type ModelPackage } from '../ml/registry/index.js';
 import { createModelRuntime, type ModelRuntime } from '../ml/runtime/index.js';
-import type { JobContext } from './job-worker.js';
+import { isTransientDatabaseError, type JobContext } from './job-worker.js';
 import type { Store } from '../store/index.js';
 import type { PipelineMetrics } from './metrics.js';
 import { scoreStudy, type ScoreStudyDeps } from './score-study.js';
@@ -64,18 +64,21 @@ export class ScoreStudyJob {
       const result = await scoreStudy({ ...this.deps, model: await this.model(), onStage }, studyUid);
       this.deps.metrics?.recordStudy(result.status, result.status === 'scored' ? result.timingsMs : {});
       return result as unknown as JsonValue;
-    } catch (error) {
-      if (error instanceof JobPostponedError) {
-        await this.deps.store.studies.setStatus(studyUid, 'queued', error.message).catch(() => {});
-        throw error;
+    } catch (caught) {
+      if (caught instanceof JobPostponedError) {
+        await this.deps.store.studies.setStatus(studyUid, 'queued', caught.message).catch(() => {});
+        throw caught;
       }
-      const final = !(error instanceof MammocadError && error.retryable) || job.attempts >= job.maxAttempts;
+      // Refused PACS credentials are an installation fault that an operator fixes: retry.
+      const error = caught instanceof MammocadError && caught.code === 'PACS_UNAUTHORIZED' ? new PacsUnavailableError(caught.message, { status: 401, cause: caught }) : caught;
+      const retryable = (error instanceof MammocadError && error.retryable) || isTransientDatabaseError(error);
       const reason = error instanceof Error ? error.message : String(error);
-      if (final) {
+      if (!retryable || job.attempts >= job.maxAttempts) {
         this.deps.metrics?.recordStudy('failed');
         await this.deps.store.studies.setStatus(studyUid, 'failed', reason).catch(() => {});
+      } else {
+        await this.deps.store.studies.setStatus(studyUid, 'queued', `retrying: ${reason}`).catch(() => {});
       }
-      else await this.deps.store.studies.setStatus(studyUid, 'queued', `retrying: ${reason}`).catch(() => {});
       throw error;
     }
   };

@@ -17,7 +17,13 @@ import type { Store } from '../store/index.js';
 
 export const SCORE_STUDY_JOB = 'score-study';
 
-export type DiscoveryOutcome = 'new' | 'changed' | 'unchanged';
+export type DiscoveryOutcome = 'new' | 'changed' | 'unchanged' | 'settling';
+
+/**
+ * Attempts of a scoring job. With the worker's backoff (30 s doubling, capped at 15 min) ten
+ * attempts span about two hours: long enough to ride out a PACS restart or maintenance.
+ */
+export const SCORE_STUDY_ATTEMPTS = 10;
 
 export interface DiscoveryResult {
   studyUid: string;
@@ -53,9 +59,14 @@ export class StudyDiscovery {
         StudyInstanceUID: studyUid,
         includefield: ['PatientID', 'AccessionNumber', 'StudyDate', 'StudyTime', 'StudyDescription', 'ModalitiesInStudy'],
       });
-      if (!study) throw new MammocadError('STUDY_NOT_ON_PACS', `study ${ref} is not on the PACS`);
+      if (!study) {
+        // A study we kept as pending (the PACS announced it, then it went away) leaves the retry list.
+        const kept = await store.studies.findByUid(studyUid);
+        if (kept?.status === 'pending') await store.studies.setStatus(studyUid, 'failed', 'the study is no longer on the PACS');
+        throw new MammocadError('STUDY_NOT_ON_PACS', `study ${ref} is not on the PACS`);
+      }
       const fingerprint = await this.contentFingerprint(studyUid);
-      const { created } = await store.studies.announce({
+      const { study: record, created: studyCreated } = await store.studies.announce({
         studyUid,
         source,
         patientId: jsonString(study, TAG.PatientID) || null,
@@ -65,20 +76,39 @@ export class StudyDiscovery {
         description: jsonString(study, TAG.StudyDescription) || null,
         modalities: (study[TAG.ModalitiesInStudy]?.Value ?? []).join('\\') || null,
       });
-      const changed = await store.studies.recordContent(studyUid, fingerprint);
-      if (!changed) {
+      const firstTime = studyCreated || record.status === 'pending';
+
+      // A poll can catch a study while its images are still arriving (the PACS's webhook only
+      // fires once a study is stable). Queue polled content only once an earlier announcement
+      // saw the same content; until then the study is "settling".
+      if (source === 'poll' && record.contentFingerprint !== fingerprint) {
+        await store.studies.recordContent(studyUid, fingerprint);
+        if (firstTime) await store.studies.setStatus(studyUid, 'pending', 'waiting for the study to be stable (seen by one poll)');
+        this.log.debug({ study: ref }, 'polled study is settling');
+        return { studyUid, outcome: 'settling' };
+      }
+
+      // Queue first (idempotent by key: the same content is one job, however often and however
+      // concurrently it is announced), then record the content: a crash in between leaves a job,
+      // never content recorded without its job. A user asking again for a failed study gets a
+      // new attempt.
+      const contentKey = `${SCORE_STUDY_JOB}:${studyUid}:${createHash('sha256').update(fingerprint).digest('hex').slice(0, 16)}`;
+      const retryFailed = source === 'manual' && record.status === 'failed';
+      const { job, created } = await store.jobs.enqueue(
+        SCORE_STUDY_JOB,
+        { studyUid, fingerprint },
+        { idempotencyKey: retryFailed ? `${contentKey}:retry:${Date.now()}` : contentKey, maxAttempts: SCORE_STUDY_ATTEMPTS },
+      );
+      await store.studies.recordContent(studyUid, fingerprint);
+      if (!created) {
         this.log.debug({ study: ref, source }, 'study re-announced without new images');
         return { studyUid, outcome: 'unchanged' };
       }
-      const { job } = await store.jobs.enqueue(
-        SCORE_STUDY_JOB,
-        { studyUid, fingerprint },
-        { idempotencyKey: `${SCORE_STUDY_JOB}:${studyUid}:${createHash('sha256').update(fingerprint).digest('hex').slice(0, 16)}` },
-      );
+      const outcome: DiscoveryOutcome = firstTime ? 'new' : 'changed';
       await store.studies.setStatus(studyUid, 'queued');
-      await store.audit.record({ actor: `pacs:${source}`, action: 'study.announced', target: `study:${studyUid}`, details: { outcome: created ? 'new' : 'changed', jobId: job.id } });
-      this.log.info({ study: ref, source, outcome: created ? 'new' : 'changed', job: job.id }, 'study queued for scoring');
-      return { studyUid, outcome: created ? 'new' : 'changed', jobId: job.id };
+      await store.audit.record({ actor: `pacs:${source}`, action: 'study.announced', target: `study:${studyUid}`, details: { outcome, jobId: job.id } });
+      this.log.info({ study: ref, source, outcome, job: job.id }, 'study queued for scoring');
+      return { studyUid, outcome, jobId: job.id };
     } catch (error) {
       // A PACS fault (down, slow, 5xx, or refusing our credentials) may heal: keep the study so
       // the poller announces it again. Anything else is about the request itself.

@@ -29,6 +29,8 @@ export interface PollSummary {
   new: number;
   changed: number;
   unchanged: number;
+  /** Seen for the first time (or with new content): queued by the next poll if unchanged. */
+  settling: number;
   failed: number;
   retried: number;
 }
@@ -55,7 +57,7 @@ export class StudyPoller {
   async pollOnce(now = new Date()): Promise<PollSummary> {
     const { pacs, store, discovery } = this.options;
     const window = await this.window(now);
-    const summary: PollSummary = { window, seen: 0, new: 0, changed: 0, unchanged: 0, failed: 0, retried: 0 };
+    const summary: PollSummary = { window, seen: 0, new: 0, changed: 0, unchanged: 0, settling: 0, failed: 0, retried: 0 };
     const uids = new Set<string>();
     for (const modality of this.options.modalities) {
       const found = await pacs.searchAll('studies', { ModalitiesInStudy: modality, StudyDate: `${window.from}-${window.to}` });

@@ -56,8 +56,17 @@ export class ModelVersionRepository {
     return (await this.findByVersion(version))!;
   }
 
-  /** Makes `version` the only active one. */
+  /** Makes `version` the only active one (a partial unique index makes "only" hold under races). */
   async activate(version: string, actor: string): Promise<ModelVersionRecord> {
+    try {
+      return await this.switchActive(version, actor);
+    } catch (error) {
+      if (isUniqueViolation(error)) throw new ConflictError(`another model version was activated at the same moment as ${version}; try again`);
+      throw error;
+    }
+  }
+
+  private async switchActive(version: string, actor: string): Promise<ModelVersionRecord> {
     return this.db.$transaction(async (tx) => {
       const target = await tx.modelVersion.findUnique({ where: { version } });
       if (!target) throw new NotFoundError('model version', version);

@@ -88,15 +88,17 @@ describe.skipIf(!LocalOrthanc.available())('discovery commands', () => {
   });
   afterAll(() => orthanc?.stop());
 
-  it('poll queues a new study once; discover reports it unchanged afterwards', async () => {
+  it('poll queues a new study once it has settled; discover reports it unchanged afterwards', async () => {
     const ids = newStudyIds();
     await new DicomwebClient({ url: orthanc.dicomwebUrl, username: orthanc.username, password: orthanc.password, timeoutMs: 10_000 }).store([mammogram(ids).bytes]);
 
     const first = await runCli(['poll', '--json'], env);
     expect(first.code, first.stderr).toBe(0);
-    expect(JSON.parse(first.stdout)).toMatchObject({ new: 1, failed: 0 });
+    expect(JSON.parse(first.stdout)).toMatchObject({ settling: 1, new: 0, failed: 0 });
     const second = await runCli(['poll', '--json'], env);
-    expect(JSON.parse(second.stdout)).toMatchObject({ new: 0, unchanged: 1 });
+    expect(JSON.parse(second.stdout)).toMatchObject({ new: 1, unchanged: 0 });
+    const third = await runCli(['poll', '--json'], env);
+    expect(JSON.parse(third.stdout)).toMatchObject({ new: 0, unchanged: 1 });
 
     const discover = await runCli(['discover', ids.studyUid, '--json'], env);
     expect(JSON.parse(discover.stdout)).toEqual({ studyUid: ids.studyUid, outcome: 'unchanged' });

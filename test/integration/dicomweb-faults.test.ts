@@ -106,6 +106,15 @@ describe('DicomwebClient against a failing PACS', () => {
     await expect(client({ attempts: 1 }).retrieveInstance('1.2', '1.2.3', '1.2.3.4')).rejects.toMatchObject({ code: 'PACS_UNAVAILABLE', retryable: true });
   });
 
+  it('treats a STOW refused as a duplicate (0111H) as stored, and any other refusal as an error', async () => {
+    const answer = (reason: number) => (_req: IncomingMessage, res: ServerResponse) =>
+      res.writeHead(200, { 'content-type': 'application/dicom+json' }).end(JSON.stringify({ '00081198': { vr: 'SQ', Value: [{ '00081197': { vr: 'US', Value: [reason] } }] } }));
+    handler = answer(0x0111);
+    await expect(client().store([new Uint8Array(10)])).resolves.toBeDefined();
+    handler = answer(0xc000);
+    await expect(client().store([new Uint8Array(10)])).rejects.toMatchObject({ code: 'PACS_REQUEST_REJECTED', message: 'STOW: the PACS refused 1 instance(s)' });
+  });
+
   it('refuses a non-multipart answer to WADO-RS', async () => {
     handler = (_req, res) => res.writeHead(200, { 'content-type': 'text/html' }).end('<html>login</html>');
     await expect(client().retrieveInstance('1.2', '1.2.3', '1.2.3.4')).rejects.toMatchObject({ code: 'PACS_REQUEST_REJECTED', message: expect.stringContaining("expected a multipart response, got 'text/html'") });

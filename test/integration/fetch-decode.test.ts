@@ -100,6 +100,15 @@ describe.skipIf(!LocalOrthanc.available())('fetch and decode a study', () => {
     });
   });
 
+  it('does not blame the images when the PACS refuses our credentials', async () => {
+    const ids = newStudyIds();
+    await pacs.store([mammogram(ids).bytes]);
+    const images = await announced(ids);
+    const refused = new DicomwebClient({ url: orthanc.dicomwebUrl, username: orthanc.username, password: 'wrong', timeoutMs: 5000 });
+    await expect(fetchStudyImages({ pacs: refused, store, logger }, ids.studyUid, images)).rejects.toMatchObject({ code: 'PACS_UNAUTHORIZED' });
+    expect((await store.images.findBySopInstanceUid(images[0]!.sopInstanceUid))!.status).toBe('eligible');
+  });
+
   it('throws a retryable error when the PACS goes away mid-study, recording nothing as failed', async () => {
     const ids = newStudyIds();
     await pacs.store([mammogram(ids).bytes]);

@@ -219,6 +219,15 @@ describe.each(PROVIDERS)('store on %s', (provider) => {
       expect((await store.modelVersions.findActive())!.version).toBe(b.version);
     });
 
+    it('never has two active versions, even when activations race', async () => {
+      const a = await newModel();
+      const b = await newModel();
+      const outcomes = await Promise.allSettled([store.modelVersions.activate(a.version, 'x'), store.modelVersions.activate(b.version, 'y')]);
+      expect(outcomes.some((o) => o.status === 'fulfilled')).toBe(true);
+      for (const o of outcomes) if (o.status === 'rejected') expect(o.reason).toBeInstanceOf(ConflictError);
+      expect((await store.modelVersions.list()).filter((m) => m.active)).toHaveLength(1);
+    });
+
     it('refuses a duplicate version and an out-of-range threshold', async () => {
       const a = await newModel();
       await expect(newModel(a.version)).rejects.toThrow(ConflictError);
