@@ -189,14 +189,24 @@ async function inspectCommand(command: Command, files: string[], json: boolean):
 
 async function discoverCommand(command: Command, uids: string[], json: boolean): Promise<void> {
   const { store, discovery } = await buildServices(command, 'warn');
+  let failures = 0;
   try {
+    // Every UID is tried; one that fails is reported and the others go on.
     for (const uid of uids) {
-      const result = await discovery.announce(uid, 'manual');
-      print(json, result, `${uid}: ${result.outcome}${result.jobId ? ` (job ${result.jobId})` : ''}`);
+      try {
+        const result = await discovery.announce(uid, 'manual');
+        print(json, result, `${uid}: ${result.outcome}${result.jobId ? ` (job ${result.jobId})` : ''}`);
+      } catch (error) {
+        if (!(error instanceof MammocadError)) throw error;
+        failures++;
+        print(json, { studyUid: uid, outcome: 'failed', code: error.code, error: error.message }, `${uid}: failed`);
+        process.stderr.write(`mammocad: ${error.code}: ${error.message}\n`);
+      }
     }
   } finally {
     await store.close();
   }
+  if (failures > 0) throw new CommanderError(EXIT.failed, 'mammocad.discover', `${failures} of ${uids.length} studies could not be announced`);
 }
 
 async function pollCommand(command: Command, json: boolean): Promise<void> {

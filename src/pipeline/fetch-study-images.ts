@@ -8,11 +8,12 @@ import { MammocadError, NoEligibleViewsError, type ImageRecord } from '../domain
 import type { DicomwebClient } from '../dicom/dicomweb-client.js';
 import { readPart10, type NaturalizedDataset } from '../dicom/part10.js';
 import { decodeImage, type DecodedImage } from '../dicom/pixels/decode-image.js';
+import { checkGreyImage } from '../ml/preprocess/index.js';
 import type { Store } from '../store/index.js';
 import { studyRef } from './study-discovery.js';
 
 /** Error codes that make one image unusable without affecting the others. */
-const IMAGE_FAULTS = new Set(['DICOM_PARSE_FAILED', 'UNSUPPORTED_TRANSFER_SYNTAX', 'PIXEL_DECODE_FAILED', 'PACS_NOT_FOUND']);
+const IMAGE_FAULTS = new Set(['DICOM_PARSE_FAILED', 'UNSUPPORTED_TRANSFER_SYNTAX', 'PIXEL_DECODE_FAILED', 'PACS_NOT_FOUND', 'MODEL_INPUT_INVALID']);
 
 export interface FetchedImage {
   image: ImageRecord;
@@ -42,6 +43,9 @@ export async function fetchStudyImages(
       const fetchMs = performance.now() - started;
       const file = readPart10(bytes, source);
       const decoded = await decodeImage(file);
+      // Checked here, image by image: the model runs on the whole study at once and would
+      // otherwise refuse every image for one that is empty or not finite.
+      checkGreyImage(decoded);
       result.fetched.push({ image, dataset: file.dataset, decoded, fetchMs });
     } catch (error) {
       // Only a fault of this image's data (or the image gone from the PACS) makes the image

@@ -105,9 +105,13 @@ describe.skipIf(!LocalOrthanc.available())('discovery commands', () => {
   });
 
   it('discover names a malformed UID and a PACS that refuses the credentials', async () => {
-    const malformed = await runCli(['discover', 'not-a-uid'], env);
+    const ids = newStudyIds();
+    await new DicomwebClient({ url: orthanc.dicomwebUrl, username: orthanc.username, password: orthanc.password, timeoutMs: 10_000 }).store([mammogram(ids).bytes]);
+    const malformed = await runCli(['discover', 'not-a-uid', ids.studyUid, '--json'], env);
     expect(malformed.code).toBe(1);
     expect(malformed.stderr).toContain("VALIDATION_FAILED: StudyInstanceUID: 'not-a-uid' is not a DICOM UID");
+    // The bad UID is reported and the good one after it is still announced.
+    expect(malformed.stdout.trim().split('\n').map((l) => (JSON.parse(l) as { outcome: string }).outcome)).toEqual(['failed', 'new']);
 
     const refused = await runCli(['discover', '1.2.3.4'], { ...env, MAMMOCAD_PACS_PASSWORD: 'wrong' });
     expect(refused.code).toBe(1);
