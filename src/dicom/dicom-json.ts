@@ -41,11 +41,16 @@ export function jsonNumber(item: DicomJson, tag: string): number | null {
   return jsonString(item, tag) === '' || !Number.isFinite(value) ? null : value;
 }
 
-/**
- * A DICOM UID: digits and dots, at most 64 characters. Components with leading zeros are
- * invalid per PS3.5 but older modalities write them; refusing them would leave such studies
- * unscored (and stall the poll cursor), and they carry nothing dangerous.
- */
+/** A valid DICOM UID (PS3.5 9.1): digits and dots, no leading zeros, at most 64 characters. What we write must be one. */
 export function isDicomUid(value: string): boolean {
+  return value.length > 0 && value.length <= 64 && /^(0|[1-9][0-9]*)(\.(0|[1-9][0-9]*))+$/.test(value);
+}
+
+/**
+ * A UID as PACSs may hand it to us: digits and dots, at most 64 characters. Older modalities
+ * write components with leading zeros (invalid per PS3.5); refusing them would leave such
+ * studies unscored, and such a value carries nothing dangerous into a query.
+ */
+export function isUidLike(value: string): boolean {
   return value.length > 0 && value.length <= 64 && /^[0-9]+(\.[0-9]+)+$/.test(value);
 }

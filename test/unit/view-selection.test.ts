@@ -70,3 +70,16 @@ describe('selectView', () => {
     expect(selectView(mg(ml), { ...DEFAULT_SELECTION_POLICY, views: ['CC', 'MLO', 'ML'] }).eligible).toBe(true);
   });
 });
+
+describe('UID checks', () => {
+  it('writes only valid UIDs but accepts legacy leading-zero UIDs from a PACS', async () => {
+    const { isDicomUid, isUidLike } = await import('../../src/dicom/dicom-json.js');
+    expect(isDicomUid('1.2.840.10008.1.2')).toBe(true);
+    expect(isDicomUid('1.2.03.4')).toBe(false);
+    expect(isUidLike('1.2.03.4')).toBe(true);
+    for (const bad of ['', '1', '1.2.a', `1.${'2'.repeat(70)}`, "1.2'; DROP"]) {
+      expect(isUidLike(bad)).toBe(false);
+      expect(isDicomUid(bad)).toBe(false);
+    }
+  });
+});

@@ -5,7 +5,7 @@
 // and throw ReportParseError naming what is missing.
 
 import { ReportParseError, ValidationError } from '../../domain/errors.js';
-import { isDicomUid } from '../dicom-json.js';
+import { isDicomUid, isUidLike } from '../dicom-json.js';
 import type { Code } from './codes.js';
 
 export type RelationshipType =
@@ -123,8 +123,9 @@ export function timeContentItem(relationship: RelationshipType, concept: Code, t
 
 /** An IMAGE item; `concept` is absent for Image Library entries, which have no concept name. */
 export function imageContentItem(relationship: RelationshipType, concept: Code | undefined, reference: SopReference, children: ContentItem[] = []): ContentItem {
+  // A reference names an existing instance as it is stored, legacy leading-zero UIDs included.
   for (const [field, uid] of [['sopClassUid', reference.sopClassUid], ['sopInstanceUid', reference.sopInstanceUid]] as const) {
-    if (!isDicomUid(uid)) throw new ValidationError(`image reference ${field}`, `must be a DICOM UID; got '${uid}'`);
+    if (!isUidLike(uid)) throw new ValidationError(`image reference ${field}`, `must be a DICOM UID; got '${uid}'`);
   }
   return {
     ...named(relationship, 'IMAGE', concept, children),

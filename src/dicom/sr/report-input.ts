@@ -4,7 +4,7 @@
 // the PACS never receives a half-valid one.
 
 import { BREAST_SIDES, ValidationError, assertProbability, type BreastSide, type Laterality } from '../../domain/index.js';
-import { isDicomUid } from '../dicom-json.js';
+import { isDicomUid, isUidLike } from '../dicom-json.js';
 import type { NaturalizedDataset } from '../part10.js';
 import { selectView } from '../view-selection.js';
 import { MAMMOGRAPHY_VIEWS, type Code } from './codes.js';
@@ -132,7 +132,8 @@ function sequenceItems(ds: NaturalizedDataset, key: string): NaturalizedDataset[
 function requireUid(ds: NaturalizedDataset, key: string, field: string): string {
   const value = text(ds, key);
   if (!value) throw new ValidationError(`${field}.${key}`, 'is missing; a report can only reference images that carry it');
-  if (!isDicomUid(value)) throw new ValidationError(`${field}.${key}`, `is not a DICOM UID: '${value}'`);
+  // Sources are referenced exactly as the PACS holds them, legacy leading-zero UIDs included.
+  if (!isUidLike(value)) throw new ValidationError(`${field}.${key}`, `is not a DICOM UID: '${value}'`);
   return value;
 }
 
