@@ -145,9 +145,3 @@ export class LocalOrthanc {
     await this.start();
   }
 }
-
-export function writeFileInto(dir: string, name: string, content: string | Uint8Array): string {
-  const file = path.join(dir, name);
-  writeFileSync(file, content);
-  return file;
-}
