@@ -6,7 +6,7 @@
 
 import type { Logger } from 'pino';
 import { ValidationError, type StudySource } from '../domain/index.js';
-import { isDicomUid } from '../dicom/dicom-json.js';
+import { isUidLike } from '../dicom/dicom-json.js';
 import { studyRef, type DiscoveryResult, type StudyDiscovery } from './study-discovery.js';
 
 export type AnnouncementListener = (studyUid: string, outcome: DiscoveryResult | Error) => void;
@@ -28,7 +28,7 @@ export class AnnouncementQueue {
 
   /** Accepts a study for discovery; throws at once when the UID is malformed. */
   accept(studyUid: string): { accepted: true; queued: boolean } {
-    if (!isDicomUid(studyUid)) throw new ValidationError('StudyInstanceUID', `'${studyUid.slice(0, 80)}' is not a DICOM UID`);
+    if (!isUidLike(studyUid)) throw new ValidationError('StudyInstanceUID', `'${studyUid.slice(0, 80)}' is not a DICOM UID`);
     if (this.waiting.has(studyUid)) return { accepted: true, queued: false };
     this.waiting.add(studyUid);
     this.order.push(studyUid);

@@ -10,7 +10,7 @@ import { createHash } from 'node:crypto';
 import type { Logger } from 'pino';
 import { MammocadError, ValidationError, type StudySource } from '../domain/index.js';
 import type { DicomwebClient } from '../dicom/dicomweb-client.js';
-import { TAG, isDicomUid, jsonNumber, jsonString } from '../dicom/dicom-json.js';
+import { TAG, isUidLike, jsonNumber, jsonString } from '../dicom/dicom-json.js';
 import { REPORT_MANUFACTURER } from '../dicom/sr/index.js';
 import type { Store } from '../store/index.js';
 
@@ -51,7 +51,7 @@ export class StudyDiscovery {
   }
 
   async announce(studyUid: string, source: StudySource): Promise<DiscoveryResult> {
-    if (!isDicomUid(studyUid)) throw new ValidationError('StudyInstanceUID', `'${studyUid.slice(0, 80)}' is not a DICOM UID`);
+    if (!isUidLike(studyUid)) throw new ValidationError('StudyInstanceUID', `'${studyUid.slice(0, 80)}' is not a DICOM UID`);
     const { pacs, store } = this.deps;
     const ref = studyRef(studyUid);
     try {
