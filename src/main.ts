@@ -89,7 +89,13 @@ interface Services {
 /** The embedded worker: scores queued studies with the active model. */
 function buildWorker({ config, logger, store, pacs, selection }: Services, metrics: PipelineMetrics): { worker: JobWorker; scoring: ScoreStudyJob } {
   const scoring = new ScoreStudyJob({ pacs, store, logger, selection, reportTemplate: config.report.template, device: reportDevice(), metrics });
-  const worker = new JobWorker({ store, logger, handlers: { [SCORE_STUDY_JOB]: scoring.handle }, onDead: scoring.onDead });
+  const worker = new JobWorker({
+    store,
+    logger,
+    handlers: { [SCORE_STUDY_JOB]: scoring.handle },
+    onDead: scoring.onDead,
+    staleAfterMs: config.worker.staleAfterSeconds * 1000,
+  });
   return { worker, scoring };
 }
 

@@ -67,6 +67,10 @@ export const configSchema = z.strictObject({
     /** View modifiers that make an image diagnostic rather than screening. */
     skipModifiers: z.array(z.enum(['magnification', 'spot-compression', 'implant-displaced'], { error: 'must be magnification, spot-compression or implant-displaced' })),
   }),
+  worker: z.strictObject({
+    /** A job whose worker has not reported for this long is taken over by another worker. */
+    staleAfterSeconds: integer(30, 86_400),
+  }),
   server: z.strictObject({
     host: nonEmpty,
     port: integer(0, 65535),
@@ -103,6 +107,7 @@ export const ENVIRONMENT_KEYS: ReadonlyArray<{ env: string; key: string; boolean
   { env: 'MAMMOCAD_SELECTION_EXTRA_MODALITIES', key: 'selection.extraModalities', list: true },
   { env: 'MAMMOCAD_SELECTION_VIEWS', key: 'selection.views', list: true },
   { env: 'MAMMOCAD_SELECTION_SKIP_MODIFIERS', key: 'selection.skipModifiers', list: true },
+  { env: 'MAMMOCAD_WORKER_STALE_AFTER_S', key: 'worker.staleAfterSeconds' },
   { env: 'MAMMOCAD_HOST', key: 'server.host' },
   { env: 'MAMMOCAD_PORT', key: 'server.port' },
   { env: 'PORT', key: 'server.port' },

@@ -43,7 +43,7 @@ export interface JobWorkerOptions {
   /** First retry delay (default 30 s); doubles per attempt up to maxBackoffMs (default 15 min). */
   backoffMs?: number;
   maxBackoffMs?: number;
-  /** A running job whose worker has not reported for this long is requeued. */
+  /** A running job whose worker has not reported for this long is requeued (default 2 min; the heartbeat runs every third of it). */
   staleAfterMs?: number;
   /** Called for a job that died without its handler seeing the end (its worker kept dying). */
   onDead?: (job: JobRecord) => Promise<void>;
@@ -68,7 +68,7 @@ export class JobWorker {
 
   /** Claims and runs one due job; returns it, or null when there was none. */
   private get staleAfterMs(): number {
-    return this.options.staleAfterMs ?? 10 * 60_000;
+    return this.options.staleAfterMs ?? 120_000;
   }
 
   /** Claims and runs one due job; returns it, or null when there was none. */

@@ -1,0 +1,478 @@
+// A bounded load and fault test of the whole loop, on loopback only (127.0.0.1):
+//   PostgreSQL (a fresh database, dropped at the end) + a local Orthanc (webhook to the service)
+//   + a random-weight YaroslavNet model package + `mammocad serve` (API, webhook, poller, one
+//   worker) + WORKERS-1 `mammocad worker` processes.
+// Stores STUDIES studies (L CC + R MLO 1024x1024 + a dose report) at once by STOW-RS; after about
+// a third are scored, SIGKILLs one `worker` process (mid-job when one holds a job; a replacement
+// is started), and a little later restarts Orthanc. Waits (bounded by TIME_LIMIT_S) until every
+// study is scored, then checks: one SR of ours per study in Orthanc, one exam prediction per
+// study, no job queued/running/dead/failed. Prints throughput, per-stage timings and the fault
+// events; exits 1 when a check failed.
+//
+//   npx tsx scripts/load-test.ts
+//   STUDIES=50 WORKERS=3 TIME_LIMIT_S=600 KILL=busy|idle npx tsx scripts/load-test.ts
+//
+// PostgreSQL: MAMMOCAD_TEST_PG_URL (admin URL, must point at 127.0.0.1/localhost), or, when unset
+// and running as root, `bash scripts/start-postgres.sh`. Note: the worker's stale limit (10 min,
+// src/pipeline/job-worker.ts) is not configurable from the environment, so a job whose worker is
+// killed mid-job stays 'running' until then; the report says whether it was taken over in time.
+
+import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
+import { createWriteStream, mkdtempSync, rmSync, readFileSync } from 'node:fs';
+import { hostname, tmpdir } from 'node:os';
+import path from 'node:path';
+import { randomBytes, randomUUID } from 'node:crypto';
+import { fileURLToPath } from 'node:url';
+import pg from 'pg';
+import { LocalOrthanc, freePort } from './lib/local-orthanc.js';
+import { mammogram, doseReport, newStudyIds } from '../test/support/dicom-factory.js';
+import { DicomwebClient } from '../src/dicom/dicomweb-client.js';
+import { createWholeImageModel } from '../src/ml/architectures/index.js';
+import { randomizeWeights } from '../src/ml/architectures/random-weights.js';
+import { exportToOnnx } from '../src/ml/onnx/index.js';
+import { writePackage } from '../src/ml/registry/index.js';
+import { DEFAULT_PREPROCESSING } from '../src/ml/preprocess/presets.js';
+import { openStore, type Store } from '../src/store/index.js';
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const CLI = path.join(ROOT, 'bin', 'mammocad.mjs');
+const STUDIES = intEnv('STUDIES', 50);
+const WORKERS = intEnv('WORKERS', 3);
+const TIME_LIMIT_S = intEnv('TIME_LIMIT_S', 600);
+const KILL_MODE = (process.env.KILL ?? 'busy') === 'idle' ? 'idle' : 'busy';
+const HOST = '127.0.0.1';
+const STAGES = ['select', 'fetchDecode', 'infer', 'report'] as const;
+
+function intEnv(name: string, fallback: number): number {
+  const raw = process.env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 1) throw new Error(`${name} must be a positive integer; got ${raw}`);
+  return n;
+}
+
+const started = Date.now();
+const deadline = started + TIME_LIMIT_S * 1000;
+const stamp = () => `+${((Date.now() - started) / 1000).toFixed(1)}s`;
+const say = (msg: string) => console.log(`[load ${stamp()}] ${msg}`);
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+interface FaultEvent {
+  at: string;
+  what: string;
+  outcome: string;
+}
+const faults: FaultEvent[] = [];
+const failures: string[] = [];
+const check = (ok: boolean, what: string) => {
+  console.log(`  [${ok ? 'PASS' : 'FAIL'}] ${what}`);
+  if (!ok) failures.push(what);
+};
+
+function assertLoopback(url: string, what: string): void {
+  const host = new URL(url).hostname;
+  if (!['127.0.0.1', 'localhost', '[::1]', '::1'].includes(host)) throw new Error(`${what} must be on loopback; got host ${host}`);
+}
+
+// ---------------------------------------------------------------------------------------------
+// processes
+
+interface Proc {
+  name: string;
+  child: ChildProcess;
+  exited: Promise<number | null>;
+}
+
+const procs: Proc[] = [];
+let workDir = '';
+
+function startProcess(name: string, args: string[], env: NodeJS.ProcessEnv): Proc {
+  const log = createWriteStream(path.join(workDir, `${name}.log`));
+  const child = spawn(process.execPath, [CLI, ...args], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  child.stdout!.pipe(log, { end: false });
+  child.stderr!.pipe(log, { end: false });
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code, signal) => resolve(code ?? (signal ? -1 : null))));
+  const proc = { name, child, exited };
+  procs.push(proc);
+  return proc;
+}
+
+async function stopProcess(proc: Proc): Promise<void> {
+  if (proc.child.exitCode !== null || proc.child.signalCode !== null) return;
+  proc.child.kill('SIGTERM');
+  const timer = setTimeout(() => proc.child.kill('SIGKILL'), 10_000);
+  await proc.exited;
+  clearTimeout(timer);
+}
+
+function runCli(args: string[], env: NodeJS.ProcessEnv): string {
+  try {
+    return execFileSync(process.execPath, [CLI, ...args], { cwd: ROOT, env, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+  } catch (error) {
+    const e = error as { stdout?: string; stderr?: string; message: string };
+    throw new Error(`mammocad ${args.join(' ')} failed: ${e.message}\n${e.stdout ?? ''}\n${e.stderr ?? ''}`);
+  }
+}
+
+async function waitReady(port: number, proc: Proc, timeoutMs: number): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  while (Date.now() < until) {
+    if (proc.child.exitCode !== null) throw new Error(`${proc.name} exited during start-up (see ${workDir}/${proc.name}.log)`);
+    try {
+      if ((await fetch(`http://${HOST}:${port}/readyz`)).ok) return;
+    } catch {
+      // not listening yet
+    }
+    await sleep(200);
+  }
+  throw new Error(`${proc.name} not ready within ${timeoutMs} ms`);
+}
+
+// ---------------------------------------------------------------------------------------------
+// database
+
+async function adminUrl(): Promise<string> {
+  if (process.env.MAMMOCAD_TEST_PG_URL) return process.env.MAMMOCAD_TEST_PG_URL;
+  if (process.getuid?.() !== 0) throw new Error('set MAMMOCAD_TEST_PG_URL (or run as root to start the local cluster)');
+  return execFileSync('bash', [path.join(ROOT, 'scripts', 'start-postgres.sh')], { encoding: 'utf8' }).trim().split('\n').at(-1)!;
+}
+
+async function adminQuery(url: string, sql: string): Promise<void> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    await client.query(sql);
+  } finally {
+    await client.end();
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// model
+
+async function writeModel(dir: string, version: string): Promise<void> {
+  const model = createWholeImageModel({ backbone: 'yaroslavnet', top: 'resnet', inputHeight: 1152, inputWidth: 896, channels: 1 });
+  try {
+    randomizeWeights(model, 42);
+    const onnx = exportToOnnx(model, { docString: `mammocad load-test model ${version} (random weights)` });
+    await writePackage(
+      dir,
+      {
+        format: 'mammocad-model/1',
+        version,
+        name: 'load test: YaroslavNet + ResNet top, random weights',
+        architecture: 'yaroslavnet+resnet-top',
+        classes: ['not_malignant', 'malignant'],
+        positiveClass: 'malignant',
+        preprocessing: { ...DEFAULT_PREPROCESSING, channels: 1, testTimeFlips: ['none'] },
+        threshold: 0.5,
+        provenance: { source: 'imported', createdAt: new Date().toISOString(), notes: 'random weights, for load tests only' },
+      },
+      { 'model.onnx': onnx },
+    );
+  } finally {
+    model.dispose();
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// statistics
+
+function quantile(sorted: number[], q: number): number {
+  if (sorted.length === 0) return NaN;
+  const i = Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1));
+  return sorted[i]!;
+}
+const fmt = (n: number) => (Number.isFinite(n) ? n.toFixed(0) : '-');
+
+// ---------------------------------------------------------------------------------------------
+
+async function main(): Promise<number> {
+  workDir = mkdtempSync(path.join(tmpdir(), 'mammocad-load-'));
+  say(`STUDIES=${STUDIES} WORKERS=${WORKERS} TIME_LIMIT_S=${TIME_LIMIT_S} KILL=${KILL_MODE}; logs in ${workDir}`);
+  const cleanups: Array<[string, () => Promise<void> | void]> = [];
+  let store: Store | undefined;
+  let pgClient: pg.Client | undefined;
+  try {
+    if (!LocalOrthanc.available()) throw new Error('Orthanc with its DICOMweb plugin is not installed');
+
+    // 1. PostgreSQL
+    const admin = await adminUrl();
+    assertLoopback(admin, 'PostgreSQL');
+    const dbName = `mammocad_load_${randomUUID().replace(/-/g, '').slice(0, 12)}`;
+    await adminQuery(admin, `CREATE DATABASE "${dbName}"`);
+    cleanups.push(['database', () => adminQuery(admin, `DROP DATABASE IF EXISTS "${dbName}" WITH (FORCE)`)]);
+    const dbUrlObj = new URL(admin);
+    dbUrlObj.pathname = `/${dbName}`;
+    const databaseUrl = dbUrlObj.toString();
+    say(`database ${dbName} created`);
+
+    // 2. Orthanc, notifying the service's port
+    const port = await freePort();
+    const webhookSecret = randomBytes(24).toString('hex');
+    const orthanc = new LocalOrthanc({ stableAge: 2, webhookUrl: `http://${HOST}:${port}/webhooks/study-stable`, webhookSecret });
+    cleanups.push(['orthanc', async () => {
+      await orthanc.stop();
+      rmSync(orthanc.dir, { recursive: true, force: true });
+    }]);
+    await orthanc.start();
+    say(`Orthanc on ${orthanc.url}`);
+
+    const dataDir = path.join(workDir, 'data');
+    const env: NodeJS.ProcessEnv = {
+      ...process.env,
+      MAMMOCAD_DATA_DIR: dataDir,
+      MAMMOCAD_DATABASE_URL: databaseUrl,
+      MAMMOCAD_PACS_URL: orthanc.dicomwebUrl,
+      MAMMOCAD_PACS_USERNAME: orthanc.username,
+      MAMMOCAD_PACS_PASSWORD: orthanc.password,
+      MAMMOCAD_WEBHOOK_SECRET: webhookSecret,
+      MAMMOCAD_POLL_INTERVAL_S: '10',
+      // A killed worker's job is taken over after this (the production default is 120 s).
+      MAMMOCAD_WORKER_STALE_AFTER_S: process.env.STALE_AFTER_S ?? '45',
+      MAMMOCAD_LOG_LEVEL: 'warn',
+      MAMMOCAD_HOST: HOST,
+    };
+
+    // 3. the model
+    const version = `load-yaroslav-${Date.now()}`;
+    const packageDir = path.join(workDir, 'package', version);
+    const t = Date.now();
+    await writeModel(packageDir, version);
+    say(`model package written in ${Date.now() - t} ms`);
+    runCli(['migrate', '--json'], env);
+    runCli(['models', 'import', packageDir, '--json'], env);
+    runCli(['models', 'activate', version, '--json'], env);
+    say(`model ${version} imported and active`);
+
+    // 4. processes
+    cleanups.push(['processes', async () => {
+      await Promise.all(procs.map(stopProcess));
+    }]);
+    const serve = startProcess('serve', ['serve', '--port', String(port)], env);
+    await waitReady(port, serve, 120_000);
+    let workerSeq = 0;
+    const workers: Proc[] = [];
+    for (let i = 1; i < WORKERS; i++) workers.push(startProcess(`worker-${++workerSeq}`, ['worker'], env));
+    await sleep(3000);
+    for (const w of workers) if (w.child.exitCode !== null) throw new Error(`${w.name} exited at start (see ${workDir}/${w.name}.log)`);
+    say(`serve on ${HOST}:${port} (pid ${serve.child.pid}) + ${workers.length} worker process(es): ${workers.map((w) => w.child.pid).join(', ')}`);
+
+    store = await openStore({ databaseUrl, migrate: false });
+    pgClient = new pg.Client({ connectionString: databaseUrl });
+    await pgClient.connect();
+    const db = pgClient;
+
+    // 5. load
+    const pacs = new DicomwebClient({ url: orthanc.dicomwebUrl, username: orthanc.username, password: orthanc.password, timeoutMs: 120_000 });
+    const studies = Array.from({ length: STUDIES }, () => {
+      const ids = newStudyIds();
+      return {
+        uid: ids.studyUid,
+        instances: [mammogram(ids, { laterality: 'L', view: 'CC', size: 1024 }).bytes, mammogram(ids, { laterality: 'R', view: 'MLO', size: 1024 }).bytes, doseReport(ids).bytes],
+      };
+    });
+    const firstStow = Date.now();
+    say(`storing ${STUDIES} studies at once`);
+    const stowResults = await Promise.allSettled(studies.map((s) => pacs.store(s.instances, s.uid)));
+    const stowFailed = stowResults.filter((r) => r.status === 'rejected');
+    say(`STOW done in ${Date.now() - firstStow} ms; ${stowFailed.length} failed${stowFailed.length ? `: ${String((stowFailed[0] as PromiseRejectedResult).reason)}` : ''}`);
+    check(stowFailed.length === 0, `all ${STUDIES} STOW-RS requests succeeded`);
+
+    // 6. wait, injecting the faults on the way
+    const killAt = Math.ceil(STUDIES / 3);
+    let killed: { proc: Proc; workerId: string; jobIds: string[]; at: number; mode: string; eventIndex: number } | undefined;
+    let orthancRestartedAt: number | undefined;
+    let lastLine = '';
+    let allScored = false;
+    const statusCounts = async () => {
+      const rows = (await db.query<{ status: string; n: string }>(`SELECT status, count(*) AS n FROM "Study" GROUP BY status`)).rows;
+      return Object.fromEntries(rows.map((r) => [r.status, Number(r.n)])) as Record<string, number>;
+    };
+    while (Date.now() < deadline) {
+      const counts = await statusCounts();
+      const scored = counts.scored ?? 0;
+      const line = JSON.stringify(counts);
+      if (line !== lastLine) {
+        say(`studies by status ${line}`);
+        lastLine = line;
+      }
+
+      if (!killed && scored >= killAt && workers.length > 0) {
+        // Pick the victim: a `worker` process holding a job (busy) or holding none (idle).
+        const running = (await db.query<{ id: string; lockedBy: string }>(`SELECT id, "lockedBy" FROM "Job" WHERE status = 'running'`)).rows;
+        const holderOf = (p: Proc) => `${hostname()}:${p.child.pid}`;
+        const busy = workers.filter((w) => running.some((j) => j.lockedBy === holderOf(w)));
+        const idle = workers.filter((w) => !busy.includes(w));
+        const pool = KILL_MODE === 'busy' ? busy : idle;
+        if (pool.length > 0 || Date.now() - firstStow > 0.8 * (deadline - firstStow)) {
+          const victim = pool[0] ?? workers[0]!;
+          const workerId = holderOf(victim);
+          const jobIds = running.filter((j) => j.lockedBy === workerId).map((j) => j.id);
+          victim.child.kill('SIGKILL');
+          await victim.exited;
+          workers.splice(workers.indexOf(victim), 1);
+          const replacement = startProcess(`worker-${++workerSeq}`, ['worker'], env);
+          workers.push(replacement);
+          const mode = jobIds.length ? `mid-job (held ${jobIds.length} job(s))` : 'idle';
+          faults.push({ at: stamp(), what: `SIGKILL ${victim.name} (pid ${victim.child.pid}) ${mode} at ${scored}/${STUDIES} scored; replacement ${replacement.name} pid ${replacement.child.pid}`, outcome: jobIds.length ? 'pending: job still running under the dead worker' : 'no job lost (it held none)' });
+          killed = { proc: victim, workerId, jobIds, at: Date.now(), mode, eventIndex: faults.length - 1 };
+          say(`fault: ${faults.at(-1)!.what}`);
+        }
+      }
+      if (killed && killed.jobIds.length) {
+        const rows = (await db.query<{ id: string; status: string; lockedBy: string | null; attempts: number }>(`SELECT id, status, "lockedBy", attempts FROM "Job" WHERE id = ANY($1)`, [killed.jobIds])).rows;
+        const stillDead = rows.filter((r) => r.status === 'running' && r.lockedBy === killed!.workerId);
+        if (stillDead.length === 0 && faults[killed.eventIndex]!.outcome.startsWith('pending')) {
+          faults[killed.eventIndex]!.outcome = `job taken over ${((Date.now() - killed.at) / 1000).toFixed(0)} s after the kill (now ${rows.map((r) => `${r.status}, attempts ${r.attempts}`).join('; ')})`;
+          say(`fault outcome: ${faults[killed.eventIndex]!.outcome}`);
+        }
+      }
+      if (killed && !orthancRestartedAt && Date.now() - killed.at > 5000) {
+        const t0 = Date.now();
+        const before = (await statusCounts()).scored ?? 0;
+        await orthanc.restart();
+        orthancRestartedAt = Date.now();
+        faults.push({ at: stamp(), what: `Orthanc restarted (down ${orthancRestartedAt - t0} ms) at ${before}/${STUDIES} scored`, outcome: 'pending' });
+        say(`fault: ${faults.at(-1)!.what}`);
+      }
+
+      if (scored === STUDIES) {
+        allScored = true;
+        break;
+      }
+      await sleep(1000);
+    }
+    const waitEnded = Date.now();
+    if (killed && faults[killed.eventIndex]!.outcome.startsWith('pending')) {
+      faults[killed.eventIndex]!.outcome = `NOT taken over within the run: ${killed.jobIds.length} job(s) still 'running' under the dead worker ${((waitEnded - killed.at) / 1000).toFixed(0)} s after the kill (stale limit ${process.env.STALE_AFTER_S ?? '45'} s, MAMMOCAD_WORKER_STALE_AFTER_S)`;
+    }
+    check(allScored, `every study scored within TIME_LIMIT_S=${TIME_LIMIT_S}`);
+
+    // 7. checks
+    const studyRows = (await db.query<{ id: string; studyUid: string; status: string; statusReason: string | null }>(`SELECT id, "studyUid", status, "statusReason" FROM "Study"`)).rows;
+    const byUid = new Map(studyRows.map((r) => [r.studyUid, r]));
+    const unknown = studies.filter((s) => !byUid.has(s.uid)).length;
+    check(unknown === 0 && studyRows.length === STUDIES, `the database knows exactly the ${STUDIES} studies stored (known ${studyRows.length}, missing ${unknown})`);
+    const notScored = studyRows.filter((r) => r.status !== 'scored');
+    if (notScored.length) for (const r of notScored.slice(0, 5)) console.log(`    not scored: ${r.studyUid} ${r.status} ${r.statusReason ?? ''}`);
+
+    // SRs in Orthanc (after the restart it may need a moment to answer)
+    const srCounts: number[] = [];
+    for (const s of studies) {
+      let n = -1;
+      for (let attempt = 0; attempt < 5 && n < 0; attempt++) {
+        try {
+          const series = await pacs.search(`studies/${s.uid}/series`, { Modality: 'SR', includefield: ['Manufacturer', 'NumberOfSeriesRelatedInstances'] });
+          n = 0;
+          for (const se of series) {
+            if (se['00080070']?.Value?.[0] !== 'mammocad') continue;
+            const seriesUid = String(se['0020000E']?.Value?.[0]);
+            n += (await pacs.search(`studies/${s.uid}/series/${seriesUid}/instances`)).length;
+          }
+        } catch {
+          await sleep(1000);
+        }
+      }
+      srCounts.push(n);
+    }
+    const srWrong = srCounts.filter((n) => n !== 1).length;
+    check(srWrong === 0, `each study has exactly one mammocad SR in Orthanc (${srWrong} do not: counts ${JSON.stringify(histogram(srCounts))})`);
+
+    // predictions, through the store
+    const examTimings: Array<Record<string, number>> = [];
+    const examCounts: number[] = [];
+    for (const s of studies) {
+      const row = byUid.get(s.uid);
+      if (!row) {
+        examCounts.push(0);
+        continue;
+      }
+      const exams = (await store.predictions.listByStudy(row.id)).filter((p) => p.level === 'exam');
+      examCounts.push(exams.length);
+      for (const e of exams) if (e.timings) examTimings.push(e.timings);
+    }
+    const examWrong = examCounts.filter((n) => n !== 1).length;
+    check(examWrong === 0, `each study has exactly one exam prediction (${examWrong} do not: counts ${JSON.stringify(histogram(examCounts))})`);
+
+    const jobs = await store.jobs.countByStatus();
+    console.log(`  jobs by state: ${JSON.stringify(jobs)}`);
+    check(jobs.queued === 0 && jobs.running === 0 && jobs.dead === 0 && jobs.failed === 0, 'no job queued, running, dead or failed');
+
+    // Orthanc restart outcome
+    const restartIdx = faults.findIndex((f) => f.what.startsWith('Orthanc restarted'));
+    if (restartIdx >= 0) {
+      const retried = (await db.query<{ n: string }>(`SELECT count(*) AS n FROM "Job" WHERE kind = 'score-study' AND attempts > 1`)).rows[0]!.n;
+      const errors = (await db.query<{ e: string; n: string }>(`SELECT "lastError" AS e, count(*) AS n FROM "Job" WHERE "lastError" IS NOT NULL GROUP BY "lastError" ORDER BY 2 DESC LIMIT 3`)).rows;
+      faults[restartIdx]!.outcome = `${retried} score-study job(s) needed more than one attempt; lastError seen: ${errors.length ? errors.map((r) => `${r.n}x "${r.e.slice(0, 120)}"`).join('; ') : 'none'}`;
+    }
+
+    // 8. results
+    const lastScored = (await db.query<{ t: Date | null }>(`SELECT max("finishedAt") AS t FROM "Job" WHERE kind = 'score-study' AND status = 'succeeded'`)).rows[0]!.t;
+    const scoredCount = studyRows.filter((r) => r.status === 'scored').length;
+    const spanMs = (lastScored ? lastScored.getTime() : waitEnded) - firstStow;
+    console.log('\n== results ==');
+    console.log(`studies scored: ${scoredCount}/${STUDIES}; first STOW -> last study scored: ${(spanMs / 1000).toFixed(1)} s; throughput ${((scoredCount / spanMs) * 60_000).toFixed(1)} studies/min (${WORKERS} workers)`);
+    console.log(`\nper-stage times from the exam predictions' timings (ms, n=${examTimings.length} studies):`);
+    console.log('| stage | median | p95 | sum |');
+    console.log('|---|---:|---:|---:|');
+    const keys = [...new Set([...STAGES, ...examTimings.flatMap((t) => Object.keys(t))])];
+    let total = 0;
+    let inferSum = 0;
+    for (const k of keys) {
+      const values = examTimings.map((t) => t[k]).filter((v): v is number => typeof v === 'number').sort((a, b) => a - b);
+      const sum = values.reduce((a, b) => a + b, 0);
+      total += sum;
+      if (k === 'infer') inferSum = sum;
+      console.log(`| ${k} | ${fmt(quantile(values, 0.5))} | ${fmt(quantile(values, 0.95))} | ${fmt(sum)} |`);
+    }
+    const perStudy = examTimings.map((t) => Object.values(t).reduce((a, b) => a + b, 0)).sort((a, b) => a - b);
+    console.log(`| all stages | ${fmt(quantile(perStudy, 0.5))} | ${fmt(quantile(perStudy, 0.95))} | ${fmt(total)} |`);
+    console.log(`pipeline overhead beyond inference: ${total > 0 ? ((1 - inferSum / total) * 100).toFixed(1) : '-'}% (1 - sum(infer)/sum(all stages))`);
+    console.log('\nfault events:');
+    if (faults.length === 0) console.log('  none injected');
+    for (const f of faults) console.log(`  ${f.at} ${f.what}\n      -> ${f.outcome}`);
+    const stowToFirstScore = (await db.query<{ t: Date | null }>(`SELECT min("finishedAt") AS t FROM "Job" WHERE kind = 'score-study' AND status = 'succeeded'`)).rows[0]!.t;
+    if (stowToFirstScore) console.log(`\nfirst study scored ${((stowToFirstScore.getTime() - firstStow) / 1000).toFixed(1)} s after the first STOW`);
+    const sources = (await db.query<{ source: string; n: string }>(`SELECT source, count(*) AS n FROM "Study" GROUP BY source`)).rows;
+    console.log(`studies by discovery source: ${JSON.stringify(Object.fromEntries(sources.map((r) => [r.source, Number(r.n)])))}`);
+    for (const p of procs) {
+      const text = readLog(p.name);
+      const lines = text.split('\n').filter(Boolean);
+      if (lines.length) console.log(`${p.name}.log: ${lines.length} line(s) at warn or above; first: ${lines[0]!.slice(0, 300)}`);
+    }
+    console.log(`\nchecks: ${failures.length === 0 ? 'all passed' : `${failures.length} FAILED`}`);
+    for (const f of failures) console.log(`  FAILED: ${f}`);
+    return failures.length === 0 ? 0 : 1;
+  } catch (error) {
+    console.error(`[load ${stamp()}] ERROR: ${(error as Error).stack ?? String(error)}`);
+    return 1;
+  } finally {
+    await pgClient?.end().catch(() => undefined);
+    await store?.close().catch(() => undefined);
+    for (const [name, fn] of cleanups.reverse()) {
+      try {
+        await fn();
+      } catch (error) {
+        console.error(`cleanup ${name} failed: ${String(error)}`);
+      }
+    }
+    say(`cleaned up (processes, Orthanc, database); logs kept in ${workDir}`);
+  }
+}
+
+function readLog(name: string): string {
+  try {
+    return readFileSync(path.join(workDir, `${name}.log`), 'utf8');
+  } catch {
+    return '';
+  }
+}
+
+function histogram(values: number[]): Record<string, number> {
+  const h: Record<string, number> = {};
+  for (const v of values) h[v] = (h[v] ?? 0) + 1;
+  return h;
+}
+
+process.exit(await main());
