@@ -30,7 +30,7 @@ import * as ort from 'onnxruntime-node';
 import { PAPER_INPUT_HEIGHT, PAPER_INPUT_WIDTH, countFlops, createWholeImageModel, type BackboneName } from '../../src/ml/architectures/index.js';
 import { ONNX_INPUT_NAME, exportToOnnx } from '../../src/ml/onnx/index.js';
 import { encodeModel, floatTensor, floatValueInfo, intsAttribute, node } from '../../src/ml/onnx/onnx-graph.js';
-import { machine } from './machine.js';
+import { machine, median, time } from './measure.js';
 
 const RUNS = Number(process.env.MAMMOCAD_BENCH_RUNS ?? 7);
 const WARM_UPS = 2;
@@ -92,24 +92,6 @@ interface Row {
   runs: number;
   ms: number;
   gflop: number;
-}
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const middle = Math.floor(sorted.length / 2);
-  return sorted.length % 2 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
-}
-
-/** Runs `task` `runs` times after `warmUps` untimed runs; returns the durations in ms. */
-async function time(runs: number, warmUps: number, task: () => Promise<unknown>): Promise<number[]> {
-  for (let i = 0; i < warmUps; i++) await task();
-  const durations: number[] = [];
-  for (let i = 0; i < runs; i++) {
-    const started = performance.now();
-    await task();
-    durations.push(performance.now() - started);
-  }
-  return durations;
 }
 
 const gflopPerSecond = (row: { ms: number; gflop: number }) => row.gflop / (row.ms / 1e3);

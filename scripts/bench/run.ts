@@ -22,7 +22,7 @@ import { readPart10 } from '../../src/dicom/part10.js';
 import { decodeJpeg2000, type OpenJpegModule } from '../../src/dicom/pixels/codecs.js';
 import { decodeImage } from '../../src/dicom/pixels/decode-image.js';
 import { JPEG_2000, JPEG_2000_LOSSLESS } from '../../src/dicom/pixels/transfer-syntaxes.js';
-import { machine } from './machine.js';
+import { machine, median, time } from './measure.js';
 
 const FILE = process.env.MAMMOCAD_BENCH_FILE ?? path.join(PROJECT_ROOT, '..', 'shared', 'data', 'dicom', 'nema-wg04-mg1-j2ki.dcm');
 const RUNS = Number(process.env.MAMMOCAD_BENCH_RUNS ?? 7);
@@ -35,24 +35,6 @@ interface Row {
   medianMs: number | null;
   output: string;
   note?: string;
-}
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const middle = Math.floor(sorted.length / 2);
-  return sorted.length % 2 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
-}
-
-/** Runs `task` `runs` times after `warmUps` untimed runs; returns the durations in ms. */
-async function time(runs: number, warmUps: number, task: () => Promise<unknown> | unknown): Promise<number[]> {
-  for (let i = 0; i < warmUps; i++) await task();
-  const durations: number[] = [];
-  for (let i = 0; i < runs; i++) {
-    const started = performance.now();
-    await task();
-    durations.push(performance.now() - started);
-  }
-  return durations;
 }
 
 /** Times a command-line decoder; null with its complaint when it cannot decode the file. */

@@ -17,6 +17,7 @@
 // included), so the importer sees what the authors' released files hold.
 
 import h5wasm from 'h5wasm/node';
+import { seededRandom } from '../../src/training/datasets/splits.js';
 
 export type KerasConfig = Record<string, unknown>;
 
@@ -201,7 +202,7 @@ export function tinyResNet(seed = 7): KerasModelFixture {
     dropout('dropout_1', 'global_average_pooling2d_1', 0.5),
     dense('dense_1', 'dropout_1', 2, 'softmax'),
   ];
-  const random = mulberry32(seed);
+  const random = seededRandom(seed);
   const uniform = (n: number, low: number, high: number) => Float32Array.from({ length: n }, () => low + (high - low) * random());
   const weight = (name: string, shape: number[], low: number, high: number): KerasWeight => ({
     name,
@@ -329,16 +330,4 @@ export async function writeKerasH5(file: string, fixture: KerasModelFixture, opt
     f.close();
   }
   return file;
-}
-
-/** A small, fast, seedable PRNG (public-domain mulberry32) for reproducible weights. */
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }

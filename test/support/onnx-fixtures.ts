@@ -10,6 +10,7 @@ import path from 'node:path';
 import onnxProto from 'onnx-proto';
 import type { ModelManifest, PreprocessingSpec } from '../../src/ml/model-manifest.js';
 import { writePackage } from '../../src/ml/registry/index.js';
+import { seededRandom } from '../../src/training/datasets/splits.js';
 
 const { onnx } = onnxProto;
 const { AttributeType } = onnx.AttributeProto;
@@ -37,7 +38,7 @@ export interface ClassifierOptions {
 /** The ONNX bytes of a tiny conv classifier (see the header). */
 export function buildClassifierOnnx(options: ClassifierOptions): Uint8Array {
   const { channels, height, width, batch = null, seed = 1, classes = 2, softmax = true, inputType = DataType.FLOAT } = options;
-  const random = mulberry32(seed);
+  const random = seededRandom(seed);
   const uniform = (n: number, scale: number) => Array.from({ length: n }, () => (random() * 2 - 1) * scale);
   const dim = (value: number | null, name: string) => (value === null ? { dimParam: name } : { dimValue: value });
   const tensor = (name: string, dims: number[], values: number[]) => ({ name, dims, dataType: DataType.FLOAT, floatData: values });
@@ -132,22 +133,10 @@ export async function writeTestPackage(parent: string, options: TestPackageOptio
 
 /** A grey test image: background 0 on the right third, a textured "breast" on the left. */
 export function testImage(width: number, height: number, seed = 1): { width: number; height: number; pixels: Float32Array; pixelSpacingMm: null } {
-  const random = mulberry32(seed);
+  const random = seededRandom(seed);
   const pixels = new Float32Array(width * height);
   for (let y = 0; y < height; y++) {
     for (let x = 0; x < width; x++) pixels[y * width + x] = x < (width * 2) / 3 ? 800 + 3000 * random() * (1 - y / height) : 0;
   }
   return { width, height, pixels, pixelSpacingMm: null };
-}
-
-/** A small, fast, seedable PRNG (public-domain mulberry32) for reproducible weights and images. */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }

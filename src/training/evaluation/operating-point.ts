@@ -5,7 +5,7 @@
 // overstate the sensitivity a real threshold gives.
 
 import { ValidationError } from '../../domain/index.js';
-import { rankScores, validateScoresAndLabels, type RankedScores } from './roc.js';
+import { countsAtThresholds, rankScores, validateScoresAndLabels, type RankedScores } from './roc.js';
 
 export interface OperatingPoint {
   /** Call positive when `score >= threshold`; Infinity means nothing is called positive. */
@@ -18,22 +18,11 @@ export type ThresholdRule = { targetSpecificity: number } | { maximise: 'youden'
 
 /** Every achievable operating point, from threshold Infinity down to the lowest score. */
 export function operatingPoints(ranked: RankedScores): OperatingPoint[] {
-  const { blockStart, blockScore, sortedLabels } = ranked;
-  const n = sortedLabels.length;
-  let positives = 0;
-  for (let k = 0; k < n; k++) positives += sortedLabels[k]!;
-  const negatives = n - positives;
-  const points: OperatingPoint[] = [{ threshold: Infinity, sensitivity: 0, specificity: 1 }];
-  let tp = 0;
-  let fp = 0;
-  for (let b = 0; b + 1 < blockStart.length; b++) {
-    for (let k = blockStart[b]!; k < blockStart[b + 1]!; k++) {
-      if (sortedLabels[k] === 1) tp++;
-      else fp++;
-    }
-    points.push({ threshold: blockScore[b]!, sensitivity: tp / positives, specificity: (negatives - fp) / negatives });
-  }
-  return points;
+  return countsAtThresholds(ranked).map((c) => ({
+    threshold: c.threshold,
+    sensitivity: c.tp / c.positives,
+    specificity: (c.negatives - c.fp) / c.negatives,
+  }));
 }
 
 function checkSpecificity(spec: number): void {

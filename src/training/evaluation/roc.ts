@@ -107,23 +107,37 @@ export function roc(scores: readonly number[], labels: readonly number[]): RocPo
   return rocFromRanked(rankScores(scores, labels));
 }
 
-export function rocFromRanked(ranked: RankedScores): RocPoint[] {
+/** Confusion counts at every achievable threshold, from Infinity (nothing positive) down to the lowest score. */
+export interface ThresholdCounts {
+  threshold: number;
+  tp: number;
+  fp: number;
+  positives: number;
+  negatives: number;
+}
+
+export function countsAtThresholds(ranked: RankedScores): ThresholdCounts[] {
   const { blockStart, blockScore, sortedLabels } = ranked;
   const n = sortedLabels.length;
   let positives = 0;
   for (let k = 0; k < n; k++) positives += sortedLabels[k]!;
   const negatives = n - positives;
-  const points: RocPoint[] = [{ fpr: 0, tpr: 0, threshold: Infinity }];
+  const counts: ThresholdCounts[] = [{ threshold: Infinity, tp: 0, fp: 0, positives, negatives }];
   let tp = 0;
   let fp = 0;
+  // One step per block of tied scores: a tie cannot be split by any threshold.
   for (let b = 0; b + 1 < blockStart.length; b++) {
     for (let k = blockStart[b]!; k < blockStart[b + 1]!; k++) {
       if (sortedLabels[k] === 1) tp++;
       else fp++;
     }
-    points.push({ fpr: fp / negatives, tpr: tp / positives, threshold: blockScore[b]! });
+    counts.push({ threshold: blockScore[b]!, tp, fp, positives, negatives });
   }
-  return points;
+  return counts;
+}
+
+export function rocFromRanked(ranked: RankedScores): RocPoint[] {
+  return countsAtThresholds(ranked).map((c) => ({ fpr: c.fp / c.negatives, tpr: c.tp / c.positives, threshold: c.threshold }));
 }
 
 /** Trapezoid area under a ROC curve given as points in order of increasing fpr. */
