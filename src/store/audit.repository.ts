@@ -19,14 +19,26 @@ export interface AuditFilter {
 }
 
 export class AuditRepository {
+  /** The last timestamp this process gave an event. */
+  private lastAt = 0;
+
   constructor(private readonly db: Db) {}
+
+  /**
+   * Events of one process get strictly increasing timestamps (the database keeps milliseconds),
+   * so "newest first" is the order they happened in, even for two events in one millisecond.
+   */
+  private nextAt(): Date {
+    this.lastAt = Math.max(Date.now(), this.lastAt + 1);
+    return new Date(this.lastAt);
+  }
 
   async record(event: AuditEventInput): Promise<AuditEventRecord> {
     if (!event.actor) throw new ValidationError('actor', 'is required');
     if (!event.action) throw new ValidationError('action', 'is required');
     const { details, ...rest } = event;
     return (await this.db.auditEvent.create({
-      data: { ...rest, ...(details !== undefined ? { details: details as object } : {}) },
+      data: { ...rest, at: this.nextAt(), ...(details !== undefined ? { details: details as object } : {}) },
     })) as AuditEventRecord;
   }
 
