@@ -150,3 +150,18 @@ export interface ApiKeyRecord {
   lastUsedAt: Date | null;
   revokedAt: Date | null;
 }
+
+/** An exam-level prediction with what a reader needs to name it without further look-ups. */
+export interface ExamPredictionRecord extends PredictionRecord {
+  level: 'exam';
+  studyUid: string;
+  /** The model version's version string (not its id). */
+  modelVersion: string;
+}
+
+/** One study found by a results search, with its exam result of the searched model version. */
+export interface StudyHit {
+  study: StudyRecord;
+  /** Null when the study has no exam-level prediction of that model version (or none was searched). */
+  exam: PredictionRecord | null;
+}

@@ -13,14 +13,23 @@ import { ModelVersionRepository } from './model-version.repository.js';
 import { PredictionRepository } from './prediction.repository.js';
 import { ReportRepository } from './report.repository.js';
 import { StudyRepository } from './study.repository.js';
+import { StudySearchRepository } from './study-search.repository.js';
 import { WatcherCursorRepository } from './watcher-cursor.repository.js';
 
 export { parseDatabaseUrl, applyMigrations, type DatabaseTarget, type Provider, type MigrateResult };
-export type { AnnouncedStudy, StudyListFilter } from './study.repository.js';
+export type { AnnouncedStudy, BulkStudyInput, StudyListFilter } from './study.repository.js';
 export type { ImageInput } from './image.repository.js';
-export type { PredictionInput } from './prediction.repository.js';
+export { EXAMS_CREATED_SINCE_MAX, type BulkPredictionInput, type PredictionInput } from './prediction.repository.js';
 export type { ReportReservation } from './report.repository.js';
-export type { LabelInput } from './label.repository.js';
+export type { LabelInput, LabelledResult } from './label.repository.js';
+export {
+  STUDY_SEARCH_MAX_PAGE,
+  STUDY_SEARCH_SORTS,
+  type StudySearchFilter,
+  type StudySearchPage,
+  type StudySearchPageRequest,
+  type StudySearchSort,
+} from './study-search.repository.js';
 export type { ModelVersionInput } from './model-version.repository.js';
 export type { EnqueueOptions, JobFilter } from './job.repository.js';
 export type { AuditEventInput, AuditFilter } from './audit.repository.js';
@@ -29,6 +38,8 @@ export type { ApiKeyInput } from './api-key.repository.js';
 export interface Store {
   provider: Provider;
   studies: StudyRepository;
+  /** The results search (worklist, study lists of the API). */
+  search: StudySearchRepository;
   images: ImageRepository;
   predictions: PredictionRepository;
   reports: ReportRepository;
@@ -54,6 +65,7 @@ function buildStore(provider: Provider, db: Db): Store {
   return {
     provider,
     studies: new StudyRepository(db),
+    search: new StudySearchRepository(db),
     images: new ImageRepository(db),
     predictions: new PredictionRepository(db),
     reports: new ReportRepository(db),

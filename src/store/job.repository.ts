@@ -2,7 +2,15 @@
 //
 // Claiming is a compare-and-set (update ... where status = 'queued'), which is atomic on both
 // SQLite and PostgreSQL, so two workers can never run the same job.
+//
+// Dispatch (PostgreSQL with graphile-worker): the Job row stays the one source of truth, and a
+// graphile job { jobId } is only the doorbell that makes a worker look at it. Once dispatchTo()
+// names the graphile task, every write that makes a row 'queued' (enqueue, retry, postpone,
+// stale requeue) adds that graphile job in the same transaction, with job_key = the Job id (so
+// adding again is idempotent) and run_at = the row's runAt. dispatchDue() re-adds them for all
+// due queued rows, the safety net for anything added while dispatch was off or lost in between.
 
+import { randomUUID } from 'node:crypto';
 import type { JobRecord, JobStatus, JsonValue } from '../domain/index.js';
 import { ConflictError, JOB_STATUSES, NotFoundError, ValidationError, assertOneOf } from '../domain/index.js';
 import type { Db } from './database.js';
@@ -24,8 +32,37 @@ export interface JobFilter {
 
 const asRecord = (row: unknown) => row as JobRecord;
 
+/** A job with the time of its last change (the subscription feed's cursor). */
+export type ChangedJobRecord = JobRecord & { updatedAt: Date };
+
 export class JobRepository {
+  /** The graphile-worker task that delivers jobs, while dispatch is on (PostgreSQL only). */
+  private dispatchTask: string | undefined;
+
   constructor(private readonly db: Db) {}
+
+  /**
+   * Turns dispatch to graphile-worker on (a task name) or off (undefined). Only on PostgreSQL,
+   * and only once graphile's schema is installed (its runner does that at start): add_job is
+   * its SQL function.
+   */
+  dispatchTo(task: string | undefined): void {
+    this.dispatchTask = task;
+  }
+
+  /**
+   * add_job for the row `id` if it is queued, reading run_at from the row itself. Graphile's own
+   * retries are off (max_attempts 1): the Job row counts attempts and schedules retries. The
+   * default job_key_mode 'replace' updates a waiting graphile job, and for one that is running
+   * (or locked by a process that vanished) clears its key and adds a new one, so a re-add is never
+   * swallowed. "runAt" is stored as UTC in a timestamp without time zone.
+   */
+  private dispatchQueued(task: string, id: string) {
+    return this.db.$executeRaw`
+      SELECT graphile_worker.add_job(${task}, json_build_object('jobId', "id"),
+        run_at := "runAt" AT TIME ZONE 'UTC', max_attempts := 1, job_key := "id")
+      FROM "Job" WHERE "id" = ${id} AND "status" = 'queued'`;
+  }
 
   async enqueue(kind: string, payload: JsonValue, options: EnqueueOptions = {}): Promise<{ job: JobRecord; created: boolean }> {
     if (!kind) throw new ValidationError('kind', 'is required');
@@ -38,9 +75,26 @@ export class JobRepository {
       if (existing) return { job: asRecord(existing), created: false };
     }
     try {
-      const job = await this.db.job.create({
-        data: { kind, payload: payload as object, idempotencyKey: key ?? null, maxAttempts: options.maxAttempts, runAt: options.runAt },
-      });
+      const task = this.dispatchTask;
+      if (!task) {
+        const job = await this.db.job.create({
+          data: { kind, payload: payload as object, idempotencyKey: key ?? null, maxAttempts: options.maxAttempts, runAt: options.runAt },
+        });
+        return { job: asRecord(job), created: true };
+      }
+      // One transaction: the graphile job and the Job row exist together or not at all (a
+      // losing idempotency race or a rejected payload rolls the graphile job back too). The id
+      // and runAt are chosen here so that add_job can go first and the row's insert decides.
+      const id = randomUUID();
+      const runAt = options.runAt ?? new Date();
+      const [, job] = await this.db.$transaction([
+        this.db.$executeRaw`
+          SELECT graphile_worker.add_job(${task}, json_build_object('jobId', ${id}::text),
+            run_at := ${runAt.toISOString()}::timestamptz, max_attempts := 1, job_key := ${id})`,
+        this.db.job.create({
+          data: { id, kind, payload: payload as object, idempotencyKey: key ?? null, maxAttempts: options.maxAttempts, runAt },
+        }),
+      ]);
       return { job: asRecord(job), created: true };
     } catch (error) {
       if (!key || !isUniqueViolation(error)) throw error;
@@ -71,6 +125,49 @@ export class JobRepository {
       if (count === 1) return this.get(id);
     }
     return null;
+  }
+
+  /**
+   * Takes the job `id` for `workerId` if it is queued, due, and of one of `kinds` (the queue
+   * delivered this id: graphile-worker on PostgreSQL); null when it is not (already taken,
+   * cancelled, finished, not due yet, or a kind this process does not run).
+   */
+  async claimById(id: string, kinds: string[], workerId: string, now = new Date()): Promise<JobRecord | null> {
+    const { count } = await this.db.job.updateMany({
+      where: { id, status: 'queued', kind: { in: kinds }, runAt: { lte: now } },
+      data: { status: 'running', lockedBy: workerId, lockedAt: now, startedAt: now, attempts: { increment: 1 } },
+    });
+    return count === 1 ? this.get(id) : null;
+  }
+
+  /**
+   * Adds the graphile job again for each due queued row (idempotent by job_key), oldest first;
+   * returns how many were due. The sweep's safety net; a no-op while dispatch is off.
+   */
+  async dispatchDue(now = new Date(), take = 1_000): Promise<number> {
+    const task = this.dispatchTask;
+    if (!task) return 0;
+    const due = await this.db.job.findMany({
+      where: { status: 'queued', runAt: { lte: now } },
+      orderBy: [{ runAt: 'asc' }, { createdAt: 'asc' }],
+      take,
+      select: { id: true },
+    });
+    for (const { id } of due) await this.dispatchQueued(task, id);
+    return due.length;
+  }
+
+  /**
+   * For a delivery that claimById refused: when the row is queued but not due yet (a duplicate
+   * delivery from before a retry was scheduled), adds its graphile job again at the row's runAt.
+   * A due row is left alone (a kind this process does not run; re-adding would loop at once).
+   */
+  async redispatchIfEarly(id: string, now = new Date()): Promise<boolean> {
+    if (!this.dispatchTask) return false;
+    const job = await this.db.job.findUnique({ where: { id }, select: { status: true, runAt: true } });
+    if (job?.status !== 'queued' || job.runAt <= now) return false;
+    await this.dispatchQueued(this.dispatchTask, id);
+    return true;
   }
 
   /**
@@ -121,12 +218,13 @@ export class JobRepository {
     await this.assertHeld(id, workerId);
     const job = await this.get(id);
     const exhausted = job.attempts >= job.maxAttempts;
-    await this.db.job.update({
+    const update = this.db.job.update({
       where: { id },
       data: exhausted
         ? { status: 'dead', lastError: error, lockedBy: null, lockedAt: null, finishedAt: new Date() }
         : { status: 'queued', lastError: error, lockedBy: null, lockedAt: null, runAt: retryAt },
     });
+    await (this.dispatchTask && !exhausted ? this.db.$transaction([update, this.dispatchQueued(this.dispatchTask, id)]) : update);
     return this.get(id);
   }
 
@@ -136,10 +234,11 @@ export class JobRepository {
    */
   async postpone(id: string, reason: string, retryAt: Date, workerId?: string): Promise<JobRecord> {
     await this.assertHeld(id, workerId);
-    await this.db.job.update({
+    const update = this.db.job.update({
       where: { id },
       data: { status: 'queued', lastError: reason, lockedBy: null, lockedAt: null, runAt: retryAt, attempts: { decrement: 1 } },
     });
+    await (this.dispatchTask ? this.db.$transaction([update, this.dispatchQueued(this.dispatchTask, id)]) : update);
     return this.get(id);
   }
 
@@ -166,12 +265,13 @@ export class JobRepository {
     for (const job of stale) {
       const exhausted = job.attempts >= job.maxAttempts;
       // Compare-and-set on the lock we saw, so a worker that just reported keeps its job.
-      const { count } = await this.db.job.updateMany({
+      const update = this.db.job.updateMany({
         where: { id: job.id, status: 'running', lockedAt: job.lockedAt },
         data: exhausted
           ? { status: 'dead', lockedBy: null, lockedAt: null, finishedAt: new Date(), lastError: `worker stopped responding on each of ${job.attempts} attempts` }
           : { status: 'queued', lockedBy: null, lockedAt: null, lastError: 'worker stopped responding' },
       });
+      const { count } = this.dispatchTask && !exhausted ? (await this.db.$transaction([update, this.dispatchQueued(this.dispatchTask, job.id)]))[0] : await update;
       if (count === 0) continue;
       if (exhausted) dead.push(await this.get(job.id));
       else requeued++;
@@ -189,6 +289,21 @@ export class JobRepository {
         ...(filter.after ? { cursor: { id: filter.after }, skip: 1 } : {}),
       })
     ).map(asRecord);
+  }
+
+  /**
+   * Jobs changed after `since`, the oldest change first, at most `take` (1..500): the API's
+   * subscription feed, which passes the last updatedAt it saw. Rows changed in the same
+   * millisecond as `since` are not returned again, so a feed that must not miss any should
+   * pass a `since` slightly earlier and drop the ids it has already sent at that time.
+   */
+  async changedSince(since: Date, take: number): Promise<ChangedJobRecord[]> {
+    const rows = await this.db.job.findMany({
+      where: { updatedAt: { gt: since } },
+      orderBy: [{ updatedAt: 'asc' }, { id: 'asc' }],
+      take: Math.min(Math.max(Math.trunc(take) || 1, 1), 500),
+    });
+    return rows as unknown as ChangedJobRecord[];
   }
 
   /** Number of jobs in each state (every state present, zero when empty). */

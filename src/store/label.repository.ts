@@ -10,7 +10,9 @@ import {
   ValidationError,
   assertOneOf,
 } from '../domain/index.js';
+import { randomUUID } from 'node:crypto';
 import type { Db } from './database.js';
+import { insertRowsForSeeding } from './study.repository.js';
 
 export interface LabelInput {
   studyId: string;
@@ -31,6 +33,21 @@ function validate(label: LabelInput, field: string): void {
   if (label.scope === 'image' && !label.imageId) throw new ValidationError(`${field}.imageId`, 'is required for an image label');
   if (label.scope === 'breast' && !label.laterality) throw new ValidationError(`${field}.laterality`, 'is required for a breast label');
   if (!label.author.trim()) throw new ValidationError(`${field}.author`, 'is required');
+}
+
+/** A label with what one model version predicted for its target (null: never scored by it). */
+export interface LabelledResult {
+  labelId: string;
+  studyUid: string;
+  /** The woman: PatientID, else the study (for resampling by woman in confidence intervals). */
+  woman: string;
+  scope: LabelScope;
+  imageId: string | null;
+  laterality: 'L' | 'R' | null;
+  value: LabelValue;
+  source: LabelSource;
+  recordedAt: Date;
+  probability: number | null;
 }
 
 export class LabelRepository {
@@ -62,7 +79,48 @@ export class LabelRepository {
     });
   }
 
+  /**
+   * Every label joined to the prediction of `modelVersionId` for its target: the image's
+   * image-level result for image labels, the breast's result for breast labels.
+   */
+  async labelledResults(modelVersionId: string): Promise<LabelledResult[]> {
+    const labels = await this.db.label.findMany({ include: { study: { select: { studyUid: true, patientId: true } } }, orderBy: { recordedAt: 'asc' } });
+    const studyIds = [...new Set(labels.map((l) => l.studyId))];
+    const predictions = await this.db.prediction.findMany({
+      where: { modelVersionId, studyId: { in: studyIds }, level: { in: ['image', 'breast'] } },
+      select: { studyId: true, imageId: true, level: true, laterality: true, probability: true },
+    });
+    const byImage = new Map(predictions.filter((p) => p.level === 'image' && p.imageId).map((p) => [p.imageId!, p.probability]));
+    const byBreast = new Map(predictions.filter((p) => p.level === 'breast').map((p) => [`${p.studyId}:${p.laterality}`, p.probability]));
+    return labels.map((l) => ({
+      labelId: l.id,
+      studyUid: l.study.studyUid,
+      woman: l.study.patientId || l.study.studyUid,
+      scope: l.scope as LabelScope,
+      imageId: l.imageId,
+      laterality: l.laterality as 'L' | 'R' | null,
+      value: l.value as LabelValue,
+      source: l.source as LabelSource,
+      recordedAt: l.recordedAt,
+      probability: (l.scope === 'image' ? byImage.get(l.imageId ?? '') : byBreast.get(`${l.studyId}:${l.laterality}`)) ?? null,
+    }));
+  }
+
   async listByStudy(studyId: string): Promise<LabelRecord[]> {
     return (await this.db.label.findMany({ where: { studyId }, orderBy: { recordedAt: 'asc' } })) as LabelRecord[];
+  }
+
+  /**
+   * For benchmarks and demo data only (scripts/bench/seed-results.ts): validates the labels but
+   * trusts their study and image ids (the seeder just wrote them), and inserts them with
+   * multi-row INSERTs. Returns the number of rows written.
+   */
+  async bulkSeed(labels: LabelInput[]): Promise<number> {
+    labels.forEach((label, i) => validate(label, `labels[${i}]`));
+    const recordedAt = new Date().toISOString();
+    const rows = labels.map((l) => [
+      randomUUID(), l.studyId, l.imageId ?? null, l.scope, l.laterality ?? null, l.value, l.source, l.author, l.note ?? null, recordedAt,
+    ]);
+    return insertRowsForSeeding(this.db, 'Label', ['id', 'studyId', 'imageId', 'scope', 'laterality', 'value', 'source', 'author', 'note', 'recordedAt'], rows);
   }
 }

@@ -6,7 +6,9 @@
 // (so the real CLI remains compatible where a site has it) and serialises concurrent starters:
 // on PostgreSQL with an advisory lock, which must be held on a single connection (pool of 1).
 
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import Database from 'better-sqlite3';
+import pg from 'pg';
 import { createRequire } from 'node:module';
 import { PrismaPg } from '@prisma/adapter-pg';
 import {
@@ -114,10 +116,41 @@ export async function applyMigrations(target: DatabaseTarget): Promise<MigrateRe
   if (available.length === 0) {
     throw new DatabaseError(`no migrations found in ${migrations.baseDir}`);
   }
+  // The common case, a database already current, is answered by one read: the engine would
+  // otherwise lock a SQLite file that a running service is writing to (and time out) just to
+  // find that there is nothing to do.
+  const recorded = await appliedMigrationNames(target);
+  if (recorded && available.every((name) => recorded.has(name))) return { provider: target.provider, applied: [], available };
   const out = await withSchemaEngine(target, (engine) =>
     engine.applyMigrations({ migrationsList: migrations, filters: NO_FILTER }),
   );
   return { provider: target.provider, applied: out.appliedMigrationNames, available };
+}
+
+const APPLIED_SQL = 'SELECT migration_name FROM _prisma_migrations WHERE finished_at IS NOT NULL AND rolled_back_at IS NULL';
+
+/** Migrations recorded as applied, or null when that cannot be read (no database or table yet). */
+async function appliedMigrationNames(target: DatabaseTarget): Promise<Set<string> | null> {
+  try {
+    if (target.provider === 'sqlite') {
+      if (!existsSync(target.file!)) return null;
+      const db = new Database(target.file!, { readonly: true, fileMustExist: true, timeout: 10_000 });
+      try {
+        return new Set((db.prepare(APPLIED_SQL).all() as Array<{ migration_name: string }>).map((r) => r.migration_name));
+      } finally {
+        db.close();
+      }
+    }
+    const client = new pg.Client({ connectionString: target.url });
+    await client.connect();
+    try {
+      return new Set((await client.query<{ migration_name: string }>(APPLIED_SQL)).rows.map((r) => r.migration_name));
+    } finally {
+      await client.end();
+    }
+  } catch {
+    return null; // the engine will say what is wrong, if anything
+  }
 }
 
 /**

@@ -1,9 +1,14 @@
 // Predictions: one probability per (study, model version, scope), scope being an image, a
 // breast or the exam. Saving the same result again (a retried job) changes nothing.
 
-import type { PredictionLevel, PredictionRecord } from '../domain/index.js';
+import { randomUUID } from 'node:crypto';
+import type { ExamPredictionRecord, PredictionLevel, PredictionRecord } from '../domain/index.js';
 import { BREAST_SIDES, PREDICTION_LEVELS, ValidationError, assertOneOf, assertProbability } from '../domain/index.js';
 import type { Db } from './database.js';
+import { insertRowsForSeeding } from './study.repository.js';
+
+/** The most rows one `examsCreatedSince` call returns. */
+export const EXAMS_CREATED_SINCE_MAX = 1000;
 
 export interface PredictionInput {
   level: PredictionLevel;
@@ -15,6 +20,12 @@ export interface PredictionInput {
   positive: boolean;
   preprocessingHash: string;
   timings?: Record<string, number> | null;
+}
+
+/** A prediction row for `bulkSeed`, with the study and model version it belongs to. */
+export interface BulkPredictionInput extends PredictionInput {
+  studyId: string;
+  modelVersionId: string;
 }
 
 /** The stable key of what a prediction is about. */
@@ -35,7 +46,8 @@ export function scopeKeyOf(input: PredictionInput, field = 'prediction'): string
   }
 }
 
-function toRecord(row: Omit<PredictionRecord, 'level' | 'laterality' | 'timings'> & { level: string; laterality: string | null; timings: unknown }): PredictionRecord {
+/** A Prediction row as a record (the store's other read paths share it). */
+export function toPredictionRecord(row: Omit<PredictionRecord, 'level' | 'laterality' | 'timings'> & { level: string; laterality: string | null; timings: unknown }): PredictionRecord {
   return {
     ...row,
     level: row.level as PredictionLevel,
@@ -68,7 +80,7 @@ export class PredictionRepository {
         });
       }),
     );
-    return rows.map(toRecord);
+    return rows.map(toPredictionRecord);
   }
 
   async listByStudy(studyId: string, modelVersionId?: string): Promise<PredictionRecord[]> {
@@ -76,6 +88,49 @@ export class PredictionRepository {
       where: { studyId, modelVersionId },
       orderBy: [{ level: 'asc' }, { scopeKey: 'asc' }],
     });
-    return rows.map(toRecord);
+    return rows.map(toPredictionRecord);
+  }
+
+  /**
+   * Exam-level results stored after `since`, oldest first (ties by id), with the study's UID and
+   * the model version string: for feeds of new results. A caller that pages by passing the last
+   * row's createdAt as the next `since` skips rows sharing that exact millisecond beyond a full
+   * page; results are written one study at a time, so such bursts are small in practice.
+   */
+  async examsCreatedSince(since: Date, take: number): Promise<ExamPredictionRecord[]> {
+    if (!(since instanceof Date) || Number.isNaN(since.getTime())) throw new ValidationError('since', 'must be a valid date');
+    if (!Number.isInteger(take) || take < 1 || take > EXAMS_CREATED_SINCE_MAX) {
+      throw new ValidationError('take', `must be an integer from 1 to ${EXAMS_CREATED_SINCE_MAX}; got ${take}`);
+    }
+    const rows = await this.db.prediction.findMany({
+      where: { level: 'exam', createdAt: { gt: since } },
+      orderBy: [{ createdAt: 'asc' }, { id: 'asc' }],
+      take,
+      include: { study: { select: { studyUid: true } }, modelVersion: { select: { version: true } } },
+    });
+    return rows.map(({ study, modelVersion, ...row }) => ({
+      ...toPredictionRecord(row),
+      level: 'exam' as const,
+      studyUid: study.studyUid,
+      modelVersion: modelVersion.version,
+    }));
+  }
+
+  /**
+   * For benchmarks and demo data only (scripts/bench/seed-results.ts): inserts many results
+   * with multi-row INSERTs, without the per-scope upsert of `saveResults`, so a duplicate scope
+   * fails instead of being ignored. Timings are not stored. Returns the number of rows written.
+   */
+  async bulkSeed(rows: BulkPredictionInput[]): Promise<number> {
+    const createdAt = new Date().toISOString();
+    const values = rows.map((r, i) => [
+      randomUUID(), r.studyId, r.imageId ?? null, r.modelVersionId, r.level, r.laterality ?? null, scopeKeyOf(r, `rows[${i}]`),
+      r.probability, r.positive, r.preprocessingHash, createdAt,
+    ]);
+    return this.db.$transaction((tx) => insertRowsForSeeding(tx as Db, 'Prediction', PREDICTION_COLUMNS, values));
   }
 }
+
+const PREDICTION_COLUMNS = [
+  'id', 'studyId', 'imageId', 'modelVersionId', 'level', 'laterality', 'scopeKey', 'probability', 'positive', 'preprocessingHash', 'createdAt',
+];
