@@ -7,7 +7,7 @@ import { hostname } from 'node:os';
 import path from 'node:path';
 import { Command, CommanderError, Option } from 'commander';
 import { PROJECT_ROOT, createLogger, loadConfig, redactConfig, type Config, type LoadedConfig } from './config/index.js';
-import { ConfigError, DicomParseError, MammocadError, REPORT_TEMPLATES, ValidationError, type ReportTemplate } from './domain/index.js';
+import { ConfigError, DicomParseError, MammocadError, REPORT_TEMPLATES, ROLES, ValidationError, type ReportTemplate, type Role } from './domain/index.js';
 import { DicomwebClient } from './dicom/dicomweb-client.js';
 import { inspectFile } from './dicom/inspect-file.js';
 import { readPart10 } from './dicom/part10.js';
@@ -16,12 +16,16 @@ import { REPORT_MANUFACTURER, buildStructuredReport, uidFromName, type DeviceObs
 import { reportInputFromScoreSet } from './dicom/sr/score-set.js';
 import type { SelectionPolicy } from './dicom/view-selection.js';
 import { createHttpServer, listen } from './graphql/http-server.js';
+import { Authenticator, createApiKey } from './graphql/auth.js';
+import { ChangeFeed } from './graphql/change-feed.js';
+import { GRAPHQL_PATH, GraphqlEndpoint } from './graphql/server.js';
+import { EVALUATE_MODEL_JOB, EvaluateModelJob } from './pipeline/evaluate-model-job.js';
 import { PAPER_DATASET_MEANS } from './ml/preprocess/index.js';
 import { createModelRuntime, type ModelRuntime } from './ml/runtime/index.js';
 import { AnnouncementQueue } from './pipeline/announcement-queue.js';
 import { ModelService } from './pipeline/model-service.js';
 import { scoreFiles, type FilesScore } from './pipeline/score-files.js';
-import { JobWorker } from './pipeline/job-worker.js';
+import { createJobQueue, type JobQueue } from './pipeline/job-queue.js';
 import { PipelineMetrics } from './pipeline/metrics.js';
 import { ScoreStudyJob } from './pipeline/score-study-job.js';
 import { SCORE_STUDY_JOB, StudyDiscovery } from './pipeline/study-discovery.js';
@@ -86,13 +90,14 @@ interface Services {
   poller: StudyPoller;
 }
 
-/** The embedded worker: scores queued studies with the active model. */
-function buildWorker({ config, logger, store, pacs, selection }: Services, metrics: PipelineMetrics): { worker: JobWorker; scoring: ScoreStudyJob } {
+/** The job queue of this process (embedded on SQLite, graphile-worker on PostgreSQL): scores studies, evaluates models. */
+function buildWorker({ config, logger, store, pacs, selection }: Services, metrics: PipelineMetrics): { worker: JobQueue; scoring: ScoreStudyJob } {
   const scoring = new ScoreStudyJob({ pacs, store, logger, selection, reportTemplate: config.report.template, device: reportDevice(), metrics });
-  const worker = new JobWorker({
+  const worker = createJobQueue({
     store,
+    databaseUrl: config.database.url,
     logger,
-    handlers: { [SCORE_STUDY_JOB]: scoring.handle },
+    handlers: { [SCORE_STUDY_JOB]: scoring.handle, [EVALUATE_MODEL_JOB]: new EvaluateModelJob({ store, logger }).handle },
     onDead: scoring.onDead,
     staleAfterMs: config.worker.staleAfterSeconds * 1000,
   });
@@ -138,21 +143,36 @@ async function serveCommand(command: Command, port: number | undefined): Promise
   const { worker, scoring } = buildWorker(services, metrics);
   const webhookSecret = config.webhook.secret;
   const announcements = new AnnouncementQueue(discovery, logger);
+  const feed = new ChangeFeed(store, config.api.feedIntervalMs, logger.child({ component: 'feed' }));
+  const graphql = await GraphqlEndpoint.create({
+    services: { store, discovery, models: new ModelService({ store, modelDir: config.modelDir, logger }), feed, logger },
+    authenticator: new Authenticator(store, config.api.jwt),
+    settings: config.api,
+    logger,
+  });
   const server = createHttpServer({
     logger,
     version: VERSION,
     readiness: [{ name: 'database', check: () => store.ping() }],
     webhook: webhookSecret ? { secret: webhookSecret, accept: (uid) => announcements.accept(uid) } : undefined,
     metrics: () => metrics.render(),
+    graphql: { path: GRAPHQL_PATH, handle: (req, res) => graphql.handle(req, res) },
   });
+  graphql.attach(server);
   const bound = await listen(server, port ?? config.server.port, config.server.host);
   poller.start();
-  worker.start();
+  await worker.start();
   logger.info(
     { host: config.server.host, port: bound, provider: store.provider, version: VERSION, webhook: Boolean(webhookSecret), pollSeconds: config.watch.pollIntervalSeconds },
     'mammocad is serving',
   );
+  logger.info(
+    { url: `http://${config.server.host}:${bound}${GRAPHQL_PATH}`, introspection: config.api.introspection },
+    'GraphQL API (Authorization: Bearer <API key or token>; mammocad apikey create --role admin)',
+  );
   await untilSignal(logger);
+  feed.close();
+  await graphql.stop();
   await new Promise<void>((resolve) => {
     server.close(() => resolve());
     server.closeAllConnections();
@@ -167,8 +187,8 @@ async function serveCommand(command: Command, port: number | undefined): Promise
 async function workerCommand(command: Command): Promise<void> {
   const services = await buildServices(command);
   const { worker, scoring } = buildWorker(services, new PipelineMetrics(services.store));
-  worker.start();
-  services.logger.info({ worker: worker.workerId, provider: services.store.provider }, 'mammocad worker is running');
+  await worker.start();
+  services.logger.info({ worker: worker.workerId, provider: services.store.provider, queue: worker.kind }, 'mammocad worker is running');
   await untilSignal(services.logger);
   await worker.stop();
   await scoring.dispose();
@@ -464,6 +484,64 @@ function registerConvertCommands(program: Command): Command {
   return convert;
 }
 
+/** The store alone, for commands that only read or write records. */
+async function withStore<T>(command: Command, work: (store: Store) => Promise<T>): Promise<T> {
+  const { config } = configFrom(command);
+  const store = await openStore({ databaseUrl: config.database.url, migrate: config.database.migrateOnStart });
+  try {
+    return await work(store);
+  } finally {
+    await store.close();
+  }
+}
+
+function parseRole(raw: string): Role {
+  if (!(ROLES as readonly string[]).includes(raw)) throw new ConfigError('--role', `must be one of ${ROLES.join(', ')}; got '${raw}'`);
+  return raw as Role;
+}
+
+function registerApiKeyCommands(program: Command): Command {
+  const apikey = program.command('apikey').description('API keys for the GraphQL API: create, list, revoke');
+  apikey
+    .command('create')
+    .description('create a key and print it (shown once: the database keeps only a hash); the way to make the first admin key')
+    .addOption(new Option('--role <role>', `one of ${ROLES.join(', ')}`).argParser(parseRole).makeOptionMandatory())
+    .option('--name <name>', 'who or what uses the key', 'created on the command line')
+    .option('--json', 'print JSON')
+    .action(async (opts: { role: Role; name: string; json?: boolean }, cmd: Command) => {
+      const actor = `cli:${hostname()}`;
+      const { key, record } = await withStore(cmd, async (store) => {
+        const created = await createApiKey(store, { name: opts.name, role: opts.role, createdBy: actor });
+        await store.audit.record({ actor, action: 'apikey.created', target: `apikey:${created.record.prefix}`, details: { role: opts.role } });
+        return created;
+      });
+      print(Boolean(opts.json), { key, prefix: record.prefix, role: record.role, name: record.name }, `${key}\n(role ${record.role}; store it now, it is not shown again; revoke with: mammocad apikey revoke ${record.prefix})`);
+    });
+  apikey
+    .command('list')
+    .description('list keys (prefix, name, role, last use, revoked)')
+    .option('--json', 'print JSON')
+    .action(async (opts: { json?: boolean }, cmd: Command) => {
+      const keys = await withStore(cmd, (store) => store.apiKeys.list());
+      const shown = keys.map(({ secretHash: _hidden, id: _id, ...rest }) => rest);
+      print(Boolean(opts.json), shown, shown.map((k) => `${k.prefix}  ${k.role.padEnd(9)} ${k.name}${k.revokedAt ? '  (revoked)' : ''}`).join('\n') || 'no API keys');
+    });
+  apikey
+    .command('revoke')
+    .description('revoke a key at once')
+    .argument('<prefix>', 'the key prefix, e.g. mk_3f9a12bc')
+    .option('--json', 'print JSON')
+    .action(async (prefix: string, opts: { json?: boolean }, cmd: Command) => {
+      const key = await withStore(cmd, async (store) => {
+        const revoked = await store.apiKeys.revoke(prefix);
+        await store.audit.record({ actor: `cli:${hostname()}`, action: 'apikey.revoked', target: `apikey:${prefix}` });
+        return revoked;
+      });
+      print(Boolean(opts.json), { prefix: key.prefix, revokedAt: key.revokedAt }, `revoked ${key.prefix}`);
+    });
+  return apikey;
+}
+
 function parseDatasetMean(raw: string): number {
   const name = raw.toLowerCase();
   if (Object.hasOwn(PAPER_DATASET_MEANS, name)) return PAPER_DATASET_MEANS[name as keyof typeof PAPER_DATASET_MEANS];
@@ -555,6 +633,7 @@ export function buildCli(): Command {
     .action(async (files: string[], opts: SrOptions, cmd: Command) => srCommand(cmd, files, opts));
 
   registerConvertCommands(program);
+  registerApiKeyCommands(program);
 
   for (const command of [program, ...program.commands, ...configCommand.commands, ...models.commands]) command.exitOverride();
   return program;

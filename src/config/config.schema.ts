@@ -78,6 +78,28 @@ export const configSchema = z.strictObject({
   webhook: z.strictObject({
     secret: z.string().min(16, { error: 'must be at least 16 characters' }).optional(),
   }),
+  api: z.strictObject({
+    /** Whether the GraphQL schema can be introspected (tools, code generators). Off by default on a hospital network. */
+    introspection: z.boolean(),
+    /** Serve Apollo's landing page (an embedded explorer that loads from the internet) at GET /graphql. */
+    landingPage: z.boolean(),
+    /** Deepest selection a query may have. */
+    maxDepth: integer(2, 50),
+    /** Largest estimated cost of one operation (one per field, lists count by their page size). */
+    maxCost: integer(10, 10_000_000),
+    /** How often subscriptions look for new results and job progress in the database (any process may write them). */
+    feedIntervalMs: integer(100, 60_000),
+    jwt: z.strictObject({
+      /** Shared secret for HS256 tokens (at least 32 characters). */
+      hs256Secret: z.string().min(32, { error: 'must be at least 32 characters' }).optional(),
+      /** PEM file with the public key for RS256 tokens. */
+      publicKeyFile: z.string().min(1).optional(),
+      issuer: z.string().min(1).optional(),
+      audience: z.string().min(1).optional(),
+      /** Claim that carries the role (pacs, clinician or admin). */
+      roleClaim: nonEmpty,
+    }),
+  }),
   report: z.strictObject({
     /** The structured report written for each scored study: TID 1500 (Comprehensive SR) or TID 4000 (Mammography CAD SR). */
     template: z.preprocess((v) => (typeof v === 'string' ? v.trim().toUpperCase() : v), z.enum(REPORT_TEMPLATES, { error: `must be one of ${REPORT_TEMPLATES.join(', ')}` })),
@@ -113,8 +135,18 @@ export const ENVIRONMENT_KEYS: ReadonlyArray<{ env: string; key: string; boolean
   { env: 'PORT', key: 'server.port' },
   { env: 'MAMMOCAD_WEBHOOK_SECRET', key: 'webhook.secret' },
   { env: 'MAMMOCAD_REPORT_TEMPLATE', key: 'report.template' },
+  { env: 'MAMMOCAD_API_INTROSPECTION', key: 'api.introspection', boolean: true },
+  { env: 'MAMMOCAD_API_LANDING_PAGE', key: 'api.landingPage', boolean: true },
+  { env: 'MAMMOCAD_API_MAX_DEPTH', key: 'api.maxDepth' },
+  { env: 'MAMMOCAD_API_MAX_COST', key: 'api.maxCost' },
+  { env: 'MAMMOCAD_API_FEED_INTERVAL_MS', key: 'api.feedIntervalMs' },
+  { env: 'MAMMOCAD_JWT_HS256_SECRET', key: 'api.jwt.hs256Secret' },
+  { env: 'MAMMOCAD_JWT_PUBLIC_KEY_FILE', key: 'api.jwt.publicKeyFile' },
+  { env: 'MAMMOCAD_JWT_ISSUER', key: 'api.jwt.issuer' },
+  { env: 'MAMMOCAD_JWT_AUDIENCE', key: 'api.jwt.audience' },
+  { env: 'MAMMOCAD_JWT_ROLE_CLAIM', key: 'api.jwt.roleClaim' },
   { env: 'MAMMOCAD_LOG_LEVEL', key: 'log.level' },
 ];
 
 /** Keys whose values are never printed. */
-export const SECRET_KEYS = ['pacs.password', 'pacs.token', 'webhook.secret'] as const;
+export const SECRET_KEYS = ['pacs.password', 'pacs.token', 'webhook.secret', 'api.jwt.hs256Secret'] as const;

@@ -97,6 +97,15 @@ export function loadConfig(options: LoadOptions = {}): LoadedConfig {
     worker: { staleAfterSeconds: 120, ...(tree.worker as Tree) },
     server: { host: '127.0.0.1', port: 4000, ...(tree.server as Tree) },
     webhook: { ...(tree.webhook as Tree) },
+    api: {
+      introspection: false,
+      landingPage: false,
+      maxDepth: 10,
+      maxCost: 20_000,
+      feedIntervalMs: 1_000,
+      ...(tree.api as Tree),
+      jwt: { roleClaim: 'role', ...((tree.api as Tree | undefined)?.jwt as Tree) },
+    },
     report: { template: 'TID1500', ...(tree.report as Tree) },
     log: { level: 'info', ...(tree.log as Tree) },
   };

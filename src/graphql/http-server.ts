@@ -1,5 +1,5 @@
 // The service's HTTP front door: liveness (/healthz), readiness (/readyz), Prometheus
-// /metrics and the PACS's study-stable webhook. The GraphQL endpoint mounts here as it arrives.
+// /metrics, the PACS's study-stable webhook and the GraphQL endpoint (/graphql).
 
 import { timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
@@ -29,6 +29,8 @@ export interface HttpServerOptions {
   webhook?: StudyWebhook;
   /** Prometheus text exposition for /metrics (absent: 404). */
   metrics?: () => Promise<string>;
+  /** The GraphQL endpoint (absent: 404). */
+  graphql?: { path: string; handle(req: IncomingMessage, res: ServerResponse): Promise<void> };
 }
 
 function secretMatches(header: string | undefined, secret: string): boolean {
@@ -37,7 +39,8 @@ function secretMatches(header: string | undefined, secret: string): boolean {
   return presented.length === expected.length && timingSafeEqual(presented, expected);
 }
 
-async function readJson(req: IncomingMessage, limit: number): Promise<unknown> {
+/** Reads a request body of at most `limit` bytes (BODY_TOO_LARGE beyond). */
+export async function readBody(req: IncomingMessage, limit: number): Promise<string> {
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of req as AsyncIterable<Buffer>) {
@@ -45,8 +48,13 @@ async function readJson(req: IncomingMessage, limit: number): Promise<unknown> {
     if (size > limit) throw new MammocadError('BODY_TOO_LARGE', `request body exceeds ${limit} bytes`);
     chunks.push(chunk);
   }
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+async function readJson(req: IncomingMessage, limit: number): Promise<unknown> {
+  const text = await readBody(req, limit);
   try {
-    return JSON.parse(Buffer.concat(chunks).toString('utf8'));
+    return JSON.parse(text);
   } catch {
     throw new MammocadError('BAD_JSON', 'request body is not valid JSON');
   }
@@ -84,6 +92,7 @@ export function createHttpServer(options: HttpServerOptions): Server {
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const path = new URL(req.url ?? '/', 'http://localhost').pathname;
     if (path === WEBHOOK_PATH) return handleWebhook(req, res);
+    if (options.graphql && path === options.graphql.path) return options.graphql.handle(req, res);
     if (req.method !== 'GET' && req.method !== 'HEAD') return sendJson(res, 405, { error: 'method not allowed' });
     if (path === '/healthz') return sendJson(res, 200, { status: 'ok', version: options.version });
     if (path === '/metrics' && options.metrics) {

@@ -119,6 +119,31 @@ export class StudyDiscovery {
     }
   }
 
+  /**
+   * Queues a new scoring of a known study with the active model, at a user's request. One job per
+   * (content, model version): asking twice returns the same job, unless that one ended without a
+   * result (failed, dead, cancelled), when a new attempt is queued. Scoring stays idempotent, so
+   * a model that already reported the study writes no second report.
+   */
+  async rescore(studyUid: string, actor: string): Promise<string> {
+    const { store } = this.deps;
+    const active = await store.modelVersions.findActive();
+    if (!active) throw new MammocadError('NO_ACTIVE_MODEL', 'no model version is active: activate one before rescoring');
+    const fingerprint = await this.contentFingerprint(studyUid);
+    const key = `${SCORE_STUDY_JOB}:${studyUid}:${createHash('sha256').update(fingerprint).digest('hex').slice(0, 16)}:model:${active.id}`;
+    const options = { idempotencyKey: key, maxAttempts: SCORE_STUDY_ATTEMPTS };
+    let { job, created } = await store.jobs.enqueue(SCORE_STUDY_JOB, { studyUid, fingerprint }, options);
+    if (!created && ['failed', 'dead', 'cancelled'].includes(job.status)) {
+      ({ job, created } = await store.jobs.enqueue(SCORE_STUDY_JOB, { studyUid, fingerprint }, { ...options, idempotencyKey: `${key}:retry:${Date.now()}` }));
+    }
+    if (created) {
+      await store.studies.recordContent(studyUid, fingerprint);
+      await store.studies.setStatus(studyUid, 'queued', `rescore requested by ${actor}`);
+      this.log.info({ study: studyRef(studyUid), job: job.id }, 'study queued for rescoring');
+    }
+    return job.id;
+  }
+
   /** Keeps a study the PACS announced but we could not inspect, so the poller retries it. */
   private async recordPending(studyUid: string, source: StudySource, reason: string): Promise<void> {
     await this.deps.store.studies.announce({ studyUid, source });

@@ -1,0 +1,77 @@
+// The audit trail of the API: every root query, mutation and subscription start is recorded with
+// the actor, the action, its target and the outcome (ok, denied, or the error code) — reads of
+// results included. Nested fields are covered by their root field's event.
+
+import type { GraphQLResolveInfo } from 'graphql';
+import type { MiddlewareFn } from 'type-graphql';
+import { MammocadError, type JsonValue } from '../domain/index.js';
+import type { Actor } from './auth.js';
+import type { ApiContext } from './context.js';
+
+const ROOT_TYPES = new Set(['Query', 'Mutation', 'Subscription']);
+
+/** The entity an operation is about, from its arguments ("study:<uid>", "model:<version>", ...). */
+export function auditTarget(args: Record<string, unknown>): string | null {
+  if (typeof args.studyInstanceUid === 'string') return `study:${args.studyInstanceUid}`;
+  if (typeof args.version === 'string') return `model:${args.version}`;
+  if (typeof args.id === 'string') return `job:${args.id}`;
+  if (typeof args.prefix === 'string') return `apikey:${args.prefix}`;
+  if (Array.isArray(args.labels)) {
+    const studies = [...new Set(args.labels.map((l: { studyInstanceUid?: unknown }) => String(l?.studyInstanceUid)))];
+    return studies.length === 1 ? `study:${studies[0]}` : `studies:${studies.length}`;
+  }
+  return null;
+}
+
+/** Keys of an event's details that the recorder itself writes (who, and how it ended). */
+const RECORDER_KEYS = new Set(['outcome', 'role', 'count']);
+
+/**
+ * What to keep of the arguments: filters and options, summarised where they are long. An
+ * argument named like one of the recorder's keys (createApiKey's `role`) is kept as
+ * `requested<Name>`, so it can never pass for the caller's role or the outcome.
+ */
+function auditDetails(args: Record<string, unknown>): Record<string, JsonValue> {
+  const details: Record<string, JsonValue> = {};
+  for (const [key, value] of Object.entries(args)) {
+    if (value === undefined) continue;
+    const name = RECORDER_KEYS.has(key) ? `requested${key[0]!.toUpperCase()}${key.slice(1)}` : key;
+    if (key === 'labels' && Array.isArray(value)) details.labels = value.length;
+    else details[name] = JSON.parse(JSON.stringify(value)) as JsonValue;
+  }
+  return details;
+}
+
+function outcomeOf(error: unknown): string {
+  if (error instanceof MammocadError) return error.code === 'FORBIDDEN' ? 'denied' : error.code;
+  const name = (error as { name?: unknown })?.name;
+  return name === 'ArgumentValidationError' ? 'VALIDATION_FAILED' : 'error';
+}
+
+export async function recordAudit(context: ApiContext, actor: Actor, info: Pick<GraphQLResolveInfo, 'parentType' | 'fieldName'>, args: Record<string, unknown>, outcome: string, extra: Record<string, JsonValue> = {}): Promise<void> {
+  await context.services.store.audit.record({
+    actor: actor.id,
+    action: `${info.parentType.name.toLowerCase()}.${info.fieldName}`,
+    target: auditTarget(args),
+    details: { ...auditDetails(args), ...extra, outcome, role: actor.role },
+  });
+}
+
+/** Global middleware: records one audit event per root field, after it resolved or failed. */
+export const auditMiddleware: MiddlewareFn<ApiContext> = async ({ context, info, args }, next) => {
+  if (!ROOT_TYPES.has(info.parentType.name) || info.parentType.name === 'Subscription') return next();
+  try {
+    const result: unknown = await next();
+    const extra: Record<string, JsonValue> = {};
+    const nodes = (result as { nodes?: unknown })?.nodes;
+    if (Array.isArray(result)) extra.count = result.length;
+    else if (Array.isArray(nodes)) extra.count = nodes.length;
+    await recordAudit(context, context.actor, info, args, 'ok', extra);
+    return result;
+  } catch (error) {
+    await recordAudit(context, context.actor, info, args, outcomeOf(error)).catch((auditError: unknown) =>
+      context.services.logger.error({ err: auditError instanceof Error ? auditError.message : String(auditError) }, 'could not write an audit event'),
+    );
+    throw error;
+  }
+};

@@ -1,0 +1,42 @@
+// Who am I, API keys, and the audit trail.
+
+import { Arg, Args, Authorized, Ctx, Mutation, Query, Resolver } from 'type-graphql';
+import type { Role } from '../../domain/index.js';
+import { createApiKey } from '../auth.js';
+import type { ApiContext } from '../context.js';
+import { AuditArgs, CreateApiKeyArgs } from '../schema/inputs.js';
+import { Actor, ApiKey, AuditEvent, CreatedApiKey, toApiKey, toAuditEvent } from '../schema/types.js';
+import type { RoleValue } from '../schema/enums.js';
+
+@Resolver()
+export class AdminResolver {
+  @Query(() => Actor, { description: 'The authenticated caller' })
+  me(@Ctx() context: ApiContext): Actor {
+    return { ...context.actor, role: context.actor.role as RoleValue };
+  }
+
+  @Authorized('admin')
+  @Query(() => [ApiKey])
+  async apiKeys(@Ctx() context: ApiContext): Promise<ApiKey[]> {
+    return (await context.services.store.apiKeys.list()).map(toApiKey);
+  }
+
+  @Authorized('admin')
+  @Mutation(() => CreatedApiKey, { description: 'Creates an API key; the key is in this answer only' })
+  async createApiKey(@Args(() => CreateApiKeyArgs) args: CreateApiKeyArgs, @Ctx() context: ApiContext): Promise<CreatedApiKey> {
+    const { key, record } = await createApiKey(context.services.store, { name: args.name, role: args.role as Role, createdBy: context.actor.id });
+    return { key, apiKey: toApiKey(record) };
+  }
+
+  @Authorized('admin')
+  @Mutation(() => ApiKey, { description: 'Revokes an API key at once' })
+  async revokeApiKey(@Arg('prefix', () => String) prefix: string, @Ctx() context: ApiContext): Promise<ApiKey> {
+    return toApiKey(await context.services.store.apiKeys.revoke(prefix));
+  }
+
+  @Authorized('admin')
+  @Query(() => [AuditEvent], { description: 'Audit events, newest first' })
+  async auditEvents(@Args(() => AuditArgs) args: AuditArgs, @Ctx() context: ApiContext): Promise<AuditEvent[]> {
+    return (await context.services.store.audit.list({ actor: args.actor, action: args.action, since: args.since, take: args.first })).map(toAuditEvent);
+  }
+}
