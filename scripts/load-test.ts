@@ -25,13 +25,9 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { LocalOrthanc, freePort } from './lib/local-orthanc.js';
+import { writeRandomModel } from './lib/random-model.js';
 import { mammogram, doseReport, newStudyIds } from '../test/support/dicom-factory.js';
 import { DicomwebClient } from '../src/dicom/dicomweb-client.js';
-import { createWholeImageModel } from '../src/ml/architectures/index.js';
-import { randomizeWeights } from '../src/ml/architectures/random-weights.js';
-import { exportToOnnx } from '../src/ml/onnx/index.js';
-import { writePackage } from '../src/ml/registry/index.js';
-import { DEFAULT_PREPROCESSING } from '../src/ml/preprocess/presets.js';
 import { openStore, type Store } from '../src/store/index.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -150,30 +146,7 @@ async function adminQuery(url: string, sql: string): Promise<void> {
 // ---------------------------------------------------------------------------------------------
 // model
 
-async function writeModel(dir: string, version: string): Promise<void> {
-  const model = createWholeImageModel({ backbone: 'yaroslavnet', top: 'resnet', inputHeight: 1152, inputWidth: 896, channels: 1 });
-  try {
-    randomizeWeights(model, 42);
-    const onnx = exportToOnnx(model, { docString: `mammocad load-test model ${version} (random weights)` });
-    await writePackage(
-      dir,
-      {
-        format: 'mammocad-model/1',
-        version,
-        name: 'load test: YaroslavNet + ResNet top, random weights',
-        architecture: 'yaroslavnet+resnet-top',
-        classes: ['not_malignant', 'malignant'],
-        positiveClass: 'malignant',
-        preprocessing: { ...DEFAULT_PREPROCESSING, channels: 1, testTimeFlips: ['none'] },
-        threshold: 0.5,
-        provenance: { source: 'imported', createdAt: new Date().toISOString(), notes: 'random weights, for load tests only' },
-      },
-      { 'model.onnx': onnx },
-    );
-  } finally {
-    model.dispose();
-  }
-}
+const writeModel = (dir: string, version: string) => writeRandomModel(dir, version, 'for load tests only');
 
 // ---------------------------------------------------------------------------------------------
 // statistics

@@ -9,6 +9,7 @@ import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
 import { ROOT, cliEnv } from '../support/cli.js';
+import { queryRows } from '../support/databases.js';
 
 const run = promisify(execFile);
 
@@ -25,18 +26,38 @@ async function hasCommand(name: string): Promise<boolean> {
 }
 
 describe('npm run demo', () => {
-  it('starts the service on the embedded defaults and ends with one JSON line', async () => {
+  it('scores a demo study from the PACS, writes its SR back, and ends with one JSON line', async () => {
     const port = await freePort();
     const dataDir = mkdtempSync(path.join(tmpdir(), 'mammocad-demo-'));
     const { stdout } = await run('bash', ['scripts/demo.sh'], {
       cwd: ROOT,
       env: cliEnv({ MAMMOCAD_PORT: String(port), MAMMOCAD_DATA_DIR: dataDir }),
+      maxBuffer: 16 * 1024 * 1024,
     });
-    const last = JSON.parse(stdout.trim().split('\n').at(-1)!) as { status: string; url: string; readyz: { checks: Record<string, string> } };
-    expect(last).toMatchObject({ status: 'ready', url: `http://127.0.0.1:${port}`, readyz: { checks: { database: 'ok' } } });
+    const last = JSON.parse(stdout.trim().split('\n').at(-1)!) as {
+      studyInstanceUid: string;
+      examProbability: number;
+      srSopInstanceUid: string;
+      srInPacs: boolean;
+      graphqlUrl: string;
+    };
+    expect(last.studyInstanceUid).toMatch(/^[0-9.]+$/);
+    expect(last.examProbability).toBeGreaterThanOrEqual(0);
+    expect(last.examProbability).toBeLessThanOrEqual(1);
+    expect(last.srInPacs).toBe(true);
+    expect(last.graphqlUrl).toBe(`http://127.0.0.1:${port}/graphql`);
+    // What the demo printed is what the database holds: one stored report and one exam result.
+    const db = { provider: 'sqlite' as const, url: `file:${path.join(dataDir, 'mammocad.db')}`, drop: async () => {} };
+    const reports = await queryRows<{ srSopInstanceUid: string; status: string }>(db, 'SELECT r."srSopInstanceUid", r.status FROM Report r JOIN Study s ON s.id = r."studyId" WHERE s."studyUid" = ' + `'${last.studyInstanceUid}'`);
+    expect(reports).toEqual([{ srSopInstanceUid: last.srSopInstanceUid, status: 'stored' }]);
+    const exams = await queryRows<{ probability: number }>(db, `SELECT p.probability FROM Prediction p JOIN Study s ON s.id = p."studyId" WHERE p.level = 'exam' AND s."studyUid" = '${last.studyInstanceUid}'`);
+    expect(exams.map((e) => e.probability)).toEqual([last.examProbability]);
+    // The example query is printed with its answer.
+    expect(stdout).toContain('Example query:');
+    expect(stdout).toContain(`"studyInstanceUid": "${last.studyInstanceUid}"`);
     // The demo stops its service when it is not attached to a terminal.
-    await expect(fetch(`${last.url}/healthz`)).rejects.toThrow();
-  });
+    await expect(fetch(`http://127.0.0.1:${port}/healthz`)).rejects.toThrow();
+  }, 600_000);
 });
 
 describe('docker-compose.yml', async () => {

@@ -39,6 +39,13 @@ export interface FilmMammogramInput {
   pixelSpacingMm: number;
   /** Where the image comes from, e.g. 'mini-MIAS'; goes into descriptions and the UID names. */
   collection: string;
+  /**
+   * A study date to record (DICOM DA, YYYYMMDD), e.g. when the copy stands in for today's
+   * screening in a demonstration. By default none: the films carry no date.
+   */
+  studyDate?: string;
+  /** Mixed into every UID name, to make a distinct copy of the same image (default: none). */
+  uidSeed?: string;
 }
 
 export interface FilmMammogram {
@@ -58,10 +65,12 @@ export function buildFilmMammogram(input: FilmMammogramInput): FilmMammogram {
     throw new ValidationError('pixels', `${pixels.length} samples for ${rows}x${columns}`);
   }
   if (!(input.pixelSpacingMm > 0)) throw new ValidationError('pixelSpacingMm', `must be positive; got ${input.pixelSpacingMm}`);
-  const key = `${input.collection} ${input.patientId}`;
+  if (input.studyDate !== undefined && !/^\d{8}$/.test(input.studyDate)) throw new ValidationError('studyDate', `must be YYYYMMDD; got '${input.studyDate}'`);
+  const seed = input.uidSeed ? ` ${input.uidSeed}` : '';
+  const key = `${input.collection} ${input.patientId}${seed}`;
   const studyInstanceUid = uidFromName(`${key} study`);
   const seriesInstanceUid = uidFromName(`${key} series`);
-  const sopInstanceUid = uidFromName(`${input.collection} image ${input.imageId}`);
+  const sopInstanceUid = uidFromName(`${input.collection} image ${input.imageId}${seed}`);
   const spacing = [ds(input.pixelSpacingMm), ds(input.pixelSpacingMm)];
   // A copy of exactly the samples (the caller's array may be a view into a larger buffer), padded to even length.
   const raster = new Uint8Array(pixels.length + (pixels.length % 2));
@@ -75,10 +84,11 @@ export function buildFilmMammogram(input: FilmMammogramInput): FilmMammogram {
     PatientID: input.patientId,
     PatientBirthDate: '',
     PatientSex: 'F',
-    // General Study: the films carry no date, and a made-up one would be worse than none.
+    // General Study: the films carry no date, and a made-up one would be worse than none
+    // (unless the caller stages a copy as a study of a given day).
     StudyInstanceUID: studyInstanceUid,
-    StudyDate: '',
-    StudyTime: '',
+    StudyDate: input.studyDate ?? '',
+    StudyTime: input.studyDate ? '120000' : '',
     ReferringPhysicianName: '',
     StudyID: input.patientId.slice(0, 16),
     AccessionNumber: '',
@@ -90,7 +100,7 @@ export function buildFilmMammogram(input: FilmMammogramInput): FilmMammogram {
     SeriesDescription: `${input.collection} digitised film`,
     PresentationIntentType: 'FOR PRESENTATION',
     // Frame of Reference: each image is its own.
-    FrameOfReferenceUID: uidFromName(`${input.collection} frame ${input.imageId}`),
+    FrameOfReferenceUID: uidFromName(`${input.collection} frame ${input.imageId}${seed}`),
     PositionReferenceIndicator: '',
     // General Equipment: the digitiser is not recorded in MIAS.
     Manufacturer: '',

@@ -1,0 +1,260 @@
+// `npm run demo` (after scripts/demo.sh has installed what is missing): the whole product on the
+// embedded defaults, as a hospital would see it.
+//   1. a local Orthanc (DICOMweb plugin, mammocad's Lua notifier) under var/demo/orthanc
+//   2. a model: models/default when the repository ships one, else an UNTRAINED stand-in
+//   3. `mammocad serve` (SQLite under var/demo, webhook + polling, in-process worker, GraphQL)
+//   4. a demo study made from a mini-MIAS pair (a woman's left and right MLO), stored into Orthanc
+//   5. Orthanc calls the study stable -> webhook -> scored -> one SR stored back into Orthanc
+//   6. a clinician API key, the GraphQL URL, an example query and its answer
+// The last line of stdout is one JSON object: {studyInstanceUid, examProbability, srSopInstanceUid, ...}.
+// Interactive (a terminal on stdin) or MAMMOCAD_DEMO_KEEP=1: keeps serving until Ctrl-C.
+
+import { spawn, execFile, type ChildProcess } from 'node:child_process';
+import { createWriteStream, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { DicomwebClient } from '../src/dicom/dicomweb-client.js';
+import { buildFilmMammogram } from '../src/dicom/convert/mias-to-dicom.js';
+import { MIAS_PIXEL_SPACING_MM, readMiasDataset, readMiasPixels } from '../src/training/datasets/mias.js';
+import { LocalOrthanc, freePort } from './lib/local-orthanc.js';
+import { writeRandomModel } from './lib/random-model.js';
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const BIN = path.join(ROOT, 'bin', 'mammocad.mjs');
+const DATA_DIR = path.resolve(process.env.MAMMOCAD_DATA_DIR ?? path.join(ROOT, 'var', 'demo'));
+const SHARED = path.resolve(process.env.MAMMOCAD_SHARED_DATA_DIR ?? path.join(ROOT, '..', 'shared', 'data'));
+const DEFAULT_MODEL = path.join(ROOT, 'models', 'default');
+const UNTRAINED_VERSION = 'demo-untrained-1';
+const TIMEOUT_MS = Number(process.env.MAMMOCAD_DEMO_TIMEOUT_S ?? 300) * 1000;
+/** The demo pair: one woman's two MLO views from the mini-MIAS split (default: the first woman). */
+const DEMO_WOMAN = process.env.MAMMOCAD_DEMO_WOMAN;
+
+const say = (message: string) => process.stderr.write(`[mammocad demo] ${message}\n`);
+const run = promisify(execFile);
+
+const children: ChildProcess[] = [];
+let orthanc: LocalOrthanc | undefined;
+
+async function shutdown(): Promise<void> {
+  for (const child of children) if (child.exitCode === null) child.kill('SIGTERM');
+  await Promise.all(children.map((c) => (c.exitCode === null ? new Promise((resolve) => c.once('exit', resolve)) : undefined)));
+  await orthanc?.stop();
+}
+
+function serviceEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
+  return { ...process.env, MAMMOCAD_DATA_DIR: DATA_DIR, MAMMOCAD_SHARED_DATA_DIR: SHARED, ...extra };
+}
+
+async function mammocad(args: string[], env: NodeJS.ProcessEnv): Promise<string> {
+  const { stdout } = await run(process.execPath, [BIN, ...args], { cwd: ROOT, env, maxBuffer: 16 * 1024 * 1024 });
+  return stdout;
+}
+
+/** A stable webhook secret for this data folder (Orthanc and the service must agree). */
+function webhookSecret(): string {
+  const file = path.join(DATA_DIR, 'webhook-secret');
+  if (!existsSync(file)) writeFileSync(file, randomBytes(24).toString('base64url'), { mode: 0o600 });
+  return readFileSync(file, 'utf8').trim();
+}
+
+/** Makes sure a model version is active: the shipped default, else an untrained stand-in. */
+async function ensureModel(env: NodeJS.ProcessEnv): Promise<{ version: string; untrained: boolean }> {
+  // One JSON object per line, one line per version.
+  const listed = (await mammocad(['models', 'list', '--json'], env))
+    .split('\n')
+    .filter(Boolean)
+    .map((line) => JSON.parse(line) as { version: string; active: boolean });
+  const active = listed.find((m) => m.active);
+  if (active) return { version: active.version, untrained: active.version === UNTRAINED_VERSION };
+  let dir = DEFAULT_MODEL;
+  let untrained = false;
+  if (!existsSync(path.join(DEFAULT_MODEL, 'manifest.json'))) {
+    untrained = true;
+    dir = path.join(DATA_DIR, 'staging', UNTRAINED_VERSION);
+    if (!existsSync(path.join(dir, 'manifest.json'))) {
+      say('no trained default model ships with this checkout yet (models/default): building an UNTRAINED stand-in with random weights');
+      await writeRandomModel(dir, UNTRAINED_VERSION, 'demo stand-in until a trained default model ships');
+    }
+  }
+  const imported = JSON.parse(await mammocad(['models', 'import', dir, '--json'], env)) as { version: string };
+  await mammocad(['models', 'activate', imported.version, '--json'], env);
+  return { version: imported.version, untrained };
+}
+
+/** Builds the demo study (a fresh copy each run, dated today) and stores it into Orthanc. */
+async function storeDemoStudy(pacs: DicomwebClient): Promise<string> {
+  const dataset = await readMiasDataset(path.join(SHARED, 'mias'));
+  const woman = DEMO_WOMAN ?? [...dataset.women.keys()][0];
+  const images = dataset.images.filter((i) => i.womanId === woman);
+  if (images.length === 0) throw new Error(`mini-MIAS woman ${woman} not found under ${path.join(SHARED, 'mias')}`);
+  const today = new Date().toISOString().slice(0, 10).replaceAll('-', '');
+  const seed = `demo ${new Date().toISOString()}`;
+  let studyUid = '';
+  const files: Uint8Array[] = [];
+  for (const [index, image] of images.entries()) {
+    const pgm = await readMiasPixels(image);
+    const built = buildFilmMammogram({
+      imageId: image.id,
+      patientId: `DEMO-${image.womanId}`,
+      patientName: `DEMO^MIAS${image.womanId}`,
+      laterality: image.laterality,
+      view: image.view,
+      instanceNumber: index + 1,
+      rows: pgm.height,
+      columns: pgm.width,
+      pixels: pgm.pixels,
+      pixelSpacingMm: MIAS_PIXEL_SPACING_MM,
+      collection: 'mini-MIAS',
+      studyDate: today,
+      uidSeed: seed,
+    });
+    studyUid = built.studyInstanceUid;
+    files.push(built.bytes);
+  }
+  await pacs.store(files, studyUid);
+  say(`stored demo study (${images.map((i) => `${i.id} ${i.laterality} ${i.view}`).join(', ')}) into Orthanc`);
+  return studyUid;
+}
+
+async function graphql<T>(url: string, key: string, query: string, variables: Record<string, unknown>): Promise<T> {
+  const response = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${key}` }, body: JSON.stringify({ query, variables }) });
+  const body = (await response.json()) as { data?: T; errors?: Array<{ message: string }> };
+  if (body.errors?.length) throw new Error(`GraphQL: ${body.errors.map((e) => e.message).join('; ')}`);
+  return body.data as T;
+}
+
+const STUDY_QUERY = `query Demo($uid: String!) {
+  study(studyInstanceUid: $uid) {
+    studyInstanceUid studyDate status statusReason
+    exam { probability positive modelVersion timings }
+    breasts { laterality probability positive }
+    images { sopInstanceUid laterality view status }
+    reports { sopInstanceUid template status }
+  }
+}`;
+
+interface DemoStudy {
+  study: {
+    status: string;
+    statusReason: string | null;
+    exam: { probability: number; positive: boolean; modelVersion: string } | null;
+    reports: Array<{ sopInstanceUid: string; status: string }>;
+  };
+}
+
+async function main(): Promise<void> {
+  mkdirSync(DATA_DIR, { recursive: true });
+  if (!LocalOrthanc.available()) throw new Error('Orthanc with its DICOMweb plugin is not installed (scripts/demo.sh installs it as root: apt-get install orthanc orthanc-dicomweb orthanc-gdcm)');
+  const port = Number(process.env.MAMMOCAD_PORT ?? 0) || (await freePort());
+  const secret = webhookSecret();
+  const base = `http://127.0.0.1:${port}`;
+
+  orthanc = new LocalOrthanc({ dir: path.join(DATA_DIR, 'orthanc'), stableAge: 3, webhookUrl: `${base}/webhooks/study-stable`, webhookSecret: secret });
+  await orthanc.start();
+  say(`Orthanc (PACS) at ${orthanc.url} (DICOMweb ${orthanc.dicomwebUrl}; user ${orthanc.username})`);
+
+  const env = serviceEnv({
+    MAMMOCAD_PORT: String(port),
+    MAMMOCAD_PACS_URL: orthanc.dicomwebUrl,
+    MAMMOCAD_PACS_USERNAME: orthanc.username,
+    MAMMOCAD_PACS_PASSWORD: orthanc.password,
+    MAMMOCAD_WEBHOOK_SECRET: secret,
+    MAMMOCAD_POLL_INTERVAL_S: process.env.MAMMOCAD_POLL_INTERVAL_S ?? '30',
+    MAMMOCAD_API_INTROSPECTION: process.env.MAMMOCAD_API_INTROSPECTION ?? 'true',
+  });
+  const model = await ensureModel(env);
+  say(`active model: ${model.version}${model.untrained ? ' (UNTRAINED: its probabilities mean nothing)' : ''}`);
+
+  const logFile = path.join(DATA_DIR, 'service.log');
+  const service = spawn(process.execPath, [BIN, 'serve'], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  children.push(service);
+  const log = createWriteStream(logFile, { flags: 'a' });
+  service.stdout!.pipe(log);
+  service.stderr!.pipe(log);
+  const deadline = Date.now() + TIMEOUT_MS;
+  for (;;) {
+    if (service.exitCode !== null) throw new Error(`the service exited during start-up (log: ${logFile})`);
+    if (Date.now() > deadline) throw new Error(`the service did not become ready (log: ${logFile})`);
+    const ready = await fetch(`${base}/readyz`).then((r) => r.ok, () => false);
+    if (ready) break;
+    await new Promise((resolve) => setTimeout(resolve, 300));
+  }
+  say(`mammocad serving at ${base} (log: ${logFile})`);
+
+  const { key } = JSON.parse(await mammocad(['apikey', 'create', '--role', 'clinician', '--name', 'demo clinician', '--json'], env)) as { key: string };
+  const pacs = new DicomwebClient({ url: orthanc.dicomwebUrl, username: orthanc.username, password: orthanc.password, timeoutMs: 30_000 });
+  const started = Date.now();
+  const studyUid = await storeDemoStudy(pacs);
+
+  const url = `${base}/graphql`;
+  let answer: DemoStudy | undefined;
+  say('waiting for Orthanc to call the study stable, the score and the structured report ...');
+  while (Date.now() < deadline) {
+    try {
+      answer = await graphql<DemoStudy>(url, key, STUDY_QUERY, { uid: studyUid });
+      const { status, reports } = answer.study;
+      if (status === 'FAILED' || status === 'SKIPPED') throw new Error(`the study ended ${status}: ${answer.study.statusReason}`);
+      if (status === 'SCORED' && reports.some((r) => r.status === 'stored')) break;
+    } catch (error) {
+      if (!(error instanceof Error) || !error.message.includes('not found')) throw error;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 500));
+  }
+  const study = answer?.study;
+  const report = study?.reports.find((r) => r.status === 'stored');
+  if (!study?.exam || !report) throw new Error(`no score and report within ${TIMEOUT_MS / 1000} s (log: ${logFile})`);
+  const elapsed = (Date.now() - started) / 1000;
+
+  // The report really is in the PACS: ask Orthanc, not our database.
+  const srInPacs = (await pacs.search(`studies/${studyUid}/instances`, { SOPInstanceUID: report.sopInstanceUid })).length === 1;
+
+  const curl = `curl -s ${url} -H 'content-type: application/json' -H 'authorization: Bearer ${key}' \\\n  -d '${JSON.stringify({ query: STUDY_QUERY.replace(/\s+/g, ' '), variables: { uid: studyUid } })}'`;
+  process.stdout.write(
+    [
+      '',
+      `mammocad demo: study scored and reported in ${elapsed.toFixed(1)} s after it was stored`,
+      `  PACS (Orthanc):   ${orthanc.url}  (user ${orthanc.username})`,
+      `  GraphQL API:      ${url}`,
+      `  clinician key:    ${key}`,
+      `  model:            ${model.version}${model.untrained ? '  -- UNTRAINED stand-in: the probability below means nothing' : ''}`,
+      `  SR in the PACS:   ${report.sopInstanceUid} (${srInPacs ? 'found by QIDO' : 'NOT found by QIDO'})`,
+      '',
+      'Example query:',
+      curl,
+      '',
+      'Its answer:',
+      JSON.stringify(answer, null, 2),
+      '',
+    ].join('\n'),
+  );
+  process.stdout.write(
+    `${JSON.stringify({
+      studyInstanceUid: studyUid,
+      examProbability: study.exam.probability,
+      srSopInstanceUid: report.sopInstanceUid,
+      srInPacs,
+      modelVersion: study.exam.modelVersion,
+      untrainedModel: model.untrained,
+      graphqlUrl: url,
+      seconds: Number(elapsed.toFixed(1)),
+    })}\n`,
+  );
+  if (!srInPacs) process.exitCode = 1;
+  if (process.stdin.isTTY || process.env.MAMMOCAD_DEMO_KEEP === '1') {
+    say('serving; press Ctrl-C to stop');
+    await new Promise<void>((resolve) => {
+      process.once('SIGINT', () => resolve());
+      process.once('SIGTERM', () => resolve());
+      service.once('exit', () => resolve());
+    });
+  }
+}
+
+main()
+  .catch((error: unknown) => {
+    say(`failed: ${error instanceof Error ? error.message : String(error)}`);
+    process.exitCode = 1;
+  })
+  .finally(() => shutdown().then(() => process.exit()));
