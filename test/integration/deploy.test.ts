@@ -67,9 +67,11 @@ describe('docker-compose.yml', async () => {
   it.skipIf(!available)('is accepted by docker-compose and wires the API to PostgreSQL and Orthanc', async () => {
     const { stdout } = await run('docker-compose', ['config'], { cwd: ROOT });
     const config = parseYaml(stdout) as { services: Record<string, { environment?: Record<string, string>; command?: string[] }> };
-    expect(Object.keys(config.services).sort()).toEqual(['api', 'orthanc', 'postgres', 'worker']);
+    expect(Object.keys(config.services).sort()).toEqual(['api', 'orthanc', 'postgres', 'worker-1', 'worker-2']);
     expect(config.services.api!.environment!.MAMMOCAD_DATABASE_URL).toMatch(/^postgresql:\/\/mammocad:.*@postgres:5432\/mammocad$/);
     expect(config.services.api!.environment!.MAMMOCAD_PACS_URL).toBe('http://orthanc:8042/dicom-web');
-    expect(config.services.worker).toMatchObject({ command: ['worker'], environment: { MAMMOCAD_DATABASE_URL: config.services.api!.environment!.MAMMOCAD_DATABASE_URL } });
+    for (const worker of ['worker-1', 'worker-2']) {
+      expect(config.services[worker]).toMatchObject({ command: ['worker'], environment: { MAMMOCAD_DATABASE_URL: config.services.api!.environment!.MAMMOCAD_DATABASE_URL } });
+    }
   });
 });
