@@ -84,7 +84,15 @@ export class LabelRepository {
    * image-level result for image labels, the breast's result for breast labels.
    */
   async labelledResults(modelVersionId: string): Promise<LabelledResult[]> {
-    const labels = await this.db.label.findMany({ include: { study: { select: { studyUid: true, patientId: true } } }, orderBy: { recordedAt: 'asc' } });
+    const labels = await this.db.label.findMany({
+      include: { study: { select: { studyUid: true, patientId: true } }, image: { select: { laterality: true } } },
+      orderBy: { recordedAt: 'asc' },
+    });
+    // An image label's side is its image's (a label may have been recorded without one).
+    const sideOf = (l: (typeof labels)[number]): 'L' | 'R' | null => {
+      const side = l.scope === 'image' ? (l.image?.laterality ?? l.laterality) : l.laterality;
+      return side === 'L' || side === 'R' ? side : null;
+    };
     const studyIds = [...new Set(labels.map((l) => l.studyId))];
     const predictions = await this.db.prediction.findMany({
       where: { modelVersionId, studyId: { in: studyIds }, level: { in: ['image', 'breast'] } },
@@ -98,7 +106,7 @@ export class LabelRepository {
       woman: l.study.patientId || l.study.studyUid,
       scope: l.scope as LabelScope,
       imageId: l.imageId,
-      laterality: l.laterality as 'L' | 'R' | null,
+      laterality: sideOf(l),
       value: l.value as LabelValue,
       source: l.source as LabelSource,
       recordedAt: l.recordedAt,
