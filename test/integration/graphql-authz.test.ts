@@ -3,6 +3,10 @@
 // a caller is not identified at all (no, malformed, revoked keys; JWTs expired, forged, of an
 // unknown role), and the audit events each leaves.
 
+import { generateKeyPairSync } from 'node:crypto';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Role } from '../../src/domain/index.js';
@@ -234,6 +238,29 @@ describe.each(PROVIDERS)('GraphQL authorization on %s', (provider) => {
       expect(await refusal(await sign({}))).toBe("token claim 'role' must be one of pacs, clinician, admin");
       expect(await refusal('not.a.token')).toBe('malformed token');
       expect(await auditCount(jwtApi)).toBe(before);
+    });
+
+    it('verifies RS256 tokens against a public key file, and refuses HS256 tokens made with that public key', async () => {
+      const { publicKey, privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+      const pem = publicKey.export({ type: 'spki', format: 'pem' }).toString();
+      const dir = mkdtempSync(path.join(tmpdir(), 'mammocad-jwt-'));
+      const publicKeyFile = path.join(dir, 'jwt-public.pem');
+      writeFileSync(publicKeyFile, pem);
+      const rsApi = await startApi(provider, { jwt: { publicKeyFile, roleClaim: 'role', issuer: 'https://idp.hospital.example', audience: 'mammocad' } });
+      try {
+        const token = (claims: Record<string, unknown>, issuer = 'https://idp.hospital.example') =>
+          new SignJWT(claims).setProtectedHeader({ alg: 'RS256' }).setSubject('dr.rsa').setIssuer(issuer).setAudience('mammocad').setExpirationTime('5m').sign(privateKey);
+        const me = await rsApi.gql<{ me: unknown }>(await token({ role: 'admin' }), '{ me { id role } }');
+        expect(me).toEqual({ status: 200, data: { me: { id: 'jwt:dr.rsa', role: 'ADMIN' } } });
+        const wrongIssuer = await rsApi.gql(await token({ role: 'admin' }, 'https://elsewhere.example'), '{ me { id } }');
+        expect([wrongIssuer.status, codes(wrongIssuer)]).toEqual([401, ['UNAUTHENTICATED']]);
+        // The classic confusion attack: an HS256 token keyed with the (public) PEM text.
+        const forged = await new SignJWT({ role: 'admin' }).setProtectedHeader({ alg: 'HS256' }).setSubject('mallory').setIssuer('https://idp.hospital.example').setAudience('mammocad').setExpirationTime('5m').sign(new TextEncoder().encode(pem));
+        const refused = await rsApi.gql(forged, '{ me { id } }');
+        expect([refused.status, refused.errors?.[0]?.message]).toEqual([401, 'token algorithm is not accepted']);
+      } finally {
+        await rsApi.close();
+      }
     });
   });
 });
