@@ -97,8 +97,9 @@ export class Authenticator {
     const presented = Buffer.from(hashSecret(secret), 'hex');
     if (!record || !timingSafeEqual(expected, presented)) throw new AuthenticationError(`unknown API key ${prefix}`);
     if (record.revokedAt) throw new AuthenticationError(`API key ${prefix} was revoked`);
-    // Last use is informative only: a failed write must not refuse the call.
-    this.store.apiKeys.touch(prefix).catch(() => undefined);
+    // Last use is informative only (a failed write must not refuse the call), and a minute's
+    // precision is plenty: no write per request.
+    if (!record.lastUsedAt || Date.now() - record.lastUsedAt.getTime() > 60_000) this.store.apiKeys.touch(prefix).catch(() => undefined);
     return { id: `apikey:${prefix}`, name: record.name, role: record.role };
   }
 

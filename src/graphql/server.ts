@@ -5,7 +5,7 @@
 import 'reflect-metadata';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { ApolloServer, HeaderMap, type ApolloServerPlugin } from '@apollo/server';
-import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
+import { ApolloServerPluginCacheControlDisabled, ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
 import { ApolloServerPluginLandingPageLocalDefault } from '@apollo/server/plugin/landingPage/default';
 import { GraphQLError, NoSchemaIntrospectionCustomRule, parse, specifiedRules, validate, type GraphQLSchema } from 'graphql';
 import { useServer } from 'graphql-ws/use/ws';
@@ -15,7 +15,7 @@ import { WebSocketServer } from 'ws';
 import { MammocadError } from '../domain/index.js';
 import { readBody } from './http-server.js';
 import { AuthenticationError, ForbiddenError, roleAllows, type Actor, type Authenticator } from './auth.js';
-import { auditMiddleware, recordAudit } from './audit.js';
+import { recordAudit } from './audit.js';
 import { createContext, type ApiContext, type ApiServices } from './context.js';
 import { createErrorFormatter } from './errors.js';
 import { costCheck, depthLimit } from './limits.js';
@@ -48,7 +48,8 @@ export function buildApiSchema(): Promise<GraphQLSchema> {
       await recordAudit(context as ApiContext, actor, info, args, 'denied');
       throw new ForbiddenError(`role ${actor.role} may not use ${info.parentType.name.toLowerCase()} ${info.fieldName}`);
     },
-    globalMiddlewares: [auditMiddleware],
+    // The audit middleware sits on each resolver class (@UseMiddleware), not globally: global
+    // middlewares wrap every field of every object, ~400 extra async calls per page of studies.
     validate: { forbidUnknownValues: false },
     // Every subscription brings its own `subscribe` (the database change feed: workers may be
     // other processes), so type-graphql's topic-based PubSub is never used; it insists on one.
@@ -103,7 +104,7 @@ export class GraphqlEndpoint {
       validationRules: [depthLimit(settings.maxDepth)],
       formatError: createErrorFormatter(options.logger.child({ component: 'graphql' })),
       includeStacktraceInErrorResponses: false,
-      plugins: [costLimit, settings.landingPage ? ApolloServerPluginLandingPageLocalDefault({ embed: true }) : ApolloServerPluginLandingPageDisabled()],
+      plugins: [costLimit, settings.landingPage ? ApolloServerPluginLandingPageLocalDefault({ embed: true }) : ApolloServerPluginLandingPageDisabled(), ApolloServerPluginCacheControlDisabled()],
     });
     await apollo.start();
     return new GraphqlEndpoint(options, schema, apollo);

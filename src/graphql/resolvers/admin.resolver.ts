@@ -1,13 +1,15 @@
 // Who am I, API keys, and the audit trail.
 
-import { Arg, Args, Authorized, Ctx, Mutation, Query, Resolver } from 'type-graphql';
+import { Arg, Args, Authorized, Ctx, Mutation, Query, Resolver, UseMiddleware } from 'type-graphql';
 import type { Role } from '../../domain/index.js';
 import { createApiKey } from '../auth.js';
+import { auditMiddleware } from '../audit.js';
 import type { ApiContext } from '../context.js';
 import { AuditArgs, CreateApiKeyArgs } from '../schema/inputs.js';
 import { Actor, ApiKey, AuditEvent, CreatedApiKey, toApiKey, toAuditEvent } from '../schema/types.js';
 import type { RoleValue } from '../schema/enums.js';
 
+@UseMiddleware(auditMiddleware)
 @Resolver()
 export class AdminResolver {
   @Query(() => Actor, { description: 'The authenticated caller' })

@@ -1,13 +1,15 @@
 // Background work: list and follow jobs, rescore a study, start a retraining run, cancel a job.
 
-import { Arg, Args, Authorized, Ctx, ID, Mutation, Query, Resolver } from 'type-graphql';
+import { Arg, Args, Authorized, Ctx, ID, Mutation, Query, Resolver, UseMiddleware } from 'type-graphql';
 import { ConflictError, NotFoundError, type JsonValue } from '../../domain/index.js';
+import { auditMiddleware } from '../audit.js';
 import type { ApiContext } from '../context.js';
 import { JobsArgs, TrainingConfigInput } from '../schema/inputs.js';
 import { Job, toJob } from '../schema/types.js';
 
 export const TRAIN_MODEL_JOB = 'train';
 
+@UseMiddleware(auditMiddleware)
 @Resolver()
 export class JobResolver {
   @Authorized('admin')

@@ -1,13 +1,15 @@
 // Outcomes recorded by clinicians: many labels at once, all or none. Each names its study by
 // Study Instance UID and either one image (SOP Instance UID) or one breast (laterality).
 
-import { Args, Authorized, Ctx, Mutation, Resolver } from 'type-graphql';
+import { Args, Authorized, Ctx, Mutation, Resolver, UseMiddleware } from 'type-graphql';
 import { ValidationError, type ImageRecord, type StudyRecord } from '../../domain/index.js';
 import type { LabelInput as StoredLabel } from '../../store/index.js';
+import { auditMiddleware } from '../audit.js';
 import type { ApiContext } from '../context.js';
 import { SubmitLabelsArgs } from '../schema/inputs.js';
 import { Label, toLabel } from '../schema/types.js';
 
+@UseMiddleware(auditMiddleware)
 @Resolver()
 export class LabelResolver {
   @Authorized('clinician')

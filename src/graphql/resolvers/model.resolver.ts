@@ -1,12 +1,14 @@
 // Model versions: list and compare them (metrics, ROC), evaluate one on the recorded labels, and
 // activate one for scoring.
 
-import { Arg, Authorized, Ctx, Mutation, Query, Resolver } from 'type-graphql';
+import { Arg, Authorized, Ctx, Mutation, Query, Resolver, UseMiddleware } from 'type-graphql';
 import { NotFoundError } from '../../domain/index.js';
 import { EVALUATE_MODEL_JOB } from '../../pipeline/evaluate-model-job.js';
+import { auditMiddleware } from '../audit.js';
 import type { ApiContext } from '../context.js';
 import { Job, ModelVersion, toJob, toModelVersion } from '../schema/types.js';
 
+@UseMiddleware(auditMiddleware)
 @Resolver()
 export class ModelVersionResolver {
   @Authorized('clinician')

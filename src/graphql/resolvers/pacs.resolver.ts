@@ -2,10 +2,12 @@
 // call GraphQL). Orthanc's Lua notifier uses the webhook, which answers before looking the
 // study up (Orthanc blocks its own REST API while a Lua callback runs).
 
-import { Arg, Authorized, Ctx, Mutation, Resolver } from 'type-graphql';
+import { Arg, Authorized, Ctx, Mutation, Resolver, UseMiddleware } from 'type-graphql';
+import { auditMiddleware } from '../audit.js';
 import type { ApiContext } from '../context.js';
 import { Announcement } from '../schema/types.js';
 
+@UseMiddleware(auditMiddleware)
 @Resolver()
 export class PacsResolver {
   @Authorized('pacs')

@@ -1,8 +1,9 @@
 // Studies for clinicians: a filtered, sorted, paginated list; one study with its images,
 // predictions, reports and labels; and the worklist of positive exams.
 
-import { Arg, Args, Authorized, Ctx, FieldResolver, Query, Resolver, Root } from 'type-graphql';
+import { Arg, Args, Authorized, Ctx, FieldResolver, Query, Resolver, Root, UseMiddleware } from 'type-graphql';
 import { MammocadError, NotFoundError, type ModelVersionRecord, type PredictionRecord } from '../../domain/index.js';
+import { auditMiddleware } from '../audit.js';
 import type { ApiContext } from '../context.js';
 import { PredictionLevelValue } from '../schema/enums.js';
 import { StudiesArgs, WorklistArgs, type StudyFilter } from '../schema/inputs.js';
@@ -42,6 +43,7 @@ async function search(context: ApiContext, filter: StudyFilter | undefined, sort
   };
 }
 
+@UseMiddleware(auditMiddleware)
 @Resolver(() => Study)
 export class StudyResolver {
   @Authorized('clinician')
