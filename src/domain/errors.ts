@@ -159,3 +159,10 @@ export class JobPostponedError extends MammocadError {
     this.delayMs = delayMs;
   }
 }
+
+/** A running job whose cancellation was requested stopped at a checkpoint. */
+export class JobCancelledError extends MammocadError {
+  constructor(jobId: string) {
+    super('JOB_CANCELLED', `job ${jobId} was cancelled on request`);
+  }
+}

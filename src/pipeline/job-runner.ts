@@ -4,6 +4,7 @@
 //   JobPostponedError         -> back to the queue at the delay it asked for, attempt not counted
 //   retryable MammocadError    -> back to the queue after an exponential backoff, dead after
 //                                 maxAttempts (kept with its last error)
+//   JobCancelledError         -> cancelled (the handler saw a cancellation at a checkpoint)
 //   anything else             -> failed, with the error
 // Every outcome write is fenced by the lock holder, so a worker whose job was taken over (it
 // went silent, the job was requeued and claimed again) leaves the outcome to the new holder.
@@ -11,13 +12,15 @@
 // a job id reaches them.
 
 import type { Logger } from 'pino';
-import { ConflictError, JobPostponedError, MammocadError, type JobRecord, type JsonValue } from '../domain/index.js';
+import { ConflictError, JobCancelledError, JobPostponedError, MammocadError, type JobRecord, type JsonValue } from '../domain/index.js';
 import type { Store } from '../store/index.js';
 
 export interface JobContext {
   workerId: string;
   /** Records progress; also the job's heartbeat. Returns false when the job was taken over. */
   progress(progress: JsonValue): Promise<boolean>;
+  /** A place where the job may stop: throws JobCancelledError when its cancellation was requested. */
+  checkpoint(): Promise<void>;
 }
 
 export type JobHandler = (job: JobRecord, context: JobContext) => Promise<JsonValue>;
@@ -98,6 +101,9 @@ export class JobRunner {
         lastProgress = progress;
         return store.jobs.reportProgress(job.id, progress, holder);
       },
+      checkpoint: async () => {
+        if (await store.jobs.isCancelRequested(job.id)) throw new JobCancelledError(job.id);
+      },
     };
     const heartbeat = setInterval(() => {
       store.jobs.reportProgress(job.id, lastProgress, holder).catch((error: unknown) => log.warn({ err: String(error) }, 'heartbeat failed'));
@@ -109,6 +115,10 @@ export class JobRunner {
       return await this.record(store.jobs.finish(job.id, skipped ? 'skipped' : 'succeeded', { result }, holder), job);
     } catch (error) {
       const message = error instanceof Error ? error.message : String(error);
+      if (error instanceof JobCancelledError) {
+        log.info('job cancelled at a checkpoint');
+        return await this.record(store.jobs.finish(job.id, 'cancelled', { error: message }, holder), job);
+      }
       if (error instanceof JobPostponedError) {
         log.info({ reason: message }, 'job postponed');
         return await this.record(store.jobs.postpone(job.id, message, new Date(Date.now() + error.delayMs), holder), job);

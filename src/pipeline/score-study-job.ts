@@ -3,7 +3,7 @@
 // with the reason, so nothing is silently dropped.
 
 import type { Logger } from 'pino';
-import { JobPostponedError, MammocadError, PacsUnavailableError, type JobRecord, type JsonValue, type ModelVersionRecord } from '../domain/index.js';
+import { JobCancelledError, JobPostponedError, MammocadError, PacsUnavailableError, type JobRecord, type JsonValue, type ModelVersionRecord } from '../domain/index.js';
 import { readPackage, type ModelPackage } from '../ml/registry/index.js';
 import { createModelRuntime, type ModelRuntime } from '../ml/runtime/index.js';
 import { isTransientDatabaseError, type JobContext } from './job-worker.js';
@@ -59,12 +59,18 @@ export class ScoreStudyJob {
     const { studyUid } = job.payload as { studyUid: string };
     try {
       const onStage = async (stage: string) => {
+        // Cancellation is honoured until the report goes out; after that the study is done.
+        if (stage !== 'store') await context.checkpoint();
         await context.progress({ stage });
       };
       const result = await scoreStudy({ ...this.deps, model: await this.model(), onStage }, studyUid);
       this.deps.metrics?.recordStudy(result.status, result.status === 'scored' ? result.timingsMs : {});
       return result as unknown as JsonValue;
     } catch (caught) {
+      if (caught instanceof JobCancelledError) {
+        await this.deps.store.studies.setStatus(studyUid, 'failed', 'scoring was cancelled on request').catch(() => {});
+        throw caught;
+      }
       if (caught instanceof JobPostponedError) {
         await this.deps.store.studies.setStatus(studyUid, 'queued', caught.message).catch(() => {});
         throw caught;

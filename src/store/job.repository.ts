@@ -194,7 +194,7 @@ export class JobRepository {
    * Ends a running job for good: succeeded, skipped (with a reason) or failed (with a reason).
    * With `workerId`, only if that worker still holds it (ConflictError otherwise).
    */
-  async finish(id: string, status: 'succeeded' | 'skipped' | 'failed', outcome: { result?: JsonValue; error?: string } = {}, workerId?: string): Promise<JobRecord> {
+  async finish(id: string, status: 'succeeded' | 'skipped' | 'failed' | 'cancelled', outcome: { result?: JsonValue; error?: string } = {}, workerId?: string): Promise<JobRecord> {
     await this.assertHeld(id, workerId);
     await this.db.job.update({
       where: { id },
@@ -217,6 +217,7 @@ export class JobRepository {
   async retryLater(id: string, error: string, retryAt: Date, workerId?: string): Promise<JobRecord> {
     await this.assertHeld(id, workerId);
     const job = await this.get(id);
+    if (job.cancelRequested) return this.finish(id, 'cancelled', { error: `cancelled on request (last error: ${error})` }, workerId);
     const exhausted = job.attempts >= job.maxAttempts;
     const update = this.db.job.update({
       where: { id },
@@ -234,12 +235,19 @@ export class JobRepository {
    */
   async postpone(id: string, reason: string, retryAt: Date, workerId?: string): Promise<JobRecord> {
     await this.assertHeld(id, workerId);
+    if ((await this.get(id)).cancelRequested) return this.finish(id, 'cancelled', { error: 'cancelled on request' }, workerId);
     const update = this.db.job.update({
       where: { id },
       data: { status: 'queued', lastError: reason, lockedBy: null, lockedAt: null, runAt: retryAt, attempts: { decrement: 1 } },
     });
     await (this.dispatchTask ? this.db.$transaction([update, this.dispatchQueued(this.dispatchTask, id)]) : update);
     return this.get(id);
+  }
+
+  /** Whether someone asked a running job to stop (its handler checks at its checkpoints). */
+  async isCancelRequested(id: string): Promise<boolean> {
+    const job = await this.db.job.findUnique({ where: { id }, select: { cancelRequested: true } });
+    return job?.cancelRequested ?? false;
   }
 
   /** Cancels a queued job at once; a running one is asked to stop at its next checkpoint. */
@@ -265,8 +273,14 @@ export class JobRepository {
     for (const job of stale) {
       const exhausted = job.attempts >= job.maxAttempts;
       // Compare-and-set on the lock we saw, so a worker that just reported keeps its job.
+      const where = { id: job.id, status: 'running', lockedAt: job.lockedAt };
+      if (job.cancelRequested) {
+        // Nobody runs it any more and nobody wants it run: it ends here.
+        await this.db.job.updateMany({ where, data: { status: 'cancelled', lockedBy: null, lockedAt: null, finishedAt: new Date(), lastError: 'cancelled on request (its worker stopped responding)' } });
+        continue;
+      }
       const update = this.db.job.updateMany({
-        where: { id: job.id, status: 'running', lockedAt: job.lockedAt },
+        where,
         data: exhausted
           ? { status: 'dead', lockedBy: null, lockedAt: null, finishedAt: new Date(), lastError: `worker stopped responding on each of ${job.attempts} attempts` }
           : { status: 'queued', lockedBy: null, lockedAt: null, lastError: 'worker stopped responding' },

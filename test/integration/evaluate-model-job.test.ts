@@ -10,7 +10,7 @@ import { auc } from '../../src/training/evaluation/index.js';
 import { PROVIDERS, createTestDatabase, type TestDatabase } from '../support/databases.js';
 
 const logger = pino({ level: 'silent' });
-const context = { workerId: 'test', progress: async () => true };
+const context = { workerId: 'test', progress: async () => true, checkpoint: async () => {} };
 
 /** Eight women, one study each, two images (L, R); image scores and the truth per image. */
 const WOMEN = [
@@ -28,7 +28,6 @@ describe.each(PROVIDERS)('evaluate job on %s', (provider) => {
   let db: TestDatabase;
   let store: Store;
   let model: ModelVersionRecord;
-  let other: ModelVersionRecord;
 
   const run = (version: string) => new EvaluateModelJob({ store, logger }).handle({ id: 'j', kind: EVALUATE_MODEL_JOB, payload: { version, requestedBy: 'apikey:test' } } as unknown as JobRecord, context);
 
@@ -37,7 +36,7 @@ describe.each(PROVIDERS)('evaluate job on %s', (provider) => {
     store = await openStore({ databaseUrl: db.url });
     const register = (version: string) => store.modelVersions.register({ version, architecture: 'test', packageHash: `sha256:${version}`, path: `/m/${version}`, manifest: {}, metrics: null, threshold: 0.5 });
     model = await register('eval-a');
-    other = await register('eval-b');
+    await register('eval-b'); // registered, never scored anything
     for (const [w, woman] of WOMEN.entries()) {
       const { study } = await store.studies.announce({ studyUid: `1.2.826.0.1.3680043.10.1.88.${w + 1}`, source: 'manual', patientId: `W${w}` });
       const images = await store.images.upsertMany(study.id, (['L', 'R'] as const).map((side, i) => ({ sopInstanceUid: `${study.studyUid}.${i + 1}`, seriesUid: `${study.studyUid}.9`, laterality: side, view: 'MLO', status: 'scored' as const })));
