@@ -53,7 +53,7 @@ export async function fetchStudyImages(
       if (!(error instanceof MammocadError) || !IMAGE_FAULTS.has(error.code)) throw error;
       await deps.store.images.setStatus(image.sopInstanceUid, 'failed', error.message);
       result.failed.push({ image, reason: error.message, code: error.code });
-      log.warn({ image: image.sopInstanceUid, code: error.code }, 'image could not be used');
+      log.warn({ image: studyRef(image.sopInstanceUid), code: error.code }, 'image could not be used');
     }
   }
   if (result.fetched.length === 0) {
