@@ -142,7 +142,7 @@ async function serveCommand(command: Command, port: number | undefined): Promise
   const metrics = new PipelineMetrics(store);
   const { worker, scoring } = buildWorker(services, metrics);
   const webhookSecret = config.webhook.secret;
-  const announcements = new AnnouncementQueue(discovery, logger);
+  const announcements = new AnnouncementQueue(discovery, store, logger);
   const feed = new ChangeFeed(store, config.api.feedIntervalMs, logger.child({ component: 'feed' }));
   const graphql = await GraphqlEndpoint.create({
     services: { store, discovery, models: new ModelService({ store, modelDir: config.modelDir, logger }), feed, logger },
@@ -160,6 +160,7 @@ async function serveCommand(command: Command, port: number | undefined): Promise
   });
   graphql.attach(server);
   const bound = await listen(server, port ?? config.server.port, config.server.host);
+  await announcements.resumePending();
   poller.start();
   await worker.start();
   logger.info(

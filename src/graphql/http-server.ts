@@ -17,8 +17,8 @@ export interface ReadinessCheck {
 export interface StudyWebhook {
   /** The shared secret the PACS presents as `Authorization: Bearer <secret>`. */
   secret: string;
-  /** Takes the announcement for later handling; throws a ValidationError for a bad UID. */
-  accept(studyUid: string): { accepted: boolean; queued: boolean };
+  /** Records the announcement for later handling; throws a ValidationError for a bad UID, QUEUE_FULL when busy. */
+  accept(studyUid: string): Promise<{ accepted: boolean; queued: boolean }>;
 }
 
 export interface HttpServerOptions {
@@ -64,6 +64,7 @@ async function readJson(req: IncomingMessage, limit: number): Promise<unknown> {
 function webhookStatus(error: MammocadError): number {
   if (error.code === 'VALIDATION_FAILED' || error.code === 'BAD_JSON') return 400;
   if (error.code === 'BODY_TOO_LARGE') return 413;
+  if (error.code === 'QUEUE_FULL') return 503;
   return 422;
 }
 
@@ -118,7 +119,7 @@ export function createHttpServer(options: HttpServerOptions): Server {
     try {
       const body = (await readJson(req, MAX_WEBHOOK_BODY)) as { StudyInstanceUID?: unknown };
       const uid = typeof body?.StudyInstanceUID === 'string' ? body.StudyInstanceUID : '';
-      return sendJson(res, 202, webhook.accept(uid));
+      return sendJson(res, 202, await webhook.accept(uid));
     } catch (error) {
       if (!(error instanceof MammocadError)) throw error;
       return sendJson(res, webhookStatus(error), { error: error.message, code: error.code });

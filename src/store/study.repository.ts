@@ -55,17 +55,29 @@ export async function insertRowsForSeeding(db: Db, table: string, columns: strin
   return written;
 }
 
+/** What the PACS tells about a study (QIDO), filled in when first known. */
+const DETAIL_FIELDS = ['patientId', 'accessionNumber', 'studyDate', 'studyTime', 'description', 'modalities'] as const;
+
 export class StudyRepository {
   constructor(private readonly db: Db) {}
 
   /**
    * Records a study the first time it is announced; later announcements (re-sent webhooks,
-   * overlapping polls) return the existing record with `created: false`.
+   * overlapping polls) return the existing record with `created: false`. A study first
+   * recorded by its UID alone (announced before the PACS could be asked about it) gets the
+   * PACS's details when a later announcement brings them; details already known stay.
    */
   async announce(study: AnnouncedStudy): Promise<{ study: StudyRecord; created: boolean }> {
     assertOneOf('source', study.source, STUDY_SOURCES);
     const existing = await this.db.study.findUnique({ where: { studyUid: study.studyUid } });
-    if (existing) return { study: existing as StudyRecord, created: false };
+    if (existing) {
+      const missing = Object.fromEntries(
+        DETAIL_FIELDS.filter((field) => existing[field] === null && study[field] != null).map((field) => [field, study[field]]),
+      );
+      if (Object.keys(missing).length === 0) return { study: existing as StudyRecord, created: false };
+      const filled = await this.db.study.update({ where: { id: existing.id }, data: missing });
+      return { study: filled as StudyRecord, created: false };
+    }
     try {
       const created = await this.db.study.create({ data: { ...study } });
       return { study: created as StudyRecord, created: true };

@@ -48,7 +48,7 @@ class Service {
     this.discovery = new StudyDiscovery({ pacs: this.pacs, store: this.store, logger });
     this.poller = new StudyPoller({ pacs: this.pacs, store: this.store, discovery: this.discovery, logger, modalities: ['MG'], lookbackDays: 1, intervalSeconds: 0 });
     if (withWebhook) {
-      const announcements = new AnnouncementQueue(this.discovery, logger, 'webhook', (_uid, outcome) => {
+      const announcements = new AnnouncementQueue(this.discovery, this.store, logger, 'webhook', (_uid, outcome) => {
         if (!(outcome instanceof Error)) this.webhookCalls.push(outcome);
       });
       this.announcements = announcements;
@@ -118,10 +118,28 @@ describe.skipIf(!LocalOrthanc.available())('discovery with a real Orthanc', () =
     });
 
     it('records a study stored by STOW once, from the webhook, with one scoring job', async () => {
-      const study = await waitFor('the webhook', () => service.store.studies.findByUid(ids.studyUid));
+      // Recorded (pending) when the call is answered, queued once the PACS has been asked about it.
+      const study = await waitFor('the webhook', async () => ((await service.store.studies.findByUid(ids.studyUid))?.status === 'queued' ? service.store.studies.findByUid(ids.studyUid) : null));
       expect(study).toMatchObject({ source: 'webhook', status: 'queued', patientId: ids.patientId, studyDate: ids.studyDate });
       expect(await service.scoringJobs(ids.studyUid)).toHaveLength(1);
       expect(service.webhookCalls.map((c) => c.outcome)).toEqual(['new']);
+    });
+
+    it('keeps an announcement a stopped process never handled, and resumes it at the next start', async () => {
+      // A study the PACS announced just before the service stopped: recorded, not yet looked at.
+      const late = newStudyIds();
+      await pacs.store([mammogram(late, { laterality: 'L' }).bytes]);
+      const full = new AnnouncementQueue(service.discovery, service.store, logger, 'webhook', undefined, 0);
+      await expect(full.accept(late.studyUid)).rejects.toMatchObject({ code: 'QUEUE_FULL', retryable: true });
+      expect(await service.store.studies.findByUid(late.studyUid)).toMatchObject({ status: 'pending', source: 'webhook', contentFingerprint: null });
+      expect(await service.scoringJobs(late.studyUid)).toHaveLength(0);
+
+      // The next process resumes it before anything else.
+      const next = new AnnouncementQueue(service.discovery, service.store, logger);
+      expect(await next.resumePending()).toBeGreaterThanOrEqual(1);
+      await next.idle();
+      expect(await service.store.studies.findByUid(late.studyUid)).toMatchObject({ status: 'queued' });
+      expect(await service.scoringJobs(late.studyUid)).toHaveLength(1);
     });
 
     it('records eligible and skipped objects of a mixed study with their reasons', async () => {
@@ -171,11 +189,12 @@ describe.skipIf(!LocalOrthanc.available())('discovery with a real Orthanc', () =
       const notUid = await post(JSON.stringify({ StudyInstanceUID: 'DROP TABLE' }));
       expect(notUid.status).toBe(400);
       expect((await notUid.json()) as { error: string }).toMatchObject({ error: expect.stringContaining('is not a DICOM UID') });
-      // An unknown study is accepted (the PACS cannot wait for our checks) and then not recorded.
+      // An unknown study is accepted (the PACS cannot wait for our checks), recorded, and ends
+      // failed with the reason once the PACS says it does not have it.
       const unknown = await post(JSON.stringify({ StudyInstanceUID: '1.2.3.4.5.6.7' }));
       expect(unknown.status).toBe(202);
       await service.announcements!.idle();
-      expect(await service.store.studies.findByUid('1.2.3.4.5.6.7')).toBeNull();
+      expect(await service.store.studies.findByUid('1.2.3.4.5.6.7')).toMatchObject({ status: 'failed', statusReason: 'the study is no longer on the PACS' });
       // The same study announced again after the restart: accepted, and no new work.
       const jobsBefore = (await service.scoringJobs(ids.studyUid)).length;
       expect((await post(JSON.stringify({ StudyInstanceUID: ids.studyUid }))).status).toBe(202);
