@@ -24,6 +24,8 @@ export interface LocalOrthancOptions {
   /** Where the Lua notifier posts stable studies (omit: no notification). */
   webhookUrl?: string;
   webhookSecret?: string;
+  /** Further Lua scripts, e.g. a ReceivedInstanceFilter that makes Orthanc refuse some objects. */
+  luaScripts?: string[];
 }
 
 export async function freePort(): Promise<number> {
@@ -83,7 +85,7 @@ export class LocalOrthanc {
       StableAge: this.options.stableAge ?? 2,
       Plugins: [path.join(PLUGIN_DIR, 'libOrthancDicomWeb.so'), path.join(PLUGIN_DIR, 'libOrthancGdcm.so')],
       DicomWeb: { Enable: true, Root: '/dicom-web/', StudiesMetadata: 'Full', SeriesMetadata: 'Full' },
-      LuaScripts: [path.join(ROOT, 'deploy', 'orthanc', 'mammocad-notify.lua')],
+      LuaScripts: [path.join(ROOT, 'deploy', 'orthanc', 'mammocad-notify.lua'), ...(this.options.luaScripts ?? [])],
       HttpsVerifyPeers: false,
     };
     const configFile = path.join(this.dir, 'orthanc.json');

@@ -2,7 +2,12 @@
 // report, stored with the study's predictions.
 //
 //   validate (build once, UIDs not yet reserved) -> reserve the report's UIDs (idempotent by
-//   key) -> build the report with the reserved UIDs -> STOW-RS into the study -> mark stored
+//   key) -> build the report with the reserved UIDs -> STOW-RS into the study -> check the
+//   PACS kept it (QIDO) -> mark stored
+//
+// The check is there because a PACS may answer a STOW with success and keep nothing: Orthanc
+// does exactly that when its ReceivedInstanceFilter (a site's Lua policy) filters the instance
+// out. A report the PACS did not keep is an error naming that, not a "stored" report.
 //
 // Validation comes first, so bad input reserves nothing and sends nothing. A retry with the
 // same idempotency key gets the same reservation, and so re-sends the same SOP Instance UID:
@@ -10,7 +15,7 @@
 // duplicate with success; see docs/structured-reports.md).
 
 import type { Logger } from 'pino';
-import type { ReportRecord, ReportTemplate } from '../domain/index.js';
+import { MammocadError, type ReportRecord, type ReportTemplate } from '../domain/index.js';
 import type { DicomJson, DicomwebClient } from '../dicom/dicomweb-client.js';
 import { buildStructuredReport, newUid, sopClassOf, type BuiltReport, type ReportInput } from '../dicom/sr/index.js';
 import type { Store } from '../store/index.js';
@@ -63,6 +68,12 @@ export async function writeStudyReport(
     reservation.template,
   );
   const response = await deps.pacs.store([built.bytes], built.studyInstanceUid);
+  const kept = await deps.pacs.search(`studies/${built.studyInstanceUid}/instances`, { SOPInstanceUID: built.sopInstanceUid });
+  if (kept.length === 0) {
+    // Retryable: a PACS that indexes a little after answering shows it on the next attempt (the
+    // same UIDs are re-sent); one whose rules discard it keeps failing until attempts run out.
+    throw new MammocadError('PACS_DISCARDED_REPORT', 'STOW: the PACS answered success but did not keep the report (filtered out by its rules?)', { retryable: true });
+  }
   const stored = await deps.store.reports.markStored(built.sopInstanceUid, storedAtOf(response, built));
   log.info(
     { report: built.sopInstanceUid, template: built.template, reserved: created, durationMs: Date.now() - started },

@@ -2,8 +2,7 @@
 // study is recorded as failed with its reason, the good ones go on; a study with nothing
 // usable fails with the reasons; a PACS fault is left to the job's retry.
 
-import { execFileSync } from 'node:child_process';
-import { copyFileSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -14,39 +13,11 @@ import { fetchStudyImages } from '../../src/pipeline/fetch-study-images.js';
 import { selectStudyImages } from '../../src/pipeline/select-study-images.js';
 import { openStore, type Store } from '../../src/store/index.js';
 import { LocalOrthanc, freePort } from '../../scripts/lib/local-orthanc.js';
-import { mammogram, newStudyIds, newUid, type StudyIds } from '../support/dicom-factory.js';
-import { sharedFile } from '../support/shared-data.js';
+import { jpeg2000Mammogram } from '../support/corrupt-dicom.js';
+import { mammogram, newStudyIds, type StudyIds } from '../support/dicom-factory.js';
 
 const logger = createLogger('silent');
 const work = mkdtempSync(path.join(tmpdir(), 'mammocad-fetch-'));
-
-/** The NEMA JPEG 2000 mammogram, relabelled as an MG For Presentation image of `ids`' study. */
-function jpeg2000Mammogram(ids: StudyIds, corrupt: boolean): Uint8Array {
-  const file = path.join(work, `${newUid()}.dcm`);
-  copyFileSync(sharedFile('dicom', 'nema-wg04-mg1-j2ki.dcm'), file);
-  const sop = newUid();
-  const set = (tag: string, value: string) => ['-m', `(${tag})=${value}`];
-  execFileSync('dcmodify', [
-    '-nb', '-imt',
-    ...set('0008,0016', '1.2.840.10008.5.1.4.1.1.1.2'), ...set('0002,0002', '1.2.840.10008.5.1.4.1.1.1.2'),
-    ...set('0008,0018', sop), ...set('0002,0003', sop),
-    ...set('0008,0060', 'MG'), ...set('0020,000d', ids.studyUid), ...set('0020,000e', newUid()),
-    ...set('0010,0020', ids.patientId), ...set('0008,0020', ids.studyDate),
-    file,
-  ]);
-  const bytes = new Uint8Array(readFileSync(file));
-  if (corrupt) {
-    // Overwrite the codestream's main header (SIZ onwards) with garbage, inside the first
-    // 64 KiB fragment so the DICOM structure (the item tags between fragments) stays intact.
-    // (Damage deeper in the tile data can decode "successfully" into wrong pixels: openjpeg
-    // cannot tell, which is why lossless transfer is checked by the PACS, not by us.)
-    const soc = Buffer.from(bytes).indexOf(Buffer.from([0xff, 0x4f, 0xff, 0x51]));
-    expect(soc).toBeGreaterThan(0);
-    for (let i = soc + 2; i < soc + 300; i++) bytes[i] = (i * 31) & 0xff;
-  }
-  writeFileSync(file, bytes);
-  return bytes;
-}
 
 describe.skipIf(!LocalOrthanc.available())('fetch and decode a study', () => {
   let orthanc: LocalOrthanc;
