@@ -5,8 +5,9 @@
 // Labelled images the version never scored are counted, not guessed: rescore them first.
 
 import type { Logger } from 'pino';
-import { NotFoundError, ValidationError, type JobRecord, type JsonValue, type LabelSource } from '../domain/index.js';
-import type { LabelledResult, Store } from '../store/index.js';
+import { NotFoundError, ValidationError, type JobRecord, type JsonValue } from '../domain/index.js';
+import type { Store } from '../store/index.js';
+import { decisiveLabels } from '../training/datasets/decisive-labels.js';
 import { evaluationReport, evaluationReportPerBreast, type EvaluationReport, type ImageRecord } from '../training/evaluation/index.js';
 import type { JobContext } from './job-worker.js';
 
@@ -15,23 +16,8 @@ export const EVALUATE_MODEL_JOB = 'evaluate';
 /** How many evaluations a version keeps in its metrics (oldest dropped). */
 const KEEP_EVALUATIONS = 20;
 
-/** Which label wins when one target has several: pathology over follow-up over a radiologist's call. */
-const AUTHORITY: Record<LabelSource, number> = { pathology: 3, 'follow-up': 2, radiologist: 1 };
-
-/** One label per target (image or breast): the most authoritative, then the latest. */
-export function decisiveLabels(rows: readonly LabelledResult[]): LabelledResult[] {
-  const best = new Map<string, LabelledResult>();
-  for (const row of rows) {
-    const key = row.scope === 'image' ? `image:${row.imageId}` : `breast:${row.studyUid}:${row.laterality}`;
-    const current = best.get(key);
-    const better =
-      !current ||
-      AUTHORITY[row.source] > AUTHORITY[current.source] ||
-      (AUTHORITY[row.source] === AUTHORITY[current.source] && row.recordedAt > current.recordedAt);
-    if (better) best.set(key, row);
-  }
-  return [...best.values()];
-}
+// decisiveLabels moved to src/training (training reads labels too, and may not import pipeline).
+export { decisiveLabels };
 
 const positive = (value: string): 0 | 1 => (value === 'malignant' ? 1 : 0);
 
