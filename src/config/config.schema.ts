@@ -70,6 +70,11 @@ export const configSchema = z.strictObject({
   worker: z.strictObject({
     /** A job whose worker has not reported for this long is taken over by another worker. */
     staleAfterSeconds: integer(30, 86_400),
+    /**
+     * onnxruntime threads per worker process (0: onnxruntime's default, one per core). With
+     * several worker processes on one machine, cores / processes avoids oversubscription.
+     */
+    inferenceThreads: integer(0, 256),
   }),
   server: z.strictObject({
     host: nonEmpty,
@@ -130,6 +135,7 @@ export const ENVIRONMENT_KEYS: ReadonlyArray<{ env: string; key: string; boolean
   { env: 'MAMMOCAD_SELECTION_VIEWS', key: 'selection.views', list: true },
   { env: 'MAMMOCAD_SELECTION_SKIP_MODIFIERS', key: 'selection.skipModifiers', list: true },
   { env: 'MAMMOCAD_WORKER_STALE_AFTER_S', key: 'worker.staleAfterSeconds' },
+  { env: 'MAMMOCAD_INFERENCE_THREADS', key: 'worker.inferenceThreads' },
   { env: 'MAMMOCAD_HOST', key: 'server.host' },
   { env: 'MAMMOCAD_PORT', key: 'server.port' },
   { env: 'PORT', key: 'server.port' },

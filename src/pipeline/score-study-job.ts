@@ -19,7 +19,7 @@ export class ScoreStudyJob {
   private loaded: { record: ModelVersionRecord; runtime: ModelRuntime } | undefined;
 
   constructor(
-    private readonly deps: Omit<ScoreStudyDeps, 'model'> & { store: Store; logger: Logger; metrics?: PipelineMetrics },
+    private readonly deps: Omit<ScoreStudyDeps, 'model'> & { store: Store; logger: Logger; metrics?: PipelineMetrics; inferenceThreads?: number },
   ) {}
 
   /** The active model's runtime, reloaded only when another version became active. */
@@ -39,7 +39,8 @@ export class ScoreStudyJob {
       if (pkg.packageHash !== record.packageHash) {
         throw new MammocadError('MODEL_UNAVAILABLE', `active model ${record.version}: the package on disk is not the one registered`, { retryable: true });
       }
-      const runtime = await createModelRuntime([pkg]);
+      const threads = this.deps.inferenceThreads;
+      const runtime = await createModelRuntime([pkg], threads ? { intraOpThreads: threads } : {});
       await this.loaded?.runtime.dispose();
       this.loaded = { record, runtime };
       this.deps.logger.info({ version: record.version }, 'model loaded');

@@ -53,6 +53,16 @@ describe('loadConfig', () => {
     expect(sources['server.port']).toBe('$PORT');
   });
 
+  it('reads the API and worker settings, with nested JWT defaults kept when a file sets one of them', () => {
+    const { config } = loadConfig({ cwd, env: { MAMMOCAD_INFERENCE_THREADS: '1', MAMMOCAD_API_INTROSPECTION: 'true', MAMMOCAD_API_MAX_COST: '500' } });
+    expect(config.worker).toEqual({ staleAfterSeconds: 120, inferenceThreads: 1 });
+    expect(config.api).toMatchObject({ introspection: true, landingPage: false, maxDepth: 10, maxCost: 500, jwt: { roleClaim: 'role' } });
+    const file = tempFile('jwt.yaml', 'api:\n  jwt:\n    issuer: https://idp.example\n');
+    expect(loadConfig({ cwd, env: {}, file }).config.api.jwt).toEqual({ roleClaim: 'role', issuer: 'https://idp.example' });
+    expect(configError(() => loadConfig({ cwd, env: { MAMMOCAD_INFERENCE_THREADS: 'many' } })).message).toContain('worker.inferenceThreads ($MAMMOCAD_INFERENCE_THREADS)');
+    expect(configError(() => loadConfig({ cwd, env: { MAMMOCAD_JWT_HS256_SECRET: 'short' } })).message).toBe('api.jwt.hs256Secret ($MAMMOCAD_JWT_HS256_SECRET): must be at least 32 characters');
+  });
+
   it('prefers MAMMOCAD_DATABASE_URL over DATABASE_URL and MAMMOCAD_PORT over PORT', () => {
     const { config } = loadConfig({
       cwd,
