@@ -13,3 +13,4 @@ export {
   type TopName,
   type WholeImageModelOptions,
 } from './whole-image-model.js';
+export { initialWeights, randomizeWeights } from './random-weights.js';

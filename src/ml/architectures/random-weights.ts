@@ -70,3 +70,32 @@ function calibrateOutputLayer(model: tf.LayersModel, input: tf.Tensor): void {
     output.setWeights(bias ? [tf.div(kernel!, std).mul(TARGET_LOGIT_STD), bias] : [tf.div(kernel!, std).mul(TARGET_LOGIT_STD)]);
   });
 }
+
+/**
+ * Seeded initial weights for training, as Keras initialises them but reproducibly (tfjs's own
+ * initialisers draw from an unseeded generator): He-normal kernels, zero biases, and batch
+ * normalisation as the identity (gamma 1, beta 0, mean 0, variance 1). `only` limits it to some
+ * layers (e.g. new top layers on a trained backbone).
+ */
+export function initialWeights(model: tf.LayersModel, seed: number, only: (layerName: string) => boolean = () => true): void {
+  let counter = 0;
+  for (const layer of model.layers) {
+    if (layer.weights.length === 0 || !only(layer.name)) continue;
+    const values = layer.weights.map((w) => {
+      const shape = w.shape as number[];
+      switch (w.originalName.split('/').at(-1)) {
+        case 'kernel': {
+          const fanIn = shape.slice(0, -1).reduce((a, b) => a * b, 1);
+          return tf.truncatedNormal(shape, 0, Math.sqrt(HE_GAIN / fanIn), 'float32', seed + counter++);
+        }
+        case 'gamma':
+        case 'moving_variance':
+          return tf.ones(shape);
+        default:
+          return tf.zeros(shape); // bias, beta, moving_mean
+      }
+    });
+    layer.setWeights(values);
+    tf.dispose(values);
+  }
+}

@@ -1,0 +1,4 @@
+// Training support for the tfjs models: the wasm backend with the gradient kernels it lacks
+// (and faster or fixed replacements for some it has).
+export { type TrainingBackend, trainingBackend } from './backend.js';
+export { MAX_CHUNK_BYTES, TARGET_CHUNK_ROWS, WASM_TRAINING_KERNELS, registerWasmTrainingKernels } from './wasm-kernels.js';
