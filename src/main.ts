@@ -20,6 +20,11 @@ import { Authenticator, createApiKey } from './graphql/auth.js';
 import { ChangeFeed } from './graphql/change-feed.js';
 import { GRAPHQL_PATH, GraphqlEndpoint } from './graphql/server.js';
 import { EVALUATE_MODEL_JOB, EvaluateModelJob } from './pipeline/evaluate-model-job.js';
+import { JobRunner } from './pipeline/job-runner.js';
+import { TRAIN_MODEL_JOB, TrainModelJob } from './pipeline/train-model-job.js';
+import { readPackage } from './ml/registry/index.js';
+import { miasTrainingDataset } from './training/datasets/mias-training.js';
+import { evaluatePackage, loadTrainingConfig } from './training/trainer/index.js';
 import { PAPER_DATASET_MEANS } from './ml/preprocess/index.js';
 import { createModelRuntime, type ModelRuntime } from './ml/runtime/index.js';
 import { AnnouncementQueue } from './pipeline/announcement-queue.js';
@@ -97,11 +102,27 @@ function buildWorker({ config, logger, store, pacs, selection }: Services, metri
     store,
     databaseUrl: config.database.url,
     logger,
-    handlers: { [SCORE_STUDY_JOB]: scoring.handle, [EVALUATE_MODEL_JOB]: new EvaluateModelJob({ store, logger }).handle },
+    handlers: {
+      [SCORE_STUDY_JOB]: scoring.handle,
+      [EVALUATE_MODEL_JOB]: new EvaluateModelJob({ store, logger }).handle,
+      [TRAIN_MODEL_JOB]: trainJob(config, store, logger, pacs).handle,
+    },
     onDead: scoring.onDead,
     staleAfterMs: config.worker.staleAfterSeconds * 1000,
   });
   return { worker, scoring };
+}
+
+function trainJob(config: Config, store: Store, logger: Logger, pacs?: DicomwebClient): TrainModelJob {
+  return new TrainModelJob({
+    store,
+    logger,
+    dataDir: config.dataDir,
+    modelDir: config.modelDir,
+    miasDir: path.join(config.sharedDataDir, 'mias'),
+    ...(pacs ? { pacs } : {}),
+    ...(config.worker.inferenceThreads ? { threads: config.worker.inferenceThreads } : {}),
+  });
 }
 
 /** Resolves on SIGTERM or SIGINT (the first one), after logging it. */
@@ -136,9 +157,15 @@ async function buildServices(command: Command, logLevel?: string): Promise<Servi
   return { config, logger, store, pacs, selection, discovery, poller };
 }
 
+/** A fresh install activates the shipped default model (nothing happens once a site has its own). */
+async function ensureDefaultModel({ config, store, logger }: Services): Promise<void> {
+  await new ModelService({ store, modelDir: config.modelDir, logger }).ensureDefaultModel(config.defaultModelDir);
+}
+
 async function serveCommand(command: Command, port: number | undefined): Promise<void> {
   const services = await buildServices(command);
   const { config, logger, store, discovery, poller } = services;
+  await ensureDefaultModel(services);
   const metrics = new PipelineMetrics(store);
   const { worker, scoring } = buildWorker(services, metrics);
   const webhookSecret = config.webhook.secret;
@@ -187,6 +214,7 @@ async function serveCommand(command: Command, port: number | undefined): Promise
 
 async function workerCommand(command: Command): Promise<void> {
   const services = await buildServices(command);
+  await ensureDefaultModel(services);
   const { worker, scoring } = buildWorker(services, new PipelineMetrics(services.store));
   await worker.start();
   services.logger.info({ worker: worker.workerId, provider: services.store.provider, queue: worker.kind }, 'mammocad worker is running');
@@ -335,6 +363,65 @@ async function withActiveModel<T>(command: Command, work: (runtime: ModelRuntime
   } finally {
     await runtime.dispose();
   }
+}
+
+/**
+ * `mammocad train`: the 'train' job of the service, run in this process: a Job row (so the API
+ * shows its progress and can cancel it), claimed here at once; should a worker of the service
+ * claim it first, this waits for that worker's outcome. `--run-id` resumes a run.
+ */
+async function trainCommand(command: Command, opts: { config?: string; runId?: string; json?: boolean }): Promise<void> {
+  // `--config` after `train` is the training configuration; the program-level option of the
+  // same name takes it when commander parses it first, and the service's configuration then
+  // comes from MAMMOCAD_CONFIG (and the environment) only.
+  const globalConfig = command.optsWithGlobals<GlobalOptions>().config;
+  const file = opts.config ?? globalConfig;
+  if (!file) throw new ConfigError('--config', 'mammocad train needs --config FILE (the training configuration)');
+  const trainingConfig = await loadTrainingConfig(file);
+  const { config } = opts.config === undefined || globalConfig === opts.config ? loadConfig({}) : configFrom(command);
+  const logger = createLogger(opts.json ? 'warn' : config.log.level);
+  const store = await openStore({ databaseUrl: config.database.url, migrate: config.database.migrateOnStart, logger });
+  try {
+    const payload = { config: trainingConfig, requestedBy: cliActor(), ...(opts.runId ? { runId: opts.runId } : {}) };
+    const { job } = await store.jobs.enqueue(TRAIN_MODEL_JOB, JSON.parse(JSON.stringify(payload)), { maxAttempts: 1 });
+    const holder = `cli:${hostname()}:${process.pid}`;
+    const claimed = await store.jobs.claimById(job.id, [TRAIN_MODEL_JOB], holder);
+    let finished;
+    if (claimed) {
+      const runner = new JobRunner({ store, logger, handlers: { [TRAIN_MODEL_JOB]: trainJob(config, store, logger).handle } }, logger.child({ component: 'train-cli' }));
+      finished = await runner.run(claimed, holder);
+    } else {
+      for (finished = await store.jobs.get(job.id); !['succeeded', 'failed', 'cancelled', 'dead', 'skipped'].includes(finished.status); finished = await store.jobs.get(job.id)) {
+        await new Promise((resolve) => setTimeout(resolve, 2_000));
+      }
+    }
+    if (finished.status !== 'succeeded') throw new MammocadError('TRAINING_FAILED', `training job ${job.id} ${finished.status}: ${finished.lastError ?? ''}`);
+    const result = finished.result as { version: string; packageDir: string; metrics: Record<string, unknown>; runId: string };
+    const m = result.metrics as { auc: number; auc_ci: [number, number]; n: number; positives: number; threshold: number };
+    print(
+      Boolean(opts.json),
+      { job: job.id, ...result },
+      `model ${result.version} trained (run ${result.runId}, registered inactive)\n  cross-validated AUC ${m.auc.toFixed(3)} [${m.auc_ci[0].toFixed(3)}, ${m.auc_ci[1].toFixed(3)}] on ${m.n} images (${m.positives} malignant), threshold ${m.threshold.toFixed(4)}\n  package: ${result.packageDir}`,
+    );
+  } finally {
+    await store.close();
+  }
+}
+
+/** `mammocad evaluate`: a model package on a data set, per image, CI resampling women. */
+async function evaluateCommand(command: Command, opts: { model?: string; dataset: string; dir: string; json?: boolean }): Promise<void> {
+  if (opts.dataset !== 'mias') throw new ValidationError('--dataset', `only 'mias' can be evaluated from the command line; got ${opts.dataset}`);
+  const pkg = await withModels(command, async (models) => (opts.model ? readPackage((await models.show(opts.model)).path) : models.activePackage()));
+  if (!pkg) throw new MammocadError('NO_ACTIVE_MODEL', 'no model version is active: name one with --model VERSION');
+  const dataset = miasTrainingDataset(await readMiasDataset(opts.dir));
+  const { evaluation, skipped } = await evaluatePackage(pkg, dataset.images);
+  for (const skip of skipped) process.stderr.write(`mammocad: skipped ${skip.item}: ${skip.reason}\n`);
+  const f = (x: number) => x.toFixed(3);
+  print(
+    Boolean(opts.json),
+    evaluation,
+    `model ${pkg.version} on ${dataset.name} (${evaluation.n} images, ${evaluation.positives} malignant)\n  AUC ${f(evaluation.auc)} [${f(evaluation.auc_ci[0])}, ${f(evaluation.auc_ci[1])}]\n  sensitivity at 80% specificity ${f(evaluation['sensitivity_at_spec_0.8'])}, at 90% ${f(evaluation['sensitivity_at_spec_0.9'])}\n  threshold ${evaluation.threshold}`,
+  );
 }
 
 /** Who a command-line action is attributed to in the audit trail. */
@@ -632,6 +719,23 @@ export function buildCli(): Command {
     .option('--template <template>', 'TID1500 (Comprehensive SR) or TID4000 (Mammography CAD SR); default: report.template')
     .option('--json', 'print the result as one JSON object')
     .action(async (files: string[], opts: SrOptions, cmd: Command) => srCommand(cmd, files, opts));
+
+  program
+    .command('train')
+    .description('train a model with the two-stage method (stage 1 patches, stage 2 whole images) as a job; registers the package inactive')
+    .option('--config <file>', 'training configuration (YAML or JSON); the service configuration then comes from MAMMOCAD_CONFIG')
+    .option('--run-id <id>', 'resume this run (its folder under <dataDir>/training)')
+    .option('--json', 'print the result as one JSON object')
+    .action(async (opts: { config?: string; runId?: string; json?: boolean }, cmd: Command) => trainCommand(cmd, opts));
+
+  program
+    .command('evaluate')
+    .description('evaluate a model package on a data set: per-image AUC with a bootstrap CI by woman, sensitivity at 80/90% specificity')
+    .option('--model <version>', 'model version (default: the active one)')
+    .requiredOption('--dataset <kind>', 'data set kind: mias')
+    .requiredOption('--dir <dir>', 'the data set folder')
+    .option('--json', 'print the result as one JSON object')
+    .action(async (opts: { model?: string; dataset: string; dir: string; json?: boolean }, cmd: Command) => evaluateCommand(cmd, opts));
 
   registerConvertCommands(program);
   registerApiKeyCommands(program);

@@ -41,6 +41,8 @@ export const configSchema = z.strictObject({
   dataDir: nonEmpty,
   modelDir: nonEmpty,
   sharedDataDir: nonEmpty,
+  /** The model package a fresh install activates when it has no model version yet. */
+  defaultModelDir: nonEmpty,
   database: z.strictObject({
     url: databaseUrl,
     /** Apply pending migrations when a command opens the database. */
@@ -121,6 +123,7 @@ export const ENVIRONMENT_KEYS: ReadonlyArray<{ env: string; key: string; boolean
   { env: 'MAMMOCAD_DATA_DIR', key: 'dataDir' },
   { env: 'MAMMOCAD_MODEL_DIR', key: 'modelDir' },
   { env: 'MAMMOCAD_SHARED_DATA_DIR', key: 'sharedDataDir' },
+  { env: 'MAMMOCAD_DEFAULT_MODEL_DIR', key: 'defaultModelDir' },
   { env: 'MAMMOCAD_DATABASE_URL', key: 'database.url' },
   { env: 'DATABASE_URL', key: 'database.url' },
   { env: 'MAMMOCAD_MIGRATE_ON_START', key: 'database.migrateOnStart', boolean: true },

@@ -90,6 +90,7 @@ export function loadConfig(options: LoadOptions = {}): LoadedConfig {
     dataDir,
     modelDir: path.resolve(cwd, String(getPath(tree, 'modelDir') ?? path.join(dataDir, 'models'))),
     sharedDataDir: path.resolve(cwd, String(getPath(tree, 'sharedDataDir') ?? path.join(PROJECT_ROOT, '..', 'shared', 'data'))),
+    defaultModelDir: path.resolve(cwd, String(getPath(tree, 'defaultModelDir') ?? path.join(PROJECT_ROOT, 'models', 'default'))),
     database: { url: `file:${path.join(dataDir, 'mammocad.db')}`, migrateOnStart: true, ...(tree.database as Tree) },
     pacs: { url: 'http://127.0.0.1:8042/dicom-web', timeoutMs: 30_000, ...(tree.pacs as Tree) },
     watch: { pollIntervalSeconds: 60, lookbackDays: 1, ...(tree.watch as Tree) },

@@ -2,6 +2,7 @@
 // database knows (registered, active). Importing registers; activating verifies the package
 // again first, so a package damaged on disk is never made active.
 
+import path from 'node:path';
 import type { Logger } from 'pino';
 import { ConflictError, NotFoundError, type JsonValue, type ModelVersionRecord } from '../domain/index.js';
 import { importPackage, listPackages, readPackage, verifyPackage, type ModelPackage, type PackageVerification } from '../ml/registry/index.js';
@@ -73,6 +74,37 @@ export class ModelService {
     await this.deps.store.audit.record({ actor, action: 'model.activate', target: `model:${version}` });
     this.deps.logger.info({ version, actor }, 'model version activated');
     return active;
+  }
+
+  /**
+   * A fresh install scores out of the box: when no model version was ever registered and the
+   * checkout ships a default package (models/default), it is imported and activated. Once a site
+   * has any version of its own, nothing is done (a site's choice is never overridden). Safe to
+   * run from several processes at once: the loser of the race sees the version registered.
+   */
+  async ensureDefaultModel(defaultDir: string): Promise<ModelVersionRecord | null> {
+    if ((await this.deps.store.modelVersions.list()).length > 0) return null;
+    let pkg: ModelPackage;
+    try {
+      pkg = await readPackage(defaultDir);
+    } catch (error) {
+      // No default shipped (or unreadable): say so once; scoring waits for an admin's model.
+      this.deps.logger.warn({ dir: defaultDir, reason: error instanceof Error ? error.message.split('\n')[0] : String(error) }, 'no default model to activate on this fresh install');
+      return null;
+    }
+    try {
+      await this.import(pkg.path, 'system:default-model');
+    } catch (error) {
+      if (!(error instanceof ConflictError)) throw error;
+      // Another process is importing it, or an earlier start copied it and stopped before
+      // registering: register that copy unless someone already has.
+      if (!(await this.deps.store.modelVersions.findByVersion(pkg.version))) {
+        await this.register(await readPackage(path.join(this.deps.modelDir, pkg.version))).catch((again: unknown) => {
+          if (!(again instanceof ConflictError)) throw again;
+        });
+      }
+    }
+    return this.activate(pkg.version, 'system:default-model');
   }
 
   /** The active model's verified package, or null when none is active. */

@@ -46,6 +46,25 @@ describe.each(PROVIDERS)('model versions on %s', (provider) => {
     expect(actions).toEqual(['model.activate', 'model.import']);
   });
 
+  it('activates the shipped default model on a fresh install only', async () => {
+    const fresh = await createTestDatabase(provider);
+    const freshStore = await openStore({ databaseUrl: fresh.url });
+    try {
+      const freshService = new ModelService({ store: freshStore, modelDir: path.join(work, 'fresh-models'), logger: createLogger('silent') });
+      expect(await freshService.ensureDefaultModel(path.join(work, 'no-such-default'))).toBeNull();
+      expect(await freshStore.modelVersions.list()).toEqual([]);
+      const shipped = await writeTestPackage(path.join(work, 'shipped'), { version: 'default-1' });
+      expect(await freshService.ensureDefaultModel(shipped)).toMatchObject({ version: 'default-1', active: true, activatedBy: 'system:default-model' });
+      // Once a site has versions, nothing changes: not even a newer shipped default is taken.
+      const newer = await writeTestPackage(path.join(work, 'shipped-2'), { version: 'default-2' });
+      expect(await freshService.ensureDefaultModel(newer)).toBeNull();
+      expect((await freshStore.modelVersions.list()).map((v) => [v.version, v.active])).toEqual([['default-1', true]]);
+    } finally {
+      await freshStore.close();
+      await fresh.drop();
+    }
+  });
+
   it('refuses to import the same version twice, and to activate an unknown one', async () => {
     const again = await writeTestPackage(path.join(work, 'incoming-2'), { version: 'tiny-1' });
     await expect(service.import(again, 'admin:test')).rejects.toMatchObject({ code: 'CONFLICT' });

@@ -1,0 +1,202 @@
+// The training configuration of the two-stage method (docs/method.md): which data, which
+// backbone and input, stage 1 (patch classifier, in phases), stage 2 (whole-image classifier:
+// top layers on cached backbone features, then optionally all layers), cross-validation over
+// women, seeds. Read from a YAML or JSON file (`mammocad train --config FILE`) or built from
+// the API's TrainingConfigInput; defaults are filled in and bad values refused with their path.
+//
+// Defaults are sized for a CPU: a YaroslavNet-style backbone at a quarter of its filters, one
+// grey channel, the project's DEFAULT_PREPROCESSING input (1152 x 896 at 0.2 mm).
+// Stage-2 phase 2 (every layer, end to end on whole images) is off by default: each of its
+// epochs runs the backbone forward AND backward over every full-size image, roughly 3x the cost
+// of computing the cached features once per epoch, against phase 1's seconds on cached features.
+
+import { readFile } from 'node:fs/promises';
+import { parse as parseYaml } from 'yaml';
+import { z } from 'zod';
+import { ConfigError, ValidationError } from '../../domain/errors.js';
+import { BACKBONE_NAMES, TOP_NAMES } from '../../ml/architectures/index.js';
+import type { PreprocessingSpec } from '../../ml/model-manifest.js';
+import { DEFAULT_PREPROCESSING } from '../../ml/preprocess/index.js';
+
+const VERSION_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+const learningRate = z.number().gt(0).max(1);
+
+const phase = (epochs: number, lr: number) =>
+  z.strictObject({ epochs: z.number().int().min(0).max(1000).default(epochs), learningRate: learningRate.default(lr) }).prefault({});
+
+export const DATASET_KINDS = ['mias', 'labels', 'cbis', 'inbreast'] as const;
+export type DatasetKind = (typeof DATASET_KINDS)[number];
+
+export const trainingConfigSchema = z.strictObject({
+  /** Version of the model package (default: generated from the backbone, top, date and run id). */
+  version: z.string().regex(VERSION_PATTERN, 'must be 1-64 letters, digits, dots, dashes or underscores').optional(),
+  /** Seeds every split, shuffle, patch draw and augmentation (tfjs weight initialisers are not seeded). */
+  seed: z.number().int().min(0).max(2 ** 31 - 1).default(12345),
+  dataset: z.strictObject({
+    kind: z.enum(DATASET_KINDS),
+    /** MIAS / INbreast folder, CBIS-DDSM image folder. Not used by 'labels' (the service's own). */
+    dir: z.string().min(1).optional(),
+    /** CBIS-DDSM description CSVs. */
+    csvFiles: z.array(z.string().min(1)).optional(),
+    /** Use only the first N images (sorted by id): quick runs. */
+    limit: z.number().int().min(1).optional(),
+  }),
+  /** Start stage 2 from this package's backbone (its tfjs/ weights) instead of training stage 1. */
+  baseVersion: z.string().min(1).optional(),
+  model: z
+    .strictObject({
+      backbone: z.enum(BACKBONE_NAMES).default('yaroslavnet'),
+      filtersScale: z.number().gt(0).max(1).default(0.25),
+      inputHeight: z.number().int().min(16).default(DEFAULT_PREPROCESSING.inputHeight),
+      inputWidth: z.number().int().min(16).default(DEFAULT_PREPROCESSING.inputWidth),
+      /** Default: 1 for yaroslavnet (grey), 3 for the ImageNet backbones. */
+      channels: z.union([z.literal(1), z.literal(3)]).optional(),
+    })
+    .prefault({}),
+  stage1: z
+    .strictObject({
+      /** Patch side in input pixels (paper 224; at least the backbone's stride, 64 for yaroslavnet). */
+      patchSize: z.number().int().min(1).default(224),
+      set: z.enum(['S1', 'S10']).default('S10'),
+      patchesPerRoi: z.number().int().min(1).optional(),
+      backgroundPerImage: z.number().int().min(0).optional(),
+      batchSize: z.number().int().min(1).max(1024).default(16),
+      augmentation: z.boolean().default(true),
+      /** The paper's three phases: the last layer, then the top layers, then all layers (method.md). */
+      phases: z
+        .strictObject({
+          lastLayer: phase(1, 1e-3),
+          topLayers: phase(5, 1e-3),
+          allLayers: phase(15, 1e-4),
+        })
+        .prefault({}),
+    })
+    .prefault({}),
+  stage2: z
+    .strictObject({
+      top: z.enum(TOP_NAMES).default('resnet'),
+      /** Top layers only, on backbone features computed once with onnxruntime. */
+      phase1: z
+        .strictObject({
+          epochs: z.number().int().min(1).max(1000).default(20),
+          learningRate: learningRate.default(1e-3),
+          batchSize: z.number().int().min(1).max(1024).default(8),
+          /** Train on the features of a randomly flipped image (the test-time flips are cached anyway). */
+          flipAugmentation: z.boolean().default(true),
+        })
+        .prefault({}),
+      /** All layers end to end on whole images: off by default (slow on a CPU, see the header). */
+      phase2: z
+        .strictObject({
+          enabled: z.boolean().default(false),
+          epochs: z.number().int().min(1).max(1000).default(5),
+          learningRate: learningRate.default(1e-4),
+          batchSize: z.number().int().min(1).max(64).default(2),
+        })
+        .prefault({}),
+      /** 'balanced': each class weighs the same in the loss (malignant images are few). */
+      classWeighting: z.enum(['balanced', 'none']).default('balanced'),
+    })
+    .prefault({}),
+  /** Cross-validation folds over women (model selection and the reported metrics); the final model trains on all women. */
+  folds: z.number().int().min(2).max(20).default(5),
+  /** Fraction of women held out of stage-1 patch training to report patch accuracy. */
+  validationFraction: z.number().gt(0).lt(1).default(0.1),
+  /** The operating threshold: highest sensitivity at this specificity on the out-of-fold predictions. */
+  thresholdSpecificity: z.number().gt(0).lt(1).default(0.9),
+  bootstrapSamples: z.number().int().min(100).max(100_000).default(2000),
+  /** tfjs backend: 'wasm' (with the training kernels of src/ml/training) or 'cpu' (pure JS, slower). */
+  backend: z.enum(['wasm', 'cpu']).default('wasm'),
+  /** Where the run writes its state, checkpoints and package (default <dataDir>/training/<run id>). */
+  outputDir: z.string().min(1).optional(),
+  /** Prepared whole images kept in memory up to this size; the rest are decoded again when needed. */
+  imageCacheMb: z.number().int().min(0).default(512),
+});
+
+export type TrainingConfigInputFile = z.input<typeof trainingConfigSchema>;
+export type TrainingConfig = z.output<typeof trainingConfigSchema>;
+
+function firstIssue(error: z.ZodError): { path: string; message: string } {
+  const issue = error.issues[0]!;
+  return { path: issue.path.map(String).join('.') || '(root)', message: issue.message };
+}
+
+/** Validates a configuration object and fills in the defaults; ValidationError names the field. */
+export function parseTrainingConfig(value: unknown): TrainingConfig {
+  const parsed = trainingConfigSchema.safeParse(value);
+  if (!parsed.success) {
+    const { path, message } = firstIssue(parsed.error);
+    throw new ValidationError(`training config ${path}`, message);
+  }
+  const config = parsed.data;
+  if (config.dataset.kind !== 'labels' && config.dataset.kind !== 'mias' && !config.dataset.dir) {
+    throw new ValidationError('training config dataset.dir', `is required for dataset ${config.dataset.kind}`);
+  }
+  if (config.dataset.kind === 'cbis' && !config.dataset.csvFiles?.length) {
+    throw new ValidationError('training config dataset.csvFiles', 'CBIS-DDSM needs its description CSV files');
+  }
+  return config;
+}
+
+/** Reads a YAML or JSON configuration file. */
+export async function loadTrainingConfig(file: string): Promise<TrainingConfig> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (error) {
+    throw new ConfigError('training config', `cannot read ${file}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
+  }
+  let value: unknown;
+  try {
+    value = file.endsWith('.json') ? JSON.parse(text) : parseYaml(text);
+  } catch (error) {
+    throw new ConfigError('training config', `${file} is not valid ${file.endsWith('.json') ? 'JSON' : 'YAML'}: ${(error as Error).message}`);
+  }
+  return parseTrainingConfig(value);
+}
+
+/** The fields of the API's TrainingConfigInput (src/graphql/schema/inputs.ts), as the 'train' job's payload carries them. */
+export interface ApiTrainingInput {
+  dataset: 'labels' | 'mias';
+  baseVersion?: string;
+  version?: string;
+  epochs: number;
+  folds: number;
+  learningRate: number;
+  batchSize: number;
+  seed: number;
+  trainAllLayers: boolean;
+}
+
+/**
+ * The configuration an API request stands for: its epochs, learning rate and batch size are
+ * stage 2's (the stage retrained on a site's image-level labels); trainAllLayers turns on
+ * stage-2 phase 2 with the same epochs and a tenth of the learning rate (the paper's step).
+ */
+export function configFromApiInput(input: ApiTrainingInput, defaults: { miasDir?: string } = {}): TrainingConfig {
+  return parseTrainingConfig({
+    ...(input.version === undefined ? {} : { version: input.version }),
+    ...(input.baseVersion === undefined ? {} : { baseVersion: input.baseVersion }),
+    seed: input.seed,
+    folds: input.folds,
+    dataset: { kind: input.dataset, ...(input.dataset === 'mias' && defaults.miasDir ? { dir: defaults.miasDir } : {}) },
+    stage2: {
+      phase1: { epochs: input.epochs, learningRate: input.learningRate, batchSize: input.batchSize },
+      phase2: { enabled: input.trainAllLayers, epochs: input.epochs, learningRate: input.learningRate / 10, batchSize: Math.min(input.batchSize, 2) },
+    },
+  });
+}
+
+/** The pre-processing of the model trained with `config`: the project's default at the configured input. */
+export function preprocessingFor(config: TrainingConfig): PreprocessingSpec {
+  return {
+    ...DEFAULT_PREPROCESSING,
+    inputHeight: config.model.inputHeight,
+    inputWidth: config.model.inputWidth,
+    channels: channelsFor(config),
+  };
+}
+
+export function channelsFor(config: TrainingConfig): 1 | 3 {
+  return config.model.channels ?? (config.model.backbone === 'yaroslavnet' ? 1 : 3);
+}
