@@ -52,7 +52,12 @@ export function pacsPixelFetcher(pacs: DicomwebClient): PixelFetcher {
 }
 
 export function trainingConfigOfPayload(payload: TrainJobPayload, miasDir?: string): TrainingConfig {
-  if (payload.config !== undefined) return parseTrainingConfig(payload.config);
+  if (payload.config !== undefined) {
+    const config = parseTrainingConfig(payload.config);
+    // A configuration file may leave the mini-MIAS folder out: the shared data's is meant.
+    if (config.dataset.kind === 'mias' && !config.dataset.dir && miasDir) config.dataset.dir = miasDir;
+    return config;
+  }
   if (payload.dataset === undefined) throw new ValidationError('payload', 'a train job needs `config` or the TrainingConfigInput fields');
   return configFromApiInput(payload as ApiTrainingInput, miasDir ? { miasDir } : {});
 }

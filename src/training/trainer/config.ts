@@ -30,7 +30,7 @@ export type DatasetKind = (typeof DATASET_KINDS)[number];
 export const trainingConfigSchema = z.strictObject({
   /** Version of the model package (default: generated from the backbone, top, date and run id). */
   version: z.string().regex(VERSION_PATTERN, 'must be 1-64 letters, digits, dots, dashes or underscores').optional(),
-  /** Seeds every split, shuffle, patch draw and augmentation (tfjs weight initialisers are not seeded). */
+  /** Seeds every split, shuffle, patch draw, augmentation and the initial weights. */
   seed: z.number().int().min(0).max(2 ** 31 - 1).default(12345),
   dataset: z.strictObject({
     kind: z.enum(DATASET_KINDS),

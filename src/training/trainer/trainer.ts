@@ -174,7 +174,7 @@ class Trainer {
       log: [],
       timings: {},
       skipped: [],
-      notes: { backend: tf.getBackend(), tfjsInitialisersSeeded: false },
+      notes: { backend: tf.getBackend(), initialWeightsSeeded: true },
       starts: 1,
     });
     this.state = state;
