@@ -36,6 +36,7 @@ import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { LocalOrthanc, freePort } from './lib/local-orthanc.js';
 import { writeRandomModel } from './lib/random-model.js';
+import { adminQuery, postgresAdminUrl } from './lib/postgres-admin.js';
 import { mammogram, doseReport, newStudyIds } from '../test/support/dicom-factory.js';
 import { DicomwebClient } from '../src/dicom/dicomweb-client.js';
 import { openStore, type Store } from '../src/store/index.js';
@@ -149,22 +150,6 @@ async function waitReady(port: number, proc: Proc, timeoutMs: number): Promise<v
 // ---------------------------------------------------------------------------------------------
 // database
 
-async function adminUrl(): Promise<string> {
-  if (process.env.MAMMOCAD_TEST_PG_URL) return process.env.MAMMOCAD_TEST_PG_URL;
-  if (process.getuid?.() !== 0) throw new Error('set MAMMOCAD_TEST_PG_URL (or run as root to start the local cluster)');
-  return execFileSync('bash', [path.join(ROOT, 'scripts', 'start-postgres.sh')], { encoding: 'utf8' }).trim().split('\n').at(-1)!;
-}
-
-async function adminQuery(url: string, sql: string): Promise<void> {
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
-  try {
-    await client.query(sql);
-  } finally {
-    await client.end();
-  }
-}
-
 // ---------------------------------------------------------------------------------------------
 // model
 
@@ -229,7 +214,7 @@ async function main(): Promise<number> {
     if (!LocalOrthanc.available()) throw new Error('Orthanc with its DICOMweb plugin is not installed');
 
     // 1. PostgreSQL
-    const admin = await adminUrl();
+    const admin = postgresAdminUrl();
     assertLoopback(admin, 'PostgreSQL');
     const dbName = `mammocad_load_${randomUUID().replace(/-/g, '').slice(0, 12)}`;
     await adminQuery(admin, `CREATE DATABASE "${dbName}"`);

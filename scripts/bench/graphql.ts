@@ -43,6 +43,7 @@ import pg from 'pg';
 import { openStore, type Provider, type Store } from '../../src/store/index.js';
 import { machine } from './measure.js';
 import { seedResults } from './seed-results.js';
+import { adminQuery, postgresAdminUrl } from '../lib/postgres-admin.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 const CLI = path.join(ROOT, 'bin', 'mammocad.mjs');
@@ -212,32 +213,16 @@ function rowFrom(provider: Provider, scenario: string, how: string, connections:
 
 let pgAdminUrl: string | null | undefined;
 
-function postgresAdminUrl(): string | null {
+/** The admin URL, or null (said once) when PostgreSQL cannot be had: the SQLite rows still run. */
+function adminUrlOrNull(): string | null {
   if (pgAdminUrl !== undefined) return pgAdminUrl;
-  if (process.env.MAMMOCAD_TEST_PG_URL) pgAdminUrl = process.env.MAMMOCAD_TEST_PG_URL;
-  else if (process.getuid?.() === 0) {
-    try {
-      pgAdminUrl = execFileSync('bash', [path.join(ROOT, 'scripts', 'start-postgres.sh')], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }).trim().split('\n').at(-1)!;
-    } catch (error) {
-      say(`PostgreSQL skipped: ${(error as { stderr?: string }).stderr?.trim() || (error as Error).message}`);
-      pgAdminUrl = null;
-    }
-  } else pgAdminUrl = null;
-  if (pgAdminUrl) {
-    const host = new URL(pgAdminUrl).hostname;
-    if (!['127.0.0.1', 'localhost', '[::1]', '::1'].includes(host)) throw new Error(`PostgreSQL must be on loopback for a benchmark; got host ${host}`);
+  try {
+    pgAdminUrl = postgresAdminUrl();
+  } catch (error) {
+    say(`PostgreSQL skipped: ${(error as { stderr?: string }).stderr?.trim() || (error as Error).message}`);
+    pgAdminUrl = null;
   }
   return pgAdminUrl;
-}
-
-async function adminQuery(url: string, sql: string): Promise<void> {
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
-  try {
-    await client.query(sql);
-  } finally {
-    await client.end();
-  }
 }
 
 interface Database {
@@ -267,7 +252,7 @@ async function createDatabase(provider: Provider, dir: string): Promise<Database
       drop: async () => undefined,
     };
   }
-  const admin = postgresAdminUrl();
+  const admin = adminUrlOrNull();
   if (!admin) throw new Error('no PostgreSQL');
   const name = `mammocad_bench_${randomUUID().replace(/-/g, '').slice(0, 12)}`;
   await adminQuery(admin, `CREATE DATABASE "${name}"`);
@@ -524,7 +509,7 @@ const cores = (n: number) => n.toFixed(2);
 
 async function main(): Promise<void> {
   const wanted = (process.env.MAMMOCAD_BENCH_PROVIDERS ?? 'sqlite,postgresql').split(',').map((p) => p.trim()) as Provider[];
-  const providers = wanted.filter((p) => p === 'sqlite' || (p === 'postgresql' && postgresAdminUrl()));
+  const providers = wanted.filter((p) => p === 'sqlite' || (p === 'postgresql' && adminUrlOrNull()));
   const idle = cpuMeter(undefined);
   await sleep(1000);
   const background = idle().rest;
