@@ -3,7 +3,7 @@
 // cannot train a model (one class, folds without both classes), and adapt images to the patch
 // sampler's form (lesion regions resolved into patch ROIs).
 
-import { DatasetError, ValidationError } from '../../domain/errors.js';
+import { DatasetError, MammocadError, ValidationError } from '../../domain/errors.js';
 import type { PreprocessingSpec } from '../../ml/model-manifest.js';
 import { preprocessImage, type GreyImage, type PreparedImage } from '../../ml/preprocess/index.js';
 import { readCbisDdsmDataset } from '../datasets/cbis-ddsm.js';
@@ -83,7 +83,9 @@ export async function usableImages(dataset: TrainingDataset, prepared: PreparedI
       await prepared.get(image);
       images.push(image);
     } catch (error) {
-      skipped.push({ item: image.id, reason: `cannot be decoded or pre-processed (${image.source}): ${(error as Error).message}` });
+      // A PACS that is down or refuses our credentials is not the image's fault: the job retries.
+      if (error instanceof MammocadError && (error.retryable || error.code === 'PACS_UNAUTHORIZED')) throw error;
+      skipped.push({ item: image.id, reason: `cannot be fetched, decoded or pre-processed (${image.source}): ${(error as Error).message}` });
     }
     await onImage?.();
   }
