@@ -84,6 +84,13 @@ export class TrainModelJob {
     const config = trainingConfigOfPayload(payload, this.deps.miasDir);
     const runId = payload.runId ?? job.id;
     if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/.test(runId)) throw new ValidationError('runId', `must be letters, digits, '.', '_' or '-'; got ${runId}`);
+    // Labels carry no lesion outlines, so stage 1 cannot run on them: retraining on the site's
+    // labels starts from a model's backbone — the one named, else the active one.
+    if (config.dataset.kind === 'labels' && config.baseVersion === undefined) {
+      const active = await store.modelVersions.findActive();
+      if (!active) throw new ValidationError('baseVersion', 'retraining on the recorded labels starts from a model version: name baseVersion, or activate one');
+      config.baseVersion = active.version;
+    }
     let basePackageDir: string | undefined;
     if (config.baseVersion !== undefined) {
       const base = await store.modelVersions.findByVersion(config.baseVersion);

@@ -199,6 +199,13 @@ describe.skipIf(!LocalOrthanc.available())('retraining on the service\'s own lab
     const before = (await store.modelVersions.list()).map((m) => m.version);
     expect(before).toEqual([BASE_VERSION]);
 
+    // Without a base model named and none active, the run cannot start: said, nothing trained.
+    const { baseVersion: _named, ...unnamed } = labelsConfig(miasDir, 'site-no-base');
+    const { job: noBase } = await store.jobs.enqueue(TRAIN_MODEL_JOB, { config: unnamed } as never);
+    const refused = await worker(store, 'one-class').runOnce();
+    expect(refused).toMatchObject({ id: noBase.id, status: 'failed' });
+    expect(refused!.lastError).toBe('baseVersion: retraining on the recorded labels starts from a model version: name baseVersion, or activate one');
+
     const { job } = await store.jobs.enqueue(TRAIN_MODEL_JOB, { config: labelsConfig(miasDir, 'site-one-class') } as never);
     const after = await worker(store, 'one-class').runOnce();
     expect(after).toMatchObject({ id: job.id, status: 'failed' });
