@@ -18,13 +18,12 @@ import type { SelectionPolicy } from './dicom/view-selection.js';
 import { createHttpServer, listen } from './graphql/http-server.js';
 import { Authenticator, createApiKey } from './graphql/auth.js';
 import { ChangeFeed } from './graphql/change-feed.js';
-import { GRAPHQL_PATH, GraphqlEndpoint } from './graphql/server.js';
 import { EVALUATE_MODEL_JOB, EvaluateModelJob } from './pipeline/evaluate-model-job.js';
 import { JobRunner } from './pipeline/job-runner.js';
 import { TRAIN_MODEL_JOB, TrainModelJob } from './pipeline/train-model-job.js';
 import { readPackage } from './ml/registry/index.js';
 import { miasTrainingDataset } from './training/datasets/mias-training.js';
-import { evaluatePackage, loadTrainingConfig } from './training/trainer/index.js';
+import { loadTrainingConfig } from './training/trainer/config.js';
 import { PAPER_DATASET_MEANS } from './ml/preprocess/index.js';
 import { createModelRuntime, type ModelRuntime } from './ml/runtime/index.js';
 import { AnnouncementQueue } from './pipeline/announcement-queue.js';
@@ -171,6 +170,8 @@ async function serveCommand(command: Command, port: number | undefined): Promise
   const webhookSecret = config.webhook.secret;
   const announcements = new AnnouncementQueue(discovery, store, logger);
   const feed = new ChangeFeed(store, config.api.feedIntervalMs, logger.child({ component: 'feed' }));
+  // Loaded here, not at the top: the GraphQL stack takes a second to load, and only `serve` needs it.
+  const { GRAPHQL_PATH, GraphqlEndpoint } = await import('./graphql/server.js');
   const graphql = await GraphqlEndpoint.create({
     services: { store, discovery, models: new ModelService({ store, modelDir: config.modelDir, logger }), feed, logger },
     authenticator: new Authenticator(store, config.api.jwt),
@@ -414,6 +415,7 @@ async function evaluateCommand(command: Command, opts: { model?: string; dataset
   const pkg = await withModels(command, async (models) => (opts.model ? readPackage((await models.show(opts.model)).path) : models.activePackage()));
   if (!pkg) throw new MammocadError('NO_ACTIVE_MODEL', 'no model version is active: name one with --model VERSION');
   const dataset = miasTrainingDataset(await readMiasDataset(opts.dir));
+  const { evaluatePackage } = await import('./training/trainer/score-dataset.js');
   const { evaluation, skipped } = await evaluatePackage(pkg, dataset.images);
   for (const skip of skipped) process.stderr.write(`mammocad: skipped ${skip.item}: ${skip.reason}\n`);
   const f = (x: number) => x.toFixed(3);

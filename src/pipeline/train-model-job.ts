@@ -15,7 +15,8 @@ import { readPackage } from '../ml/registry/index.js';
 import type { Store } from '../store/index.js';
 import type { TrainingDataset } from '../training/datasets/dataset.js';
 import { readLabelledImages, type PixelFetcher } from '../training/datasets/labelled-images.js';
-import { configFromApiInput, parseTrainingConfig, trainModel, type ApiTrainingInput, type TrainingConfig, type TrainingResult } from '../training/trainer/index.js';
+import { configFromApiInput, parseTrainingConfig, type ApiTrainingInput, type TrainingConfig } from '../training/trainer/config.js';
+import type { TrainingResult } from '../training/trainer/index.js';
 import type { JobContext } from './job-runner.js';
 import { ModelService } from './model-service.js';
 
@@ -102,6 +103,8 @@ export class TrainModelJob {
     const runDir = config.outputDir ? path.resolve(config.outputDir, runId) : path.join(this.deps.dataDir, 'training', runId);
     const log = logger.child({ component: 'train', job: job.id, run: runId });
     log.info({ runDir, dataset: config.dataset.kind }, 'training run starting');
+    // Loaded when a run starts: tfjs and its wasm backend are heavy, and most processes never train.
+    const { trainModel } = await import('../training/trainer/trainer.js');
     const result = await trainModel({
       config,
       runId,

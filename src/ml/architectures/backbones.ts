@@ -8,8 +8,9 @@ import { RESNET50_STRIDE, resnet50Backbone } from './resnet50.js';
 import { VGG16_STRIDE, vgg16Backbone } from './vgg16.js';
 import { YAROSLAVNET_STRIDE, yaroslavNetBackbone } from './yaroslavnet.js';
 
-export const BACKBONE_NAMES = ['resnet50', 'vgg16', 'yaroslavnet'] as const;
-export type BackboneName = (typeof BACKBONE_NAMES)[number];
+import { BACKBONE_NAMES, type BackboneName } from './names.js';
+
+export { BACKBONE_NAMES, type BackboneName };
 
 interface Backbone {
   /** Applies the backbone's convolutional part; returns its last feature map. */

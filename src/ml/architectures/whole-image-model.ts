@@ -12,9 +12,10 @@ import { copyWeightsByName } from './weight-transfer.js';
 /** Output classes in order; P(malignant) is the second output. */
 export const WHOLE_IMAGE_CLASSES = ['not_malignant', 'malignant'] as const;
 
-export const TOP_NAMES = ['resnet', 'vgg'] as const;
+import { TOP_NAMES, type TopName } from './names.js';
+
+export { TOP_NAMES, type TopName };
 /** "resnet": two bottleneck blocks [512-512-1024]x2; "vgg": one block 512x1 (paper's notation). */
-export type TopName = (typeof TOP_NAMES)[number];
 
 /**
  * Names of the top layers (blocks, pooling, softmax) start with this: they are what phase-1

@@ -14,7 +14,7 @@ import { readFile } from 'node:fs/promises';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { ConfigError, ValidationError } from '../../domain/errors.js';
-import { BACKBONE_NAMES, TOP_NAMES } from '../../ml/architectures/index.js';
+import { BACKBONE_NAMES, TOP_NAMES } from '../../ml/architectures/names.js';
 import type { PreprocessingSpec } from '../../ml/model-manifest.js';
 import { DEFAULT_PREPROCESSING } from '../../ml/preprocess/index.js';
 
