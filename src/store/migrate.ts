@@ -92,7 +92,7 @@ export async function withSchemaEngine<T>(
     const message = error instanceof Error ? error.message : String(error);
     throw new DatabaseError(`database migration failed (${target.provider}): ${message.split('\n')[0]}`, {
       // Unreachable or busy servers may come back; bad credentials or SQL will not.
-      retryable: /can't reach|ECONNREFUSED|ECONNRESET|ETIMEDOUT|timed? ?out|too many connections/i.test(message),
+      retryable: /can't reach|ECONNREFUSED|ECONNRESET|ETIMEDOUT|timed? ?out|SocketTimeout|too many connections/i.test(message),
       cause: error,
     });
   } finally {
@@ -119,13 +119,27 @@ export async function applyMigrations(target: DatabaseTarget): Promise<MigrateRe
   // The common case, a database already current, is answered by one read: the engine would
   // otherwise lock a SQLite file that a running service is writing to (and time out) just to
   // find that there is nothing to do.
-  const recorded = await appliedMigrationNames(target);
-  if (recorded && available.every((name) => recorded.has(name))) return { provider: target.provider, applied: [], available };
-  const out = await withSchemaEngine(target, (engine) =>
-    engine.applyMigrations({ migrationsList: migrations, filters: NO_FILTER }),
-  );
-  return { provider: target.provider, applied: out.appliedMigrationNames, available };
+  for (let attempt = 1; ; attempt++) {
+    const recorded = await appliedMigrationNames(target);
+    if (recorded && available.every((name) => recorded.has(name))) return { provider: target.provider, applied: [], available };
+    try {
+      const out = await withSchemaEngine(target, (engine) =>
+        engine.applyMigrations({ migrationsList: migrations, filters: NO_FILTER }),
+      );
+      return { provider: target.provider, applied: out.appliedMigrationNames, available };
+    } catch (error) {
+      // SQLite: another process holds the file's write lock for longer than the busy timeout
+      // (it is migrating too, on a loaded machine); wait and look again rather than fail a
+      // start-up. The engine reports the timeout as an unknown "SocketTimeout" variant.
+      const busy = target.provider === 'sqlite' && error instanceof DatabaseError && /SocketTimeout|database is locked|SQLITE_BUSY/.test(error.message);
+      if (!busy || attempt >= SQLITE_BUSY_ATTEMPTS) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 500 * attempt));
+    }
+  }
 }
+
+/** How often a SQLite migration that found the file locked is tried (each after a 10 s busy timeout). */
+const SQLITE_BUSY_ATTEMPTS = 6;
 
 const APPLIED_SQL = 'SELECT migration_name FROM _prisma_migrations WHERE finished_at IS NOT NULL AND rolled_back_at IS NULL';
 
