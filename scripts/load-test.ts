@@ -37,6 +37,7 @@ import pg from 'pg';
 import { LocalOrthanc, freePort } from './lib/local-orthanc.js';
 import { writeRandomModel } from './lib/random-model.js';
 import { adminQuery, postgresAdminUrl } from './lib/postgres-admin.js';
+import { intEnv } from './lib/env.js';
 import { mammogram, doseReport, newStudyIds } from '../test/support/dicom-factory.js';
 import { DicomwebClient } from '../src/dicom/dicomweb-client.js';
 import { openStore, type Store } from '../src/store/index.js';
@@ -55,14 +56,6 @@ const MODEL = modelEnv();
 const STALE_AFTER_S = intEnv('STALE_AFTER_S', 30);
 const HOST = '127.0.0.1';
 const STAGES = ['select', 'fetchDecode', 'infer', 'report'] as const;
-
-function intEnv(name: string, fallback: number): number {
-  const raw = process.env[name];
-  if (raw === undefined || raw === '') return fallback;
-  const n = Number(raw);
-  if (!Number.isInteger(n) || n < 1) throw new Error(`${name} must be a positive integer; got ${raw}`);
-  return n;
-}
 
 function modelEnv(): 'resnet50' | 'yaroslavnet' {
   const raw = process.env.MODEL || 'resnet50';

@@ -44,6 +44,7 @@ import { openStore, type Provider, type Store } from '../../src/store/index.js';
 import { machine } from './measure.js';
 import { seedResults } from './seed-results.js';
 import { adminQuery, postgresAdminUrl } from '../lib/postgres-admin.js';
+import { intEnv } from '../lib/env.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 const CLI = path.join(ROOT, 'bin', 'mammocad.mjs');
@@ -55,14 +56,6 @@ const CONNECTIONS = (process.env.MAMMOCAD_BENCH_CONNECTIONS ?? '1,8,32').split('
 const DIRECT_S = 3;
 const PAGE = 50;
 const FILTER = { from: '2025-03-01', to: '2025-06-30', minScore: 0.3 };
-
-function intEnv(name: string, fallback: number): number {
-  const raw = process.env[name];
-  if (raw === undefined || raw === '') return fallback;
-  const n = Number(raw);
-  if (!Number.isInteger(n) || n < 1) throw new Error(`${name} must be a positive integer; got ${raw}`);
-  return n;
-}
 
 const started = performance.now();
 const say = (msg: string) => console.error(`[bench:graphql +${((performance.now() - started) / 1000).toFixed(0)}s] ${msg}`);

@@ -43,15 +43,7 @@ export async function scoreImages(
 }
 
 /** The summary `mammocad evaluate` prints: per image, CI resampling women, at the package's threshold. */
-export interface DatasetEvaluation {
-  auc: number;
-  auc_ci: [number, number];
-  n: number;
-  positives: number;
-  'sensitivity_at_spec_0.8': number;
-  'sensitivity_at_spec_0.9': number;
-  threshold: number | null;
-}
+export type DatasetEvaluation = Pick<EvaluationReport, 'auc' | 'auc_ci' | 'n' | 'positives' | 'sensitivity_at_spec_0.8' | 'sensitivity_at_spec_0.9' | 'threshold'>;
 
 export function summarise(report: EvaluationReport): DatasetEvaluation {
   return {
