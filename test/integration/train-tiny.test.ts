@@ -15,7 +15,7 @@ import { openStore, type Store } from '../../src/store/index.js';
 import { readMiasDataset } from '../../src/training/datasets/mias.js';
 import { miasTrainingDataset } from '../../src/training/datasets/mias-training.js';
 import { canonicalGreyImage } from '../../src/training/patches/geometry.js';
-import { EPOCH_LOG_FILE, trainModel, type EpochRecord } from '../../src/training/trainer/index.js';
+import { EPOCH_LOG_FILE, RUN_STATE_FILE, trainModel, type EpochRecord, type RunState } from '../../src/training/trainer/index.js';
 import { createTestDatabase, type TestDatabase } from '../support/databases.js';
 import { TINY_IMAGES, tinyConfig, tinyConfigInput, tinyMiasDir } from '../support/tiny-training.js';
 
@@ -142,6 +142,28 @@ describe('training the two-stage model as a job (tiny configuration)', () => {
     expect(after).toMatchObject({ id: job.id, status: 'cancelled' });
     expect(await store.modelVersions.findByVersion('tiny-cancelled')).toBeNull();
     expect((await store.modelVersions.list()).length).toBe(before);
+  });
+
+  it('trains the same model twice from the same seed and configuration (what reproducing the default model relies on)', async () => {
+    // Hard negatives on: they join the background class, so it outgrows the random background
+    // patches alone (2 per film). A short stage 2 keeps the two runs quick.
+    const input = tinyConfigInput(miasDir, { stage2: { top: 'resnet', phase1: { epochs: 3, learningRate: 1e-3, batchSize: 8 } } });
+    const config = tinyConfig(miasDir, { ...input, stage1: { ...input.stage1, hardNegativesPerImage: 1 } });
+    const runs = [];
+    for (const name of ['same-seed-a', 'same-seed-b']) {
+      const runDir = path.join(root, name);
+      const result = await trainModel({ config, runId: name, runDir });
+      const state = JSON.parse(await readFile(path.join(runDir, RUN_STATE_FILE), 'utf8')) as RunState;
+      runs.push({ result, state, weights: await readFile(path.join(result.packageDir, 'tfjs', 'weights.bin')) });
+    }
+    const [a, b] = runs as [(typeof runs)[0], (typeof runs)[0]];
+    expect(a.result.metrics).toEqual(b.result.metrics);
+    expect(a.state.oof.map((o) => o.score)).toEqual(b.state.oof.map((o) => o.score));
+    expect(a.weights.equals(b.weights)).toBe(true);
+
+    const counts = a.state.notes['fold-1/patches'] as { total: { background: number } };
+    const trainingFilms = a.state.oof.filter((o) => o.fold !== 0).length;
+    expect(counts.total.background).toBeGreaterThan(2 * trainingFilms);
   });
 
   it('refuses a data set with one class, naming it', async () => {

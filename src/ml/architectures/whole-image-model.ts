@@ -12,7 +12,7 @@ import { copyWeightsByName } from './weight-transfer.js';
 /** Output classes in order; P(malignant) is the second output. */
 export const WHOLE_IMAGE_CLASSES = ['not_malignant', 'malignant'] as const;
 
-import { TOP_NAMES, type TopName } from './names.js';
+import { TOP_NAMES, TOP_STRIDES, type TopName } from './names.js';
 
 export { TOP_NAMES, type TopName };
 /** "resnet": two bottleneck blocks [512-512-1024]x2; "vgg": one block 512x1 (paper's notation). */
@@ -29,7 +29,7 @@ const RESNET_TOP_BLOCKS = 2;
 const RESNET_TOP_STRIDE = 2;
 /** The paper's VGG top: one block of a 3x3 convolution with 512 filters, BN, ReLU and a 2x2 max pool. */
 const VGG_TOP_FILTERS = 512;
-const VGG_TOP_POOL = 2;
+const VGG_TOP_POOL = TOP_STRIDES.vgg;
 
 export interface WholeImageModelOptions extends BackboneOptions {
   top: TopName;
@@ -70,7 +70,7 @@ export function createWholeImageModel(options: WholeImageModelOptions): tf.Layer
     throw new ValidationError('top', `must be one of ${TOP_NAMES.join(', ')}; got ${String(options.top)}`);
   }
   // The VGG top's max pool needs a feature map of at least 2x2.
-  const headStride = options.top === 'vgg' ? VGG_TOP_POOL : 1;
+  const headStride = TOP_STRIDES[options.top];
   const { backbone, top, inputHeight, inputWidth, channels, filtersScale } = validateBackboneOptions(options, headStride);
   const input = tf.input({ name: 'input', shape: [inputHeight, inputWidth, channels] });
   const features = BACKBONES[backbone].build(input, filtersScale);

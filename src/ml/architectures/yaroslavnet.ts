@@ -7,6 +7,7 @@
 
 import type * as tf from '@tensorflow/tfjs';
 import { DEFAULT_BN_EPSILON, batchNorm, conv, maxPool, relu, scaleFilters } from './building-blocks.js';
+import { BACKBONE_STRIDES } from './names.js';
 
 const BLOCKS = [
   { filters: 16, convs: 1 },
@@ -18,7 +19,7 @@ const BLOCKS = [
 ] as const;
 
 /** Input pixels per output position of the feature map (six 2x2 pools). */
-export const YAROSLAVNET_STRIDE = 64;
+export const YAROSLAVNET_STRIDE = BACKBONE_STRIDES.yaroslavnet;
 
 /** Applies the backbone to `input`; returns yaroslav_block6_pool. */
 export function yaroslavNetBackbone(input: tf.SymbolicTensor, filtersScale: number): tf.SymbolicTensor {

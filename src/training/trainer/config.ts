@@ -14,7 +14,7 @@ import { readFile } from 'node:fs/promises';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { ConfigError, ValidationError } from '../../domain/errors.js';
-import { BACKBONE_NAMES, TOP_NAMES } from '../../ml/architectures/names.js';
+import { BACKBONE_NAMES, TOP_NAMES, minimumInputSize } from '../../ml/architectures/names.js';
 import type { PreprocessingSpec } from '../../ml/model-manifest.js';
 import { DEFAULT_PREPROCESSING } from '../../ml/preprocess/index.js';
 
@@ -60,6 +60,8 @@ export const trainingConfigSchema = z.strictObject({
       set: z.enum(['S1', 'S10']).default('S10'),
       patchesPerRoi: z.number().int().min(1).optional(),
       backgroundPerImage: z.number().int().min(0).optional(),
+      /** Hard negatives per image: the strongest lesion-like blobs away from every ROI, added to the background class (the authors' code). */
+      hardNegativesPerImage: z.number().int().min(0).optional(),
       batchSize: z.number().int().min(1).max(1024).default(16),
       augmentation: z.boolean().default(true),
       /** The paper's three phases: the last layer, then the top layers, then all layers (method.md). */
@@ -134,6 +136,21 @@ export function parseTrainingConfig(value: unknown): TrainingConfig {
   }
   if (config.dataset.kind === 'cbis' && !config.dataset.csvFiles?.length) {
     throw new ValidationError('training config dataset.csvFiles', 'CBIS-DDSM needs its description CSV files');
+  }
+  // Sizes the models would refuse only after stage 1 had run (an hour on the default model).
+  const { backbone, inputHeight, inputWidth } = config.model;
+  const wholeMinimum = minimumInputSize(backbone, config.stage2.top);
+  for (const [field, value] of [['inputHeight', inputHeight], ['inputWidth', inputWidth]] as const) {
+    if (value < wholeMinimum) {
+      throw new ValidationError(`training config model.${field}`, `must be at least ${wholeMinimum} for ${backbone} with the ${config.stage2.top} top; got ${value}`);
+    }
+  }
+  const patchMinimum = minimumInputSize(backbone);
+  if (config.stage1.patchSize < patchMinimum) {
+    throw new ValidationError('training config stage1.patchSize', `must be at least ${patchMinimum} for ${backbone}; got ${config.stage1.patchSize}`);
+  }
+  if (config.stage1.patchSize > Math.min(inputHeight, inputWidth)) {
+    throw new ValidationError('training config stage1.patchSize', `must fit the ${inputHeight}x${inputWidth} input; got ${config.stage1.patchSize}`);
   }
   return config;
 }

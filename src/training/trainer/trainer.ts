@@ -285,7 +285,7 @@ class Trainer {
       seed: seedFor(this.config.seed, unit.name, 'patches'),
       spec: this.spec,
       validationFraction: this.config.validationFraction,
-      sample: { patchSize: stage1.patchSize, ...(stage1.patchesPerRoi ? { patchesPerRoi: stage1.patchesPerRoi } : {}), ...(stage1.backgroundPerImage !== undefined ? { backgroundPerImage: stage1.backgroundPerImage } : {}) },
+      sample: { patchSize: stage1.patchSize, ...(stage1.patchesPerRoi ? { patchesPerRoi: stage1.patchesPerRoi } : {}), ...(stage1.backgroundPerImage !== undefined ? { backgroundPerImage: stage1.backgroundPerImage } : {}), ...(stage1.hardNegativesPerImage !== undefined ? { hardNegativesPerImage: stage1.hardNegativesPerImage } : {}) },
     });
     if (patches.train.length === 0) throw new DatasetError(unit.name, 'stage 1 found no training patches (no lesion or background patch fits the images at this patch size)');
     this.state.notes[`${unit.name}/patches`] = patches.counts as unknown as JsonValue;
