@@ -5,7 +5,7 @@
 import path from 'node:path';
 import type { Logger } from 'pino';
 import { ConflictError, NotFoundError, type JsonValue, type ModelVersionRecord } from '../domain/index.js';
-import { importPackage, listPackages, readPackage, verifyPackage, type ModelPackage, type PackageVerification } from '../ml/registry/index.js';
+import { beatsChance, headlineEvaluation, importPackage, listPackages, readPackage, verifyPackage, type ModelPackage, type PackageVerification } from '../ml/registry/index.js';
 import type { Store } from '../store/index.js';
 
 export interface ModelVersionView {
@@ -73,6 +73,16 @@ export class ModelService {
     const active = await this.deps.store.modelVersions.activate(version, actor);
     await this.deps.store.audit.record({ actor, action: 'model.activate', target: `model:${version}` });
     this.deps.logger.info({ version, actor }, 'model version activated');
+    if (beatsChance(active.metrics) !== true) {
+      // Scores are written to the PACS as they come: say plainly when nothing shows they mean anything.
+      const { auc, aucCi } = headlineEvaluation(active.metrics);
+      this.deps.logger.warn(
+        { version, auc, aucCi },
+        auc === null
+          ? 'the active model has no validation AUC: nothing shows that its scores tell malignant from other images'
+          : "the active model's validation AUC is not above chance (its 95% CI reaches 0.5): its scores are not evidence of malignancy; evaluate it on this site's labelled studies, retrain, or import a validated model",
+      );
+    }
     return active;
   }
 

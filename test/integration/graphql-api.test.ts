@@ -229,7 +229,7 @@ describe.each(PROVIDERS)('GraphQL API on %s', (provider) => {
   describe('model versions', () => {
     it('lists versions newest first with metrics, AUC and ROC', async () => {
       const res = await gql<{ modelVersions: Array<Record<string, unknown>> }>(
-        '{ modelVersions { version architecture packageHash threshold active activatedBy metrics auc aucCi roc { fpr tpr threshold } } }',
+        '{ modelVersions { version architecture packageHash threshold active activatedBy metrics auc aucCi beatsChance roc { fpr tpr threshold } } }',
       );
       expect(res.errors).toBeUndefined();
       expect(res.data!.modelVersions.map((v) => v.version)).toEqual(['model-b', 'model-a']);
@@ -243,13 +243,14 @@ describe.each(PROVIDERS)('GraphQL API on %s', (provider) => {
         metrics: MODEL_A_METRICS,
         auc: 0.81,
         aucCi: [0.72, 0.9],
+        beatsChance: true,
         roc: [
           { fpr: 0, tpr: 0, threshold: 1 },
           { fpr: 0.2, tpr: 0.7, threshold: 0.4 },
           { fpr: 1, tpr: 1, threshold: 0 },
         ],
       });
-      expect(res.data!.modelVersions[0]).toMatchObject({ version: 'model-b', active: false, metrics: null, auc: null, aucCi: null, roc: [] });
+      expect(res.data!.modelVersions[0]).toMatchObject({ version: 'model-b', active: false, metrics: null, auc: null, aucCi: null, beatsChance: null, roc: [] });
       const one = await gql('{ modelVersion(version: "model-b") { version active } }');
       expect(one.data).toEqual({ modelVersion: { version: 'model-b', active: false } });
       expect(codes(await gql('{ modelVersion(version: "model-z") { version } }'))).toEqual(['NOT_FOUND']);

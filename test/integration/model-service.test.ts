@@ -5,6 +5,7 @@
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger } from '../../src/config/index.js';
 import { DEFAULT_SELECTION_POLICY } from '../../src/dicom/view-selection.js';
@@ -63,6 +64,30 @@ describe.each(PROVIDERS)('model versions on %s', (provider) => {
       await freshStore.close();
       await fresh.drop();
     }
+  });
+
+  it("warns on activation when the version's validation does not show it beats chance (scores reach the PACS regardless)", async () => {
+    const lines: Array<{ level: number; msg: string; version?: string; aucCi?: number[] }> = [];
+    const logger = pino({ level: 'info' }, { write: (line: string) => lines.push(JSON.parse(line)) });
+    const watched = new ModelService({ store, modelDir, logger });
+    const versions = {
+      'at-chance': { auc: 0.5, auc_ci: [0.39, 0.6] },
+      validated: { auc: 0.82, auc_ci: [0.71, 0.91] },
+      // An admin's later evaluation outranks the training report.
+      'evaluated-lower': { auc: 0.8, auc_ci: [0.7, 0.9], evaluations: [{ auc: 0.55, auc_ci: [0.45, 0.65] }] },
+    };
+    for (const [version, metrics] of Object.entries(versions)) {
+      await watched.import(await writeTestPackage(path.join(work, 'evidence'), { version, manifest: { metrics } }), 'admin:test');
+    }
+    const warned = async (version: string) => {
+      lines.length = 0;
+      await watched.activate(version, 'admin:test');
+      return lines.filter((l) => l.level === 40 && l.version === version);
+    };
+    expect(await warned('at-chance')).toEqual([expect.objectContaining({ msg: expect.stringMatching(/not above chance/), aucCi: [0.39, 0.6] })]);
+    expect(await warned('validated')).toEqual([]);
+    expect(await warned('evaluated-lower')).toEqual([expect.objectContaining({ aucCi: [0.45, 0.65] })]);
+    await service.activate('tiny-1', 'admin:test'); // as the tests below expect
   });
 
   it('refuses to import the same version twice, and to activate an unknown one', async () => {

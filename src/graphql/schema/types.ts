@@ -15,6 +15,7 @@ import type {
   ReportRecord,
   StudyRecord,
 } from '../../domain/index.js';
+import { beatsChance, headlineEvaluation } from '../../ml/registry/model-evidence.js';
 import {
   ImageLaterality,
   JobStatusValue,
@@ -230,17 +231,12 @@ export class ModelVersion {
   @Field(() => GraphQLJSON, { nullable: true, description: 'Training and evaluation metrics' }) metrics!: JsonValue | null;
   @Field(() => Float, { nullable: true, description: 'Latest per-image AUC known for this version' }) auc!: number | null;
   @Field(() => [Float], { nullable: true, description: '95% confidence interval of that AUC' }) aucCi!: number[] | null;
+  @Field(() => Boolean, {
+    nullable: true,
+    description: "Whether that AUC's 95% confidence interval lies above 0.5: false means the version has not shown that it tells malignant from other images (null: no AUC to judge by)",
+  })
+  beatsChance!: boolean | null;
   @Field(() => [RocPoint], { description: 'ROC curve of that evaluation (empty when none)' }) roc!: RocPoint[];
-}
-
-/** The headline evaluation in a version's metrics: the latest evaluation, else the training report's validation. */
-function headline(metrics: JsonValue | null): { auc?: unknown; auc_ci?: unknown; roc?: unknown } {
-  if (!metrics || typeof metrics !== 'object' || Array.isArray(metrics)) return {};
-  const evaluations = metrics.evaluations;
-  if (Array.isArray(evaluations) && evaluations.length > 0) return evaluations[evaluations.length - 1] as object;
-  const validation = metrics.validation;
-  if (validation && typeof validation === 'object' && !Array.isArray(validation)) return validation;
-  return metrics;
 }
 
 function rocPoints(roc: unknown): RocPoint[] {
@@ -251,8 +247,7 @@ function rocPoints(roc: unknown): RocPoint[] {
 }
 
 export function toModelVersion(record: ModelVersionRecord): ModelVersion {
-  const best = headline(record.metrics);
-  const ci = Array.isArray(best.auc_ci) && best.auc_ci.length === 2 && best.auc_ci.every((x) => typeof x === 'number') ? (best.auc_ci as number[]) : null;
+  const best = headlineEvaluation(record.metrics);
   return Object.assign(new ModelVersion(), {
     id: record.id,
     version: record.version,
@@ -264,8 +259,9 @@ export function toModelVersion(record: ModelVersionRecord): ModelVersion {
     activatedAt: record.activatedAt,
     activatedBy: record.activatedBy,
     metrics: record.metrics,
-    auc: typeof best.auc === 'number' ? best.auc : null,
-    aucCi: ci,
+    auc: best.auc,
+    aucCi: best.aucCi,
+    beatsChance: beatsChance(record.metrics),
     roc: rocPoints(best.roc),
   });
 }
