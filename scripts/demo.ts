@@ -15,7 +15,9 @@ import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import type { JsonValue } from '../src/domain/index.js';
 import { DicomwebClient } from '../src/dicom/dicomweb-client.js';
+import { beatsChance, headlineEvaluation, type HeadlineEvaluation } from '../src/ml/registry/model-evidence.js';
 import { buildFilmMammogram } from '../src/dicom/convert/mias-to-dicom.js';
 import { MIAS_PIXEL_SPACING_MM, readMiasDataset, readMiasPixels } from '../src/training/datasets/mias.js';
 import { LocalOrthanc, freePort } from './lib/local-orthanc.js';
@@ -60,14 +62,22 @@ function webhookSecret(): string {
 }
 
 /** Makes sure a model version is active: the shipped default, else an untrained stand-in. */
-async function ensureModel(env: NodeJS.ProcessEnv): Promise<{ version: string; untrained: boolean }> {
+async function ensureModel(env: NodeJS.ProcessEnv): Promise<{ version: string; untrained: boolean; validation: HeadlineEvaluation; beatsChance: boolean | null }> {
   // One JSON object per line, one line per version.
-  const listed = (await mammocad(['models', 'list', '--json'], env))
-    .split('\n')
-    .filter(Boolean)
-    .map((line) => JSON.parse(line) as { version: string; active: boolean });
-  const active = listed.find((m) => m.active);
-  if (active) return { version: active.version, untrained: active.version === UNTRAINED_VERSION };
+  const activeVersion = async () =>
+    (await mammocad(['models', 'list', '--json'], env))
+      .split('\n')
+      .filter(Boolean)
+      .map((line) => JSON.parse(line) as { version: string; active: boolean; metrics: JsonValue | null })
+      .find((m) => m.active);
+  const described = (m: { version: string; metrics: JsonValue | null }) => ({
+    version: m.version,
+    untrained: m.version === UNTRAINED_VERSION,
+    validation: headlineEvaluation(m.metrics),
+    beatsChance: beatsChance(m.metrics),
+  });
+  const active = await activeVersion();
+  if (active) return described(active);
   let dir = DEFAULT_MODEL;
   let untrained = false;
   if (!existsSync(path.join(DEFAULT_MODEL, 'manifest.json'))) {
@@ -80,7 +90,18 @@ async function ensureModel(env: NodeJS.ProcessEnv): Promise<{ version: string; u
   }
   const imported = JSON.parse(await mammocad(['models', 'import', dir, '--json'], env)) as { version: string };
   await mammocad(['models', 'activate', imported.version, '--json'], env);
-  return { version: imported.version, untrained };
+  const now = await activeVersion();
+  if (now?.version !== imported.version) throw new Error(`model ${imported.version} was activated but is not the active one`);
+  return { ...described(now), untrained };
+}
+
+/** The model's own validation, as a line of the demo's output. */
+function validationLine(model: Awaited<ReturnType<typeof ensureModel>>): string {
+  const { auc, aucCi } = model.validation;
+  if (model.untrained) return 'UNTRAINED stand-in: the probability below means nothing';
+  if (auc === null || !aucCi) return 'no validation AUC in its package: nothing shows its probabilities mean anything';
+  const figure = `validation AUC ${auc.toFixed(2)} (95% CI ${aucCi[0].toFixed(2)}-${aucCi[1].toFixed(2)})`;
+  return model.beatsChance ? figure : `${figure}: NOT above chance, the probability below is not evidence of malignancy`;
 }
 
 /** Builds the demo study (a fresh copy each run, dated today) and stores it into Orthanc. */
@@ -165,7 +186,7 @@ async function main(): Promise<void> {
     MAMMOCAD_API_INTROSPECTION: process.env.MAMMOCAD_API_INTROSPECTION ?? 'true',
   });
   const model = await ensureModel(env);
-  say(`active model: ${model.version}${model.untrained ? ' (UNTRAINED: its probabilities mean nothing)' : ''}`);
+  say(`active model: ${model.version} (${validationLine(model)})`);
 
   const logFile = path.join(DATA_DIR, 'service.log');
   const service = spawn(process.execPath, [BIN, 'serve'], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -218,7 +239,7 @@ async function main(): Promise<void> {
       `  PACS (Orthanc):   ${orthanc.url}  (user ${orthanc.username})`,
       `  GraphQL API:      ${url}`,
       `  clinician key:    ${key}`,
-      `  model:            ${model.version}${model.untrained ? '  -- UNTRAINED stand-in: the probability below means nothing' : ''}`,
+      `  model:            ${model.version}  -- ${validationLine(model)}`,
       `  SR in the PACS:   ${report.sopInstanceUid} (${srInPacs ? 'found by QIDO' : 'NOT found by QIDO'})`,
       '',
       'Example query:',
@@ -237,6 +258,9 @@ async function main(): Promise<void> {
       srInPacs,
       modelVersion: study.exam.modelVersion,
       untrainedModel: model.untrained,
+      modelValidationAuc: model.validation.auc,
+      modelValidationAucCi: model.validation.aucCi,
+      modelBeatsChance: model.beatsChance,
       graphqlUrl: url,
       seconds: Number(elapsed.toFixed(1)),
     })}\n`,

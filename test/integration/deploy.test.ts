@@ -1,7 +1,7 @@
 // What a newcomer and an operator run first: the demo command and the compose file.
 
 import { execFile } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -40,12 +40,28 @@ describe('npm run demo', () => {
       srSopInstanceUid: string;
       srInPacs: boolean;
       graphqlUrl: string;
+      modelVersion: string;
+      untrainedModel: boolean;
+      modelValidationAuc: number | null;
+      modelValidationAucCi: [number, number] | null;
+      modelBeatsChance: boolean | null;
     };
     expect(last.studyInstanceUid).toMatch(/^[0-9.]+$/);
     expect(last.examProbability).toBeGreaterThanOrEqual(0);
     expect(last.examProbability).toBeLessThanOrEqual(1);
     expect(last.srInPacs).toBe(true);
     expect(last.graphqlUrl).toBe(`http://127.0.0.1:${port}/graphql`);
+    // The model is the shipped default when the checkout has one, and the demo repeats what its
+    // package says of its validation (a stand-in without one is called untrained).
+    const shipped = path.join(ROOT, 'models', 'default', 'manifest.json');
+    if (existsSync(shipped)) {
+      const manifest = JSON.parse(readFileSync(shipped, 'utf8')) as { version: string; metrics: { auc: number; auc_ci: [number, number] } };
+      expect(last).toMatchObject({ modelVersion: manifest.version, untrainedModel: false, modelValidationAuc: manifest.metrics.auc, modelValidationAucCi: manifest.metrics.auc_ci });
+      expect(last.modelBeatsChance).toBe(manifest.metrics.auc_ci[0] > 0.5);
+      expect(stdout).toContain(`validation AUC ${manifest.metrics.auc.toFixed(2)}`);
+    } else {
+      expect(last).toMatchObject({ untrainedModel: true, modelValidationAuc: null, modelBeatsChance: null });
+    }
     // What the demo printed is what the database holds: one stored report and one exam result.
     const db = { provider: 'sqlite' as const, url: `file:${path.join(dataDir, 'mammocad.db')}`, drop: async () => {} };
     const reports = await queryRows<{ srSopInstanceUid: string; status: string }>(db, 'SELECT r."srSopInstanceUid", r.status FROM Report r JOIN Study s ON s.id = r."studyId" WHERE s."studyUid" = ' + `'${last.studyInstanceUid}'`);
