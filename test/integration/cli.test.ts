@@ -1,12 +1,14 @@
 // The `mammocad` command as users and scripts meet it: help, configuration errors, JSON output,
 // and the service's health endpoints.
 
+import { execFile } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { once } from 'node:events';
+import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
-import { runCli, startCli } from '../support/cli.js';
+import { ROOT, runCli, startCli } from '../support/cli.js';
 
 const dataDir = () => mkdtempSync(path.join(tmpdir(), 'mammocad-cli-'));
 
@@ -21,6 +23,11 @@ describe('mammocad --help', () => {
     const result = await runCli([...args, '--help']);
     expect(result.code).toBe(0);
     expect(result.stdout).toContain(`Usage: mammocad ${args.join(' ')}`);
+  });
+
+  it('runs as the docs write it, `npm run -s mammocad -- ARGS` (`npx mammocad` reinstalls the package, which strict npm setups refuse)', async () => {
+    const { stdout } = await promisify(execFile)('npm', ['run', '-s', 'mammocad', '--', 'train', '--help'], { cwd: ROOT });
+    expect(stdout).toContain('Usage: mammocad train');
   });
 
   it('rejects an unknown command with a usage error', async () => {
