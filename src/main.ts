@@ -356,7 +356,7 @@ async function withModels<T>(command: Command, work: (models: ModelService, conf
 
 /** A runtime on the active model for the duration of `work`. */
 async function withActiveModel<T>(command: Command, work: (runtime: ModelRuntime) => Promise<T>): Promise<T> {
-  const pkg = await withModels(command, (models) => models.activePackage());
+  const pkg = await withModels(command, (models, config) => models.activeOrDefaultPackage(config.defaultModelDir));
   if (!pkg) throw new MammocadError('NO_ACTIVE_MODEL', 'no model version is active: import one (mammocad models import DIR) and activate it (mammocad models activate VERSION)');
   const runtime = await createModelRuntime([pkg]);
   try {
@@ -412,7 +412,8 @@ async function trainCommand(command: Command, opts: { config?: string; runId?: s
 /** `mammocad evaluate`: a model package on a data set, per image, CI resampling women. */
 async function evaluateCommand(command: Command, opts: { model?: string; dataset: string; dir: string; json?: boolean }): Promise<void> {
   if (opts.dataset !== 'mias') throw new ValidationError('--dataset', `only 'mias' can be evaluated from the command line; got ${opts.dataset}`);
-  const pkg = await withModels(command, async (models) => (opts.model ? readPackage((await models.show(opts.model)).path) : models.activePackage()));
+  // A fresh install evaluates the shipped default model, as it would score with it.
+  const pkg = await withModels(command, async (models, config) => (opts.model ? readPackage((await models.show(opts.model)).path) : models.activeOrDefaultPackage(config.defaultModelDir)));
   if (!pkg) throw new MammocadError('NO_ACTIVE_MODEL', 'no model version is active: name one with --model VERSION');
   const dataset = miasTrainingDataset(await readMiasDataset(opts.dir));
   const { evaluatePackage } = await import('./training/trainer/score-dataset.js');

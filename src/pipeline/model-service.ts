@@ -117,6 +117,11 @@ export class ModelService {
     return this.activate(pkg.version, 'system:default-model');
   }
 
+  /** The active model's package; on a fresh install, the shipped default, activated first (see ensureDefaultModel). */
+  async activeOrDefaultPackage(defaultDir: string): Promise<ModelPackage | null> {
+    return (await this.activePackage()) ?? ((await this.ensureDefaultModel(defaultDir)) ? this.activePackage() : null);
+  }
+
   /** The active model's verified package, or null when none is active. */
   async activePackage(): Promise<ModelPackage | null> {
     const record = await this.deps.store.modelVersions.findActive();

@@ -45,6 +45,14 @@ describe('mammocad train and evaluate', () => {
     const [lower, upper] = report.auc_ci as number[];
     expect(lower).toBeLessThanOrEqual(report.auc as number);
     expect(upper).toBeGreaterThanOrEqual(report.auc as number);
+
+    // A fresh install (no version registered) evaluates, as it scores, with the shipped default model.
+    const fresh = { MAMMOCAD_DATA_DIR: path.join(work, 'fresh'), MAMMOCAD_DEFAULT_MODEL_DIR: (result as unknown as { packageDir: string }).packageDir };
+    const byDefault = await runCli(['evaluate', '--dataset', 'mias', '--dir', miasDir, '--json'], fresh);
+    expect(byDefault.code, byDefault.stderr).toBe(0);
+    expect(JSON.parse(byDefault.stdout)).toEqual(report);
+    const freshList = (await runCli(['models', 'list', '--json'], fresh)).stdout.trim().split('\n').map((l) => JSON.parse(l) as { version: string; active: boolean });
+    expect(freshList.map((m) => [m.version, m.active])).toEqual([['cli-tiny-1', true]]);
   }, 180_000);
 
   it('names a bad training configuration and the field', async () => {
