@@ -62,10 +62,11 @@ describe('mammocad sr', () => {
     expect(readStructuredReport(new Uint8Array(readFileSync(bySetting))).template).toBe('TID4000');
   });
 
-  it('without --scores and without an active model, says how to get one and writes nothing', async () => {
+  it('without --scores, an active model or a shipped default, says how to get one and writes nothing', async () => {
     const { files: images } = study();
     const out = path.join(dir, 'no-scores.dcm');
-    const result = await runCli(['sr', ...images, '--out', out], { MAMMOCAD_DATA_DIR: mkdtempSync(path.join(tmpdir(), 'mammocad-sr-nomodel-')) });
+    const empty = mkdtempSync(path.join(tmpdir(), 'mammocad-sr-nomodel-'));
+    const result = await runCli(['sr', ...images, '--out', out], { MAMMOCAD_DATA_DIR: empty, MAMMOCAD_DEFAULT_MODEL_DIR: path.join(empty, 'no-default-model') });
     expect(result.code).toBe(1);
     expect(result.stderr).toContain('NO_ACTIVE_MODEL: no model version is active: import one (mammocad models import DIR) and activate it');
     expect(existsSync(out)).toBe(false);
