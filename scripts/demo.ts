@@ -17,7 +17,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import type { JsonValue } from '../src/domain/index.js';
 import { DicomwebClient } from '../src/dicom/dicomweb-client.js';
-import { beatsChance, headlineEvaluation, type HeadlineEvaluation } from '../src/ml/registry/model-evidence.js';
+import { ciBeatsChance, headlineEvaluation, type HeadlineEvaluation } from '../src/ml/registry/model-evidence.js';
 import { buildFilmMammogram } from '../src/dicom/convert/mias-to-dicom.js';
 import { MIAS_PIXEL_SPACING_MM, readMiasDataset, readMiasPixels } from '../src/training/datasets/mias.js';
 import { LocalOrthanc, freePort } from './lib/local-orthanc.js';
@@ -63,19 +63,18 @@ function webhookSecret(): string {
 
 /** Makes sure a model version is active: the shipped default, else an untrained stand-in. */
 async function ensureModel(env: NodeJS.ProcessEnv): Promise<{ version: string; untrained: boolean; validation: HeadlineEvaluation; beatsChance: boolean | null }> {
-  // One JSON object per line, one line per version.
+  type Listed = { version: string; active: boolean; metrics: JsonValue | null };
+  const described = (m: Listed) => {
+    const validation = headlineEvaluation(m.metrics);
+    return { version: m.version, untrained: m.version === UNTRAINED_VERSION, validation, beatsChance: ciBeatsChance(validation.aucCi) };
+  };
+  // One JSON object per line, one line per version; the metrics say what its validation showed.
   const activeVersion = async () =>
     (await mammocad(['models', 'list', '--json'], env))
       .split('\n')
       .filter(Boolean)
-      .map((line) => JSON.parse(line) as { version: string; active: boolean; metrics: JsonValue | null })
+      .map((line) => JSON.parse(line) as Listed)
       .find((m) => m.active);
-  const described = (m: { version: string; metrics: JsonValue | null }) => ({
-    version: m.version,
-    untrained: m.version === UNTRAINED_VERSION,
-    validation: headlineEvaluation(m.metrics),
-    beatsChance: beatsChance(m.metrics),
-  });
   const active = await activeVersion();
   if (active) return described(active);
   let dir = DEFAULT_MODEL;
@@ -90,9 +89,9 @@ async function ensureModel(env: NodeJS.ProcessEnv): Promise<{ version: string; u
   }
   const imported = JSON.parse(await mammocad(['models', 'import', dir, '--json'], env)) as { version: string };
   await mammocad(['models', 'activate', imported.version, '--json'], env);
-  const now = await activeVersion();
-  if (now?.version !== imported.version) throw new Error(`model ${imported.version} was activated but is not the active one`);
-  return { ...described(now), untrained };
+  const activated = await activeVersion();
+  if (activated?.version !== imported.version) throw new Error(`model ${imported.version} was activated but is not the active one`);
+  return { ...described(activated), untrained };
 }
 
 /** The model's own validation, as a line of the demo's output. */

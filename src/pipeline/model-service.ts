@@ -5,7 +5,7 @@
 import path from 'node:path';
 import type { Logger } from 'pino';
 import { ConflictError, NotFoundError, type JsonValue, type ModelVersionRecord } from '../domain/index.js';
-import { beatsChance, headlineEvaluation, importPackage, listPackages, readPackage, verifyPackage, type ModelPackage, type PackageVerification } from '../ml/registry/index.js';
+import { ciBeatsChance, headlineEvaluation, importPackage, listPackages, readPackage, verifyPackage, type ModelPackage, type PackageVerification } from '../ml/registry/index.js';
 import type { Store } from '../store/index.js';
 
 export interface ModelVersionView {
@@ -73,9 +73,9 @@ export class ModelService {
     const active = await this.deps.store.modelVersions.activate(version, actor);
     await this.deps.store.audit.record({ actor, action: 'model.activate', target: `model:${version}` });
     this.deps.logger.info({ version, actor }, 'model version activated');
-    if (beatsChance(active.metrics) !== true) {
+    const { auc, aucCi } = headlineEvaluation(active.metrics);
+    if (ciBeatsChance(aucCi) !== true) {
       // Scores are written to the PACS as they come: say plainly when nothing shows they mean anything.
-      const { auc, aucCi } = headlineEvaluation(active.metrics);
       this.deps.logger.warn(
         { version, auc, aucCi },
         auc === null
@@ -119,7 +119,10 @@ export class ModelService {
 
   /** The active model's package; on a fresh install, the shipped default, activated first (see ensureDefaultModel). */
   async activeOrDefaultPackage(defaultDir: string): Promise<ModelPackage | null> {
-    return (await this.activePackage()) ?? ((await this.ensureDefaultModel(defaultDir)) ? this.activePackage() : null);
+    const active = await this.activePackage();
+    if (active) return active;
+    const record = await this.ensureDefaultModel(defaultDir);
+    return record ? readPackage(record.path) : null;
   }
 
   /** The active model's verified package, or null when none is active. */

@@ -15,7 +15,7 @@ import type {
   ReportRecord,
   StudyRecord,
 } from '../../domain/index.js';
-import { beatsChance, headlineEvaluation } from '../../ml/registry/model-evidence.js';
+import { ciBeatsChance, headlineEvaluation } from '../../ml/registry/model-evidence.js';
 import {
   ImageLaterality,
   JobStatusValue,
@@ -261,7 +261,7 @@ export function toModelVersion(record: ModelVersionRecord): ModelVersion {
     metrics: record.metrics,
     auc: best.auc,
     aucCi: best.aucCi,
-    beatsChance: beatsChance(record.metrics),
+    beatsChance: ciBeatsChance(best.aucCi),
     roc: rocPoints(best.roc),
   });
 }

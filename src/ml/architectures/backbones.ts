@@ -4,9 +4,10 @@
 
 import type * as tf from '@tensorflow/tfjs';
 import { ValidationError } from '../../domain/errors.js';
-import { RESNET50_STRIDE, resnet50Backbone } from './resnet50.js';
-import { VGG16_STRIDE, vgg16Backbone } from './vgg16.js';
-import { YAROSLAVNET_STRIDE, yaroslavNetBackbone } from './yaroslavnet.js';
+import { BACKBONE_STRIDES } from './names.js';
+import { resnet50Backbone } from './resnet50.js';
+import { vgg16Backbone } from './vgg16.js';
+import { yaroslavNetBackbone } from './yaroslavnet.js';
 
 import { BACKBONE_NAMES, type BackboneName } from './names.js';
 
@@ -20,9 +21,9 @@ interface Backbone {
 }
 
 export const BACKBONES: Record<BackboneName, Backbone> = {
-  resnet50: { build: resnet50Backbone, stride: RESNET50_STRIDE },
-  vgg16: { build: vgg16Backbone, stride: VGG16_STRIDE },
-  yaroslavnet: { build: yaroslavNetBackbone, stride: YAROSLAVNET_STRIDE },
+  resnet50: { build: resnet50Backbone, stride: BACKBONE_STRIDES.resnet50 },
+  vgg16: { build: vgg16Backbone, stride: BACKBONE_STRIDES.vgg16 },
+  yaroslavnet: { build: yaroslavNetBackbone, stride: BACKBONE_STRIDES.yaroslavnet },
 };
 
 /** The paper's whole-image input, height x width (DDSM images resized). */

@@ -4,7 +4,6 @@
 
 import * as tf from '@tensorflow/tfjs';
 import { applyLayer, batchNorm, bottleneckBlock, conv, maxPool, relu, scaleFilters } from './building-blocks.js';
-import { BACKBONE_STRIDES } from './names.js';
 
 /** Keras's ResNet uses 1.001e-5 rather than the BatchNormalization default. */
 const RESNET_BN_EPSILON = 1.001e-5;
@@ -20,8 +19,6 @@ const STAGES = [
 const STEM_FILTERS = 64;
 const BOTTLENECK_EXPANSION = 4;
 
-/** Input pixels per output position of the feature map (stem /4, then three /2 stages). */
-export const RESNET50_STRIDE = BACKBONE_STRIDES.resnet50;
 
 /** Applies ResNet50's convolutional part to `input`; returns conv5_block3_out. */
 export function resnet50Backbone(input: tf.SymbolicTensor, filtersScale: number): tf.SymbolicTensor {

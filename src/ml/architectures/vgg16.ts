@@ -4,7 +4,6 @@
 
 import type * as tf from '@tensorflow/tfjs';
 import { conv, maxPool, scaleFilters } from './building-blocks.js';
-import { BACKBONE_STRIDES } from './names.js';
 
 /** Five blocks of 3x3 convolutions (with bias and ReLU, no batch normalisation), each ending in a 2x2 max pool. */
 const BLOCKS = [
@@ -15,8 +14,6 @@ const BLOCKS = [
   { filters: 512, convs: 3 },
 ] as const;
 
-/** Input pixels per output position of the feature map (five 2x2 pools). */
-export const VGG16_STRIDE = BACKBONE_STRIDES.vgg16;
 
 /** Applies VGG16's convolutional part to `input`; returns block5_pool. */
 export function vgg16Backbone(input: tf.SymbolicTensor, filtersScale: number): tf.SymbolicTensor {

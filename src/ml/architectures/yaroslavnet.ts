@@ -7,7 +7,6 @@
 
 import type * as tf from '@tensorflow/tfjs';
 import { DEFAULT_BN_EPSILON, batchNorm, conv, maxPool, relu, scaleFilters } from './building-blocks.js';
-import { BACKBONE_STRIDES } from './names.js';
 
 const BLOCKS = [
   { filters: 16, convs: 1 },
@@ -18,8 +17,6 @@ const BLOCKS = [
   { filters: 256, convs: 2 },
 ] as const;
 
-/** Input pixels per output position of the feature map (six 2x2 pools). */
-export const YAROSLAVNET_STRIDE = BACKBONE_STRIDES.yaroslavnet;
 
 /** Applies the backbone to `input`; returns yaroslav_block6_pool. */
 export function yaroslavNetBackbone(input: tf.SymbolicTensor, filtersScale: number): tf.SymbolicTensor {

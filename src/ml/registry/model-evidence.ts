@@ -22,18 +22,19 @@ export function headlineEvaluation(metrics: JsonValue | null | undefined): Headl
     best = isObject(latest) ? latest : isObject(validation) ? validation : metrics;
   }
   const ci = best.auc_ci;
-  return {
-    auc: typeof best.auc === 'number' ? best.auc : null,
-    aucCi: Array.isArray(ci) && ci.length === 2 && typeof ci[0] === 'number' && typeof ci[1] === 'number' ? [ci[0], ci[1]] : null,
-    roc: best.roc,
-  };
+  const aucCi: [number, number] | null = Array.isArray(ci) && ci.length === 2 && typeof ci[0] === 'number' && typeof ci[1] === 'number' ? [ci[0], ci[1]] : null;
+  return { auc: typeof best.auc === 'number' ? best.auc : null, aucCi, roc: best.roc };
 }
 
 /**
- * true: the headline AUC's 95% CI lies above 0.5; false: it does not (the model has not shown
- * that it tells malignant from other images); null: no AUC with a CI to judge by.
+ * true: the 95% CI lies above 0.5; false: it does not (the model has not shown that it tells
+ * malignant from other images); null: no CI to judge by.
  */
-export function beatsChance(metrics: JsonValue | null | undefined): boolean | null {
-  const { aucCi } = headlineEvaluation(metrics);
+export function ciBeatsChance(aucCi: readonly [number, number] | null): boolean | null {
   return aucCi ? aucCi[0] > 0.5 : null;
+}
+
+/** Whether a version's headline evaluation (from its stored metrics) beats chance. */
+export function beatsChance(metrics: JsonValue | null | undefined): boolean | null {
+  return ciBeatsChance(headlineEvaluation(metrics).aucCi);
 }
