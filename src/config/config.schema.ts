@@ -96,6 +96,20 @@ export const configSchema = z.strictObject({
     maxCost: integer(10, 10_000_000),
     /** How often subscriptions look for new results and job progress in the database (any process may write them). */
     feedIntervalMs: integer(100, 60_000),
+    /** Most root fields one operation may run (each is one resolver call and one audit event). */
+    maxRootFields: integer(1, 1_000),
+    /** Most aliases one document may use (aliases are how a request asks for one field many times). */
+    maxAliases: integer(0, 10_000),
+    /** Most lexical tokens in one document: parsing stops there, before validation does any work. */
+    maxTokens: integer(100, 1_000_000),
+    /** How often open WebSocket connections have their credential checked again (revoked or expired: closed). */
+    wsRecheckMs: integer(100, 600_000),
+    rateLimit: z.strictObject({
+      /** Root fields per minute one API key or token subject may run (a burst of a minute's worth, then the rate); 0: no limit. */
+      perKeyPerMinute: integer(0, 1_000_000),
+      /** Requests (HTTP, WebSocket connections and operations) per minute from one client address; 0: no limit. */
+      perAddressPerMinute: integer(0, 1_000_000),
+    }),
     jwt: z.strictObject({
       /** Shared secret for HS256 tokens (at least 32 characters). */
       hs256Secret: z.string().min(32, { error: 'must be at least 32 characters' }).optional(),
@@ -105,6 +119,8 @@ export const configSchema = z.strictObject({
       audience: z.string().min(1).optional(),
       /** Claim that carries the role (pacs, clinician or admin). */
       roleClaim: nonEmpty,
+      /** Longest lifetime a token may have (exp - iat, or exp - now without iat); longer ones are refused. */
+      maxLifetimeSeconds: integer(60, 30 * 86_400),
     }),
   }),
   report: z.strictObject({
@@ -149,11 +165,18 @@ export const ENVIRONMENT_KEYS: ReadonlyArray<{ env: string; key: string; boolean
   { env: 'MAMMOCAD_API_MAX_DEPTH', key: 'api.maxDepth' },
   { env: 'MAMMOCAD_API_MAX_COST', key: 'api.maxCost' },
   { env: 'MAMMOCAD_API_FEED_INTERVAL_MS', key: 'api.feedIntervalMs' },
+  { env: 'MAMMOCAD_API_MAX_ROOT_FIELDS', key: 'api.maxRootFields' },
+  { env: 'MAMMOCAD_API_MAX_ALIASES', key: 'api.maxAliases' },
+  { env: 'MAMMOCAD_API_MAX_TOKENS', key: 'api.maxTokens' },
+  { env: 'MAMMOCAD_API_WS_RECHECK_MS', key: 'api.wsRecheckMs' },
+  { env: 'MAMMOCAD_API_RATE_LIMIT_PER_KEY', key: 'api.rateLimit.perKeyPerMinute' },
+  { env: 'MAMMOCAD_API_RATE_LIMIT_PER_ADDRESS', key: 'api.rateLimit.perAddressPerMinute' },
   { env: 'MAMMOCAD_JWT_HS256_SECRET', key: 'api.jwt.hs256Secret' },
   { env: 'MAMMOCAD_JWT_PUBLIC_KEY_FILE', key: 'api.jwt.publicKeyFile' },
   { env: 'MAMMOCAD_JWT_ISSUER', key: 'api.jwt.issuer' },
   { env: 'MAMMOCAD_JWT_AUDIENCE', key: 'api.jwt.audience' },
   { env: 'MAMMOCAD_JWT_ROLE_CLAIM', key: 'api.jwt.roleClaim' },
+  { env: 'MAMMOCAD_JWT_MAX_LIFETIME_S', key: 'api.jwt.maxLifetimeSeconds' },
   { env: 'MAMMOCAD_LOG_LEVEL', key: 'log.level' },
 ];
 

@@ -1,7 +1,13 @@
 // The audit trail of the API: every root query, mutation and subscription start is recorded with
 // the actor, the action, its target and the outcome (ok, denied, or the error code) — reads of
 // results included. Nested fields are covered by their root field's event.
+//
+// An event's size is bounded whatever the request: long strings are cut and carry their length
+// and a hash (enough to match them against a suspect request), long lists are counted. A request
+// that is refused still writes its event, so without the bound an attacker chose how much each
+// refusal wrote.
 
+import { createHash } from 'node:crypto';
 import type { GraphQLResolveInfo } from 'graphql';
 import type { MiddlewareFn } from 'type-graphql';
 import { MammocadError, type JsonValue } from '../domain/index.js';
@@ -10,15 +16,46 @@ import type { ApiContext } from './context.js';
 
 const ROOT_TYPES = new Set(['Query', 'Mutation', 'Subscription']);
 
+/** Strings longer than this are kept as their start, length and hash. */
+export const AUDIT_MAX_STRING = 128;
+/** Lists longer than this keep their first items and their length. */
+const AUDIT_MAX_ITEMS = 20;
+/** Nesting kept in details; deeper values are summarised. */
+const AUDIT_MAX_DEPTH = 4;
+
+/** A string as the audit trail keeps it: whole when short, else cut, with its length and sha256. */
+export function auditString(value: string, max = AUDIT_MAX_STRING): string {
+  if (value.length <= max) return value;
+  const digest = createHash('sha256').update(value).digest('hex').slice(0, 16);
+  return `${value.slice(0, max - 48)}...(${value.length} chars, sha256 ${digest})`;
+}
+
+function bounded(value: unknown, depth = 0): JsonValue {
+  if (value === null || value === undefined) return null;
+  if (typeof value === 'string') return auditString(value);
+  if (typeof value === 'number' || typeof value === 'boolean') return value;
+  if (value instanceof Date) return value.toISOString();
+  if (depth >= AUDIT_MAX_DEPTH) return `(${Array.isArray(value) ? 'list' : 'object'} nested too deep)`;
+  if (Array.isArray(value)) {
+    const items = value.slice(0, AUDIT_MAX_ITEMS).map((item) => bounded(item, depth + 1));
+    return value.length > AUDIT_MAX_ITEMS ? { items, length: value.length } : items;
+  }
+  const entries = Object.entries(value as Record<string, unknown>).filter(([, v]) => v !== undefined);
+  const kept = Object.fromEntries(entries.slice(0, AUDIT_MAX_ITEMS).map(([k, v]) => [auditString(k, 64), bounded(v, depth + 1)]));
+  if (entries.length > AUDIT_MAX_ITEMS) kept.omittedKeys = entries.length - AUDIT_MAX_ITEMS;
+  return kept;
+}
+
 /** The entity an operation is about, from its arguments ("study:<uid>", "model:<version>", ...). */
 export function auditTarget(args: Record<string, unknown>): string | null {
-  if (typeof args.studyInstanceUid === 'string') return `study:${args.studyInstanceUid}`;
-  if (typeof args.version === 'string') return `model:${args.version}`;
-  if (typeof args.id === 'string') return `job:${args.id}`;
-  if (typeof args.prefix === 'string') return `apikey:${args.prefix}`;
+  const target = (kind: string, id: unknown) => `${kind}:${auditString(String(id))}`;
+  if (typeof args.studyInstanceUid === 'string') return target('study', args.studyInstanceUid);
+  if (typeof args.version === 'string') return target('model', args.version);
+  if (typeof args.id === 'string') return target('job', args.id);
+  if (typeof args.prefix === 'string') return target('apikey', args.prefix);
   if (Array.isArray(args.labels)) {
     const studies = [...new Set(args.labels.map((l: { studyInstanceUid?: unknown }) => String(l?.studyInstanceUid)))];
-    return studies.length === 1 ? `study:${studies[0]}` : `studies:${studies.length}`;
+    return studies.length === 1 ? target('study', studies[0]) : `studies:${studies.length}`;
   }
   return null;
 }
@@ -37,7 +74,7 @@ function auditDetails(args: Record<string, unknown>): Record<string, JsonValue> 
     if (value === undefined) continue;
     const name = RECORDER_KEYS.has(key) ? `requested${key[0]!.toUpperCase()}${key.slice(1)}` : key;
     if (key === 'labels' && Array.isArray(value)) details.labels = value.length;
-    else details[name] = JSON.parse(JSON.stringify(value)) as JsonValue;
+    else details[name] = bounded(JSON.parse(JSON.stringify(value)));
   }
   return details;
 }

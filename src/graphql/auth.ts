@@ -36,7 +36,15 @@ export interface JwtSettings {
   issuer?: string | undefined;
   audience?: string | undefined;
   roleClaim: string;
+  /** Longest lifetime a token may have, in seconds (default DEFAULT_JWT_MAX_LIFETIME_S). */
+  maxLifetimeSeconds?: number | undefined;
 }
+
+/**
+ * Tokens living longer than this are refused: a stolen token, or one issued before its role or
+ * access was withdrawn, must not stay good for weeks (tokens cannot be revoked here).
+ */
+export const DEFAULT_JWT_MAX_LIFETIME_S = 43_200;
 
 const API_KEY = /^(mk_[0-9a-f]{8})_([A-Za-z0-9_-]{43})$/;
 
@@ -114,6 +122,13 @@ export class Authenticator {
       ({ payload } = await jwtVerify(token, key, options));
     } catch (error) {
       throw new AuthenticationError(describeJwtError(error));
+    }
+    const maxLifetime = this.jwt.maxLifetimeSeconds ?? DEFAULT_JWT_MAX_LIFETIME_S;
+    // An iat in the future would shorten the measured lifetime, so it counts from now at most.
+    const now = Math.floor(Date.now() / 1000);
+    const issuedAt = typeof payload.iat === 'number' ? Math.min(payload.iat, now) : now;
+    if (typeof payload.exp === 'number' && payload.exp - issuedAt > maxLifetime) {
+      throw new AuthenticationError(`token lifetime exceeds ${maxLifetime} seconds (api.jwt.maxLifetimeSeconds)`);
     }
     const role = payload[this.jwt.roleClaim];
     if (typeof role !== 'string' || !(ROLES as readonly string[]).includes(role)) {

@@ -33,12 +33,19 @@ export class RequestCache {
   }
 }
 
+/** The endpoint's open WebSocket connections, as resolvers that withdraw access need them. */
+export interface Sessions {
+  /** Closes at once the connections authenticated by this API key. */
+  closeApiKey(prefix: string): void;
+}
+
 export interface ApiContext {
   actor: Actor;
   services: ApiServices;
   cache: RequestCache;
+  sessions?: Sessions | undefined;
 }
 
-export function createContext(services: ApiServices, actor: Actor): ApiContext {
-  return { actor, services, cache: new RequestCache(services.store) };
+export function createContext(services: ApiServices, actor: Actor, sessions?: Sessions): ApiContext {
+  return { actor, services, cache: new RequestCache(services.store), sessions };
 }

@@ -25,8 +25,38 @@ const CLIENT_CODES: Record<string, string> = {
   DATASET_INVALID: 'BAD_USER_INPUT',
 };
 
-/** Codes set by GraphQL itself or Apollo for malformed requests. */
-const REQUEST_CODES = new Set(['QUERY_TOO_DEEP', 'QUERY_TOO_COMPLEX', 'GRAPHQL_PARSE_FAILED', 'GRAPHQL_VALIDATION_FAILED', 'BAD_USER_INPUT', 'BAD_REQUEST', 'PERSISTED_QUERY_NOT_FOUND', 'OPERATION_RESOLUTION_FAILURE']);
+/** Codes set by GraphQL itself, Apollo or our limits for requests refused as asked. */
+const REQUEST_CODES = new Set([
+  'QUERY_TOO_DEEP',
+  'QUERY_TOO_COMPLEX',
+  'TOO_MANY_ROOT_FIELDS',
+  'TOO_MANY_ALIASES',
+  'RATE_LIMITED',
+  'GRAPHQL_PARSE_FAILED',
+  'GRAPHQL_VALIDATION_FAILED',
+  'BAD_USER_INPUT',
+  'BAD_REQUEST',
+  'PERSISTED_QUERY_NOT_FOUND',
+  'PERSISTED_QUERY_NOT_SUPPORTED',
+  'OPERATION_RESOLUTION_FAILURE',
+]);
+
+/**
+ * GraphQL's "Did you mean ...?" hints name fields, arguments, types and enum values near what
+ * the client typed: with introspection off they would give the schema away a guess at a time.
+ */
+const SUGGESTION = / ?Did you mean [^?]*\?/g;
+
+export interface ErrorFormatOptions {
+  /** Drop "Did you mean" suggestions from messages (set while introspection is off). */
+  hideSuggestions: boolean;
+}
+
+/** The HTTP status an error asks for (Apollo's `extensions.http`), when it is a client error. */
+function clientStatus(error: unknown): number | undefined {
+  const status = error instanceof GraphQLError ? (error.extensions?.http as { status?: unknown } | undefined)?.status : undefined;
+  return typeof status === 'number' && status >= 400 && status < 500 ? status : undefined;
+}
 
 /** class-validator's error tree: nested inputs (a filter, a list of labels) report through `children`. */
 interface FieldError {
@@ -56,7 +86,19 @@ function unwrap(error: unknown): unknown {
   return current;
 }
 
-export function createErrorFormatter(logger: Logger) {
+export function createErrorFormatter(logger: Logger, options: ErrorFormatOptions) {
+  const format = classify(logger);
+  return (formatted: GraphQLFormattedError, error: unknown): GraphQLFormattedError => {
+    const result = format(formatted, error);
+    // The HTTP status travels in the extensions to Apollo, which removes it; graphql-ws sends
+    // the extensions as they are.
+    const { http: _http, ...extensions } = result.extensions ?? {};
+    const message = options.hideSuggestions ? result.message.replace(SUGGESTION, '') : result.message;
+    return { ...result, message, extensions };
+  };
+}
+
+function classify(logger: Logger) {
   return (formatted: GraphQLFormattedError, error: unknown): GraphQLFormattedError => {
     const original = unwrap(error);
     const path = formatted.path;
@@ -79,6 +121,12 @@ export function createErrorFormatter(logger: Logger) {
     const ownCode = original instanceof GraphQLError ? original.extensions?.code : undefined;
     if (typeof ownCode === 'string' && REQUEST_CODES.has(ownCode) && ownCode !== code) return { ...formatted, extensions: { ...formatted.extensions, code: ownCode } };
     if (typeof code === 'string' && REQUEST_CODES.has(code)) return formatted;
+    // Apollo's own refusals of a malformed request (a persisted-query hash that does not match
+    // the query, an unsupported version) carry a 4xx status but no code: the client's mistake,
+    // said as such, not an internal error logged with its stack for every such request.
+    if (clientStatus(error) !== undefined || clientStatus(original) !== undefined) {
+      return { ...formatted, extensions: { ...formatted.extensions, code: 'BAD_REQUEST' } };
+    }
     const reference = randomUUID();
     logger.error({ err: original, reference, path }, 'internal error in a GraphQL request');
     return { message: `internal error (reference ${reference})`, path, extensions: { code: 'INTERNAL_SERVER_ERROR', reference } };

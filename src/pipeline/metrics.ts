@@ -38,13 +38,17 @@ export class PipelineMetrics {
   }
 
   async render(): Promise<string> {
-    const [jobs, active] = await Promise.all([this.store.jobs.countByStatus(), this.store.modelVersions.findActive()]);
+    const [jobs, active, studies] = await Promise.all([this.store.jobs.countByStatus(), this.store.modelVersions.findActive(), this.store.search.countByStatus()]);
     const lines: string[] = [];
     lines.push('# HELP mammocad_jobs Jobs in the queue by state (all processes).', '# TYPE mammocad_jobs gauge');
     for (const [state, n] of Object.entries(jobs)) lines.push(`mammocad_jobs{state="${state}"} ${n}`);
     lines.push('# HELP mammocad_queue_depth Jobs waiting to run.', '# TYPE mammocad_queue_depth gauge', `mammocad_queue_depth ${jobs.queued}`);
     lines.push('# HELP mammocad_model_info The active model version (value 1).', '# TYPE mammocad_model_info gauge');
     if (active) lines.push(`mammocad_model_info{version="${escapeLabel(active.version)}",architecture="${escapeLabel(active.architecture)}"} 1`);
+    // Every status, pending and failed included: the counter below sees only what this process
+    // finished, so a study stuck before scoring appeared nowhere.
+    lines.push('# HELP mammocad_studies Studies in the database by status (all processes).', '# TYPE mammocad_studies gauge');
+    for (const [status, n] of Object.entries(studies)) lines.push(`mammocad_studies{status="${status}"} ${n}`);
     lines.push('# HELP mammocad_studies_total Studies this process finished, by outcome.', '# TYPE mammocad_studies_total counter');
     for (const [outcome, n] of this.outcomes) lines.push(`mammocad_studies_total{outcome="${escapeLabel(outcome)}"} ${n}`);
     lines.push('# HELP mammocad_stage_seconds Time per scoring stage in this process.', '# TYPE mammocad_stage_seconds histogram');

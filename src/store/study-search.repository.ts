@@ -3,7 +3,8 @@
 //
 // Score sorts walk the Prediction table along its [modelVersionId, level, probability] index
 // and test each row's study through relation filters, so a page costs a short index walk
-// whatever the table size. Date sorts walk the Study table along [studyDate] and then fetch
+// whatever the table size; studies the model has not scored (pending, failed, skipped) follow
+// the scored ones in both directions, as NULLS LAST would place them. Date sorts walk the Study table along [studyDate] and then fetch
 // the page's exam results in one query. There is deliberately no total count: counting every
 // match is the one thing a large table cannot do cheaply, and the worklist does not need it.
 
@@ -36,8 +37,8 @@ export interface StudySearchFilter {
   laterality?: BreastSide | null;
   /**
    * Whose results to search and return. Absent: the active model version. Null: none (no model
-   * exists yet): score bounds, positiveOnly and score sorts then find nothing, and date sorts
-   * list studies with `exam: null`.
+   * exists yet): score bounds and positiveOnly then find nothing, and the sorts list studies
+   * with `exam: null`.
    */
   modelVersionId?: string | null;
   /** true: the study has at least one label; false: it has none. */
@@ -97,39 +98,61 @@ export class StudySearchRepository {
     const cursor = page.after == null ? null : decodeCursor(page.after, sort, searchId);
 
     const scored = sort === 'SCORE_DESC' || sort === 'SCORE_ASC';
-    const needsExam = scored || criteria.minScore !== null || criteria.maxScore !== null || criteria.positiveOnly;
-    if (needsExam && criteria.modelVersionId === null) return { items: [], endCursor: null, hasNextPage: false };
+    if (scoreBounded(criteria) && criteria.modelVersionId === null) return { items: [], endCursor: null, hasNextPage: false };
 
     const direction: Direction = sort.endsWith('_DESC') ? 'desc' : 'asc';
-    const hits = scored
-      ? await this.byScore(criteria, criteria.modelVersionId!, direction, page.first + 1, cursor)
-      : await this.byDate(criteria, direction, page.first + 1, cursor);
+    const hits = scored ? await this.byScore(criteria, direction, page.first + 1, cursor) : await this.byDate(criteria, direction, page.first + 1, cursor);
     const items = hits.slice(0, page.first);
     const last = items.at(-1);
     return {
       items,
       hasNextPage: hits.length > page.first,
-      endCursor: last ? encodeCursor(searchId, { key: scored ? last.exam!.probability : last.study.studyDate, id: last.study.id }) : null,
+      endCursor: last ? encodeCursor(searchId, { key: scored ? (last.exam?.probability ?? null) : last.study.studyDate, id: last.study.id }) : null,
     };
   }
 
-  /** Exam results in score order: an index walk on Prediction, the study tested through relations. */
-  private async byScore(criteria: Criteria, modelVersionId: string, direction: Direction, take: number, cursor: Cursor | null): Promise<StudyHit[]> {
-    const rows = await this.db.prediction.findMany({
-      where: {
-        AND: [
-          { modelVersionId, level: 'exam' },
-          probabilityRange(criteria),
-          criteria.positiveOnly ? { positive: true } : {},
-          { study: { is: studyConditions(criteria) } },
-          cursor ? keyset('probability', 'studyId', cursor.key as number, cursor.id, direction) : {},
-        ],
-      },
-      orderBy: [{ probability: direction }, { studyId: direction }],
-      take,
-      include: { study: true },
-    });
-    return rows.map(({ study, ...exam }) => ({ study: study as StudyRecord, exam: toPredictionRecord(exam) }));
+  /**
+   * Exam results in score order: an index walk on Prediction, the study tested through
+   * relations; then, unless the search bounds the score, the studies without a result of the
+   * model, by id (a cursor with a null key is in that second part). Without this a study still
+   * pending, or failed, was missing from the default listing altogether.
+   */
+  private async byScore(criteria: Criteria, direction: Direction, take: number, cursor: Cursor | null): Promise<StudyHit[]> {
+    const modelVersionId = criteria.modelVersionId;
+    let hits: StudyHit[] = [];
+    if (modelVersionId !== null && (cursor === null || cursor.key !== null)) {
+      const rows = await this.db.prediction.findMany({
+        where: {
+          AND: [
+            { modelVersionId, level: 'exam' },
+            probabilityRange(criteria),
+            criteria.positiveOnly ? { positive: true } : {},
+            { study: { is: studyConditions(criteria) } },
+            cursor ? keyset('probability', 'studyId', cursor.key as number, cursor.id, direction) : {},
+          ],
+        },
+        orderBy: [{ probability: direction }, { studyId: direction }],
+        take,
+        include: { study: true },
+      });
+      hits = rows.map(({ study, ...exam }) => ({ study: study as StudyRecord, exam: toPredictionRecord(exam) }));
+    }
+    if (hits.length < take && !scoreBounded(criteria)) {
+      const where = studyConditions(criteria);
+      const unscored = await this.db.study.findMany({
+        where: {
+          AND: [
+            where,
+            modelVersionId === null ? {} : { predictions: { none: { modelVersionId, scopeKey: 'exam' } } },
+            cursor?.key === null ? { id: { [beyond(direction)]: cursor.id } } : {},
+          ],
+        },
+        orderBy: { id: direction },
+        take: take - hits.length,
+      });
+      hits = hits.concat(unscored.map((study) => ({ study: study as StudyRecord, exam: null })));
+    }
+    return hits;
   }
 
   /**
@@ -178,6 +201,14 @@ export class StudySearchRepository {
     });
     const examOf = new Map(exams.map((exam) => [exam.studyId, toPredictionRecord(exam)]));
     return studies.map((study) => ({ study, exam: examOf.get(study.id) ?? null }));
+  }
+
+  /** Number of studies in each status (every status present, zero when none): the gauge /metrics serves. */
+  async countByStatus(): Promise<Record<StudyStatus, number>> {
+    const groups = await this.db.study.groupBy({ by: ['status'], _count: { _all: true } });
+    const counts = Object.fromEntries(STUDY_STATUSES.map((s) => [s, 0])) as Record<StudyStatus, number>;
+    for (const g of groups) counts[g.status as StudyStatus] = g._count._all;
+    return counts;
   }
 
   /** Validates the filter and fills in the active model version when none is named. */
@@ -231,6 +262,11 @@ function studyConditions(criteria: Criteria): Prisma.StudyWhereInput & { AND: Pr
     );
   }
   return { AND: and };
+}
+
+/** Whether the search asks about the exam result (so studies without one cannot match). */
+function scoreBounded(criteria: Criteria): boolean {
+  return criteria.minScore !== null || criteria.maxScore !== null || criteria.positiveOnly;
 }
 
 function probabilityRange(criteria: Criteria): { probability?: { gte?: number; lte?: number } } {
@@ -287,7 +323,8 @@ function decodeCursor(after: string, sort: StudySearchSort, searchId: string): C
   const { s, k, i } = (parsed ?? {}) as { s?: unknown; k?: unknown; i?: unknown };
   if (typeof s !== 'string' || typeof i !== 'string' || !i) throw bad('is not a cursor returned by this search');
   if (s !== searchId) throw bad('belongs to a different search (its filter, sort or model version changed); start again without it');
-  const keyFits = sort.startsWith('SCORE') ? typeof k === 'number' && Number.isFinite(k) : k === null || (typeof k === 'string' && /^\d{8}$/.test(k));
+  // A null key: the cursor is among the studies without a score (or without a date).
+  const keyFits = k === null || (sort.startsWith('SCORE') ? typeof k === 'number' && Number.isFinite(k) : typeof k === 'string' && /^\d{8}$/.test(k));
   if (!keyFits) throw bad('is not a cursor returned by this search');
   return { key: k as number | string | null, id: i };
 }

@@ -81,7 +81,9 @@ describe('docker-compose.yml', async () => {
   if (!available && process.env.CI) throw new Error('docker-compose is not installed: CI must validate the compose file');
 
   it.skipIf(!available)('is accepted by docker-compose and wires the API to PostgreSQL and Orthanc', async () => {
-    const { stdout } = await run('docker-compose', ['config'], { cwd: ROOT });
+    // The compose file has no default secrets (graphql-security.test.ts checks it refuses without them).
+    const secrets = { MAMMOCAD_DB_PASSWORD: 'db-secret', MAMMOCAD_PACS_PASSWORD: 'pacs-secret', MAMMOCAD_WEBHOOK_SECRET: 'a-webhook-secret-of-16+' };
+    const { stdout } = await run('docker-compose', ['config'], { cwd: ROOT, env: { ...process.env, ...secrets } });
     const config = parseYaml(stdout) as { services: Record<string, { environment?: Record<string, string>; command?: string[] }> };
     expect(Object.keys(config.services).sort()).toEqual(['api', 'orthanc', 'postgres', 'worker-1', 'worker-2']);
     expect(config.services.api!.environment!.MAMMOCAD_DATABASE_URL).toMatch(/^postgresql:\/\/mammocad:.*@postgres:5432\/mammocad$/);

@@ -76,7 +76,8 @@ describe.each(PROVIDERS)('GraphQL API on %s', (provider) => {
       expect(res.data).toBeNull();
       expect(codes(res)).toEqual(['NO_ACTIVE_MODEL']);
       expect(res.errors![0]!.message).toBe('no model version is active, so there is no worklist');
-      expect(await names({}, 'SCORE_DESC')).toEqual([]);
+      // Nothing is scored, and the default sort still lists every study (unscored ones last).
+      expect((await names({}, 'SCORE_DESC')).sort()).toEqual(['s1', 's2', 's3', 's4', 's5']);
       expect(await names({}, 'DATE_ASC')).toEqual(['s1', 's2', 's3', 's4', 's5']);
     });
   });
@@ -86,13 +87,19 @@ describe.each(PROVIDERS)('GraphQL API on %s', (provider) => {
       await api.store.modelVersions.activate('model-a', 'test');
     });
 
-    it('sorts by score and by date', async () => {
-      expect(await names()).toEqual(['s1', 's2', 's3']);
-      expect(await names({}, 'SCORE_ASC')).toEqual(['s3', 's2', 's1']);
+    it('sorts by score (studies without one last) and by date', async () => {
+      const unscored = (list: string[]) => [...list.slice(3)].sort();
+      const desc = await names();
+      expect(desc.slice(0, 3)).toEqual(['s1', 's2', 's3']);
+      // The failed study (s4) and the pending one (s5) are listed too, after the scored ones.
+      expect(unscored(desc)).toEqual(['s4', 's5']);
+      const asc = await names({}, 'SCORE_ASC');
+      expect(asc.slice(0, 3)).toEqual(['s3', 's2', 's1']);
+      expect(unscored(asc)).toEqual(['s4', 's5']);
       expect(await names({}, 'DATE_ASC')).toEqual(['s1', 's2', 's3', 's4', 's5']);
       expect(await names({}, 'DATE_DESC')).toEqual(['s4', 's3', 's2', 's1', 's5']);
       const res = await gql<{ studies: Page }>(STUDIES, { sort: 'SCORE_DESC' });
-      expect(res.data!.studies.nodes.map((n) => n.exam!.probability)).toEqual([0.9, 0.5, 0.2]);
+      expect(res.data!.studies.nodes.map((n) => n.exam?.probability ?? null)).toEqual([0.9, 0.5, 0.2, null, null]);
     });
 
     it('filters by each condition', async () => {
@@ -104,10 +111,12 @@ describe.each(PROVIDERS)('GraphQL API on %s', (provider) => {
       expect(await names({ maxScore: 0.5 }, 'SCORE_ASC')).toEqual(['s3', 's2']);
       expect(await names({ laterality: 'L' }, 'DATE_ASC')).toEqual(['s1', 's3', 's4']);
       expect(await names({ labelled: true }, 'DATE_ASC')).toEqual(['s1']);
-      expect(await names({ labelled: false }, 'SCORE_DESC')).toEqual(['s2', 's3']);
-      expect(await names({ modelVersion: 'model-b' })).toEqual(['s3', 's1']);
+      expect((await names({ labelled: false }, 'SCORE_DESC')).slice(0, 2)).toEqual(['s2', 's3']);
+      expect((await names({ labelled: false }, 'SCORE_DESC')).slice(2).sort()).toEqual(['s4', 's5']);
+      expect(await names({ status: 'PENDING' })).toEqual(['s5']);
+      expect((await names({ modelVersion: 'model-b' })).slice(0, 2)).toEqual(['s3', 's1']);
       const byB = await gql<{ studies: Page }>(STUDIES, { filter: { modelVersion: 'model-b' } });
-      expect(byB.data!.studies.nodes.map((n) => n.exam!.probability)).toEqual([0.95, 0.1]);
+      expect(byB.data!.studies.nodes.map((n) => n.exam?.probability ?? null)).toEqual([0.95, 0.1, null, null, null]);
     });
 
     it('refuses filter values out of range, naming the field', async () => {

@@ -104,10 +104,12 @@ describe.each(PROVIDERS)('study search on %s', (provider) => {
   });
 
   describe('sort orders', () => {
-    it('lists exam results of the model version by score, ties by study id', async () => {
+    it('lists exam results of the model version by score, ties by study id, then the studies it did not score', async () => {
       const scoredByA = ['s1', 's2', 's3', 's6', 's7'];
-      expect(await names({ modelVersionId: modelA.id }, 'SCORE_DESC')).toEqual(ordered(scoredByA, examA, 'desc'));
-      expect(await names({ modelVersionId: modelA.id }, 'SCORE_ASC')).toEqual(ordered(scoredByA, examA, 'asc'));
+      // Failed (s4), pending (s5) and scored by another model only (s8): last in both directions.
+      const unscoredByA = ['s4', 's5', 's8'];
+      expect(await names({ modelVersionId: modelA.id }, 'SCORE_DESC')).toEqual([...ordered(scoredByA, examA, 'desc'), ...ordered(unscoredByA, () => 0, 'desc')]);
+      expect(await names({ modelVersionId: modelA.id }, 'SCORE_ASC')).toEqual([...ordered(scoredByA, examA, 'asc'), ...ordered(unscoredByA, () => 0, 'asc')]);
       // Spelled out for the untied part, so an ordering bug in `ordered` cannot hide one in the search.
       const desc = await names({ modelVersionId: modelA.id }, 'SCORE_DESC');
       expect([desc[0], desc[1], desc[4]]).toEqual(['s1', 's7', 's3']);
@@ -134,17 +136,19 @@ describe.each(PROVIDERS)('study search on %s', (provider) => {
       expect(page.items.every((hit) => hit.exam === null || (hit.exam.modelVersionId === modelA.id && hit.exam.level === 'exam'))).toBe(true);
 
       const byB = await store.search.search({ modelVersionId: modelB.id }, 'SCORE_DESC', { first: 50 });
-      expect(byB.items.map((hit) => [hit.study.studyUid.split('.').at(-1), hit.exam!.probability])).toEqual([
+      expect(byB.items.slice(0, 3).map((hit) => [hit.study.studyUid.split('.').at(-1), hit.exam!.probability])).toEqual([
         ['s3', 0.95],
         ['s8', 0.6],
         ['s1', 0.1],
       ]);
-      expect(byB.items.every((hit) => hit.exam!.modelVersionId === modelB.id)).toBe(true);
+      expect(byB.items.slice(0, 3).every((hit) => hit.exam!.modelVersionId === modelB.id)).toBe(true);
+      expect(byB.items.slice(3).map((hit) => hit.exam)).toEqual([null, null, null, null, null]);
     });
 
     it('searches the active model version when none is named, and nothing scored when it is null', async () => {
       expect(await names({}, 'SCORE_DESC')).toEqual(await names({ modelVersionId: modelA.id }, 'SCORE_DESC'));
-      expect(await names({ modelVersionId: null }, 'SCORE_DESC')).toEqual([]);
+      // No model: every study is unscored, and a score sort still lists them all.
+      expect(await names({ modelVersionId: null }, 'SCORE_DESC')).toEqual(ordered(FIXTURES.map((f) => f.name), () => 0, 'desc'));
       expect(await names({ modelVersionId: null, minScore: 0 }, 'DATE_ASC')).toEqual([]);
       expect(await names({ modelVersionId: null, positiveOnly: true }, 'DATE_ASC')).toEqual([]);
       const unscored = await store.search.search({ modelVersionId: null }, 'DATE_DESC', { first: 50 });
@@ -166,7 +170,9 @@ describe.each(PROVIDERS)('study search on %s', (provider) => {
     it('filters by status', async () => {
       expect(await names({ ...a(), status: 'failed' }, 'DATE_ASC')).toEqual(['s4']);
       expect(await names({ ...a(), status: 'pending' }, 'DATE_ASC')).toEqual(['s5']);
-      expect(await names({ ...a(), status: 'pending' }, 'SCORE_DESC')).toEqual([]);
+      // The default sort must not hide a study that is waiting for its score (or failed).
+      expect(await names({ ...a(), status: 'pending' }, 'SCORE_DESC')).toEqual(['s5']);
+      expect(await names({ ...a(), status: 'failed' }, 'SCORE_ASC')).toEqual(['s4']);
     });
 
     it('filters by inclusive exam score bounds of the model version', async () => {
@@ -181,19 +187,19 @@ describe.each(PROVIDERS)('study search on %s', (provider) => {
     it('filters by side: a scored breast with a score bound, an image of that side without', async () => {
       // Without a score bound: studies with an image of the side, scored or not.
       expect(await names({ ...a(), laterality: 'L' }, 'DATE_ASC')).toEqual(['s1', 's8', 's6', 's3', 's4']);
-      expect(await names({ ...a(), laterality: 'R' }, 'SCORE_DESC')).toEqual(['s1', 's7', ...ordered(['s2', 's6'], examA, 'desc'), 's3']);
+      expect(await names({ ...a(), laterality: 'R' }, 'SCORE_DESC')).toEqual(['s1', 's7', ...ordered(['s2', 's6'], examA, 'desc'), 's3', 's5']);
       // With one: studies whose breast of that side model A scored (s6 has an R image, no R result).
       expect(await names({ ...a(), laterality: 'R', minScore: 0 }, 'SCORE_DESC')).toEqual(['s1', 's7', 's2', 's3']);
       expect(await names({ ...a(), laterality: 'L', minScore: 0 }, 'DATE_ASC')).toEqual(['s1', 's6', 's3']);
       // s8 has no R image, but model B scored both breasts of it.
       expect(await names({ modelVersionId: modelB.id, laterality: 'R', maxScore: 1 }, 'DATE_ASC')).toEqual(['s1', 's8', 's3']);
-      expect(await names({ modelVersionId: modelB.id, laterality: 'R' }, 'SCORE_DESC')).toEqual(['s3', 's1']);
+      expect(await names({ modelVersionId: modelB.id, laterality: 'R' }, 'SCORE_DESC')).toEqual(['s3', 's1', ...ordered(['s2', 's5', 's6', 's7'], () => 0, 'desc')]);
     });
 
     it('filters by labels', async () => {
       expect(await names({ ...a(), labelled: true }, 'DATE_ASC')).toEqual(['s1', 's6']);
       expect(await names({ ...a(), labelled: true }, 'SCORE_ASC')).toEqual(['s6', 's1']);
-      expect(await names({ ...a(), labelled: false }, 'SCORE_DESC')).toEqual(['s7', 's2', 's3']);
+      expect(await names({ ...a(), labelled: false }, 'SCORE_DESC')).toEqual(['s7', 's2', 's3', ...ordered(['s4', 's5', 's8'], () => 0, 'desc')]);
       expect(await names({ ...a(), labelled: false, studyDateTo: '20251231' }, 'DATE_DESC')).toEqual(['s4', 's3', 's2', 's8']);
     });
 
@@ -219,6 +225,8 @@ describe.each(PROVIDERS)('study search on %s', (provider) => {
       ['date with a filter', 'DATE_ASC', () => ({ modelVersionId: modelA.id, laterality: 'R' })],
       ['date without a model', 'DATE_DESC', () => ({ modelVersionId: null })],
       ['score of model B', 'SCORE_DESC', () => ({ modelVersionId: modelB.id })],
+      ['score without a model', 'SCORE_ASC', () => ({ modelVersionId: null })],
+      ['score with a filter', 'SCORE_ASC', () => ({ modelVersionId: modelA.id, laterality: 'L' })],
     ])('returns every study exactly once, in order, two at a time (%s)', async (_, sort, filter) => {
       const whole = await names(filter(), sort);
       expect(whole.length).toBeGreaterThan(2);

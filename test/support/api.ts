@@ -7,7 +7,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { GraphQLSchema } from 'graphql';
-import pino from 'pino';
+import pino, { type Logger } from 'pino';
 import { createClient, type Client } from 'graphql-ws';
 import WebSocket from 'ws';
 import { DicomwebClient } from '../../src/dicom/dicomweb-client.js';
@@ -15,7 +15,7 @@ import type { Role } from '../../src/domain/index.js';
 import { Authenticator, createApiKey } from '../../src/graphql/auth.js';
 import { ChangeFeed } from '../../src/graphql/change-feed.js';
 import { createHttpServer, listen } from '../../src/graphql/http-server.js';
-import { GRAPHQL_PATH, GraphqlEndpoint, type ApiSettings } from '../../src/graphql/server.js';
+import { DEFAULT_API_SETTINGS, GRAPHQL_PATH, GraphqlEndpoint, type ApiSettings } from '../../src/graphql/server.js';
 import { ModelService } from '../../src/pipeline/model-service.js';
 import { StudyDiscovery } from '../../src/pipeline/study-discovery.js';
 import { openStore, type Provider, type Store } from '../../src/store/index.js';
@@ -51,12 +51,14 @@ export interface StartApiOptions {
   modelDir?: string;
   settings?: Partial<ApiSettings>;
   jwt?: ConstructorParameters<typeof Authenticator>[1];
+  /** Where the service logs (default: nowhere, or TEST_LOG_LEVEL). */
+  logger?: Logger;
 }
 
 export async function startApi(provider: Provider, options: StartApiOptions = {}): Promise<TestApi> {
   const db = await createTestDatabase(provider);
   const store = await openStore({ databaseUrl: db.url });
-  const logger = pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
+  const logger = options.logger ?? pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
   const pacs = new DicomwebClient({ url: options.pacsUrl ?? 'http://127.0.0.1:9/dicom-web', timeoutMs: 5_000, attempts: 1, ...options.pacsCredentials });
   const discovery = new StudyDiscovery({ pacs, store, logger });
   // Each API its own model folder: one shared by PostgreSQL runs kept packages of earlier runs.
@@ -65,7 +67,7 @@ export async function startApi(provider: Provider, options: StartApiOptions = {}
   const endpoint = await GraphqlEndpoint.create({
     services: { store, discovery, models: new ModelService({ store, modelDir, logger }), feed, logger },
     authenticator: new Authenticator(store, options.jwt ?? { roleClaim: 'role' }),
-    settings: { introspection: false, landingPage: false, maxDepth: 10, maxCost: 20_000, ...options.settings },
+    settings: { ...DEFAULT_API_SETTINGS, ...options.settings },
     logger,
   });
   const server = createHttpServer({ logger, version: 'test', readiness: [], graphql: { path: GRAPHQL_PATH, handle: (req, res) => endpoint.handle(req, res) } });

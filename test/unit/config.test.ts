@@ -58,7 +58,7 @@ describe('loadConfig', () => {
     expect(config.worker).toEqual({ staleAfterSeconds: 120, inferenceThreads: 1 });
     expect(config.api).toMatchObject({ introspection: true, landingPage: false, maxDepth: 10, maxCost: 500, jwt: { roleClaim: 'role' } });
     const file = tempFile('jwt.yaml', 'api:\n  jwt:\n    issuer: https://idp.example\n');
-    expect(loadConfig({ cwd, env: {}, file }).config.api.jwt).toEqual({ roleClaim: 'role', issuer: 'https://idp.example' });
+    expect(loadConfig({ cwd, env: {}, file }).config.api.jwt).toEqual({ roleClaim: 'role', maxLifetimeSeconds: 43_200, issuer: 'https://idp.example' });
     expect(configError(() => loadConfig({ cwd, env: { MAMMOCAD_INFERENCE_THREADS: 'many' } })).message).toContain('worker.inferenceThreads ($MAMMOCAD_INFERENCE_THREADS)');
     expect(configError(() => loadConfig({ cwd, env: { MAMMOCAD_JWT_HS256_SECRET: 'short' } })).message).toBe('api.jwt.hs256Secret ($MAMMOCAD_JWT_HS256_SECRET): must be at least 32 characters');
   });

@@ -33,7 +33,10 @@ export class AdminResolver {
   @Authorized('admin')
   @Mutation(() => ApiKey, { description: 'Revokes an API key at once' })
   async revokeApiKey(@Arg('prefix', () => String) prefix: string, @Ctx() context: ApiContext): Promise<ApiKey> {
-    return toApiKey(await context.services.store.apiKeys.revoke(prefix));
+    const revoked = toApiKey(await context.services.store.apiKeys.revoke(prefix));
+    // Subscriptions of this process end now; other processes notice at their next re-check.
+    context.sessions?.closeApiKey(prefix);
+    return revoked;
   }
 
   @Authorized('admin')
