@@ -23,6 +23,7 @@ import { JobRunner } from './pipeline/job-runner.js';
 import { TRAIN_MODEL_JOB, TrainModelJob } from './pipeline/train-model-job.js';
 import { readPackage } from './ml/registry/index.js';
 import { miasTrainingDataset } from './training/datasets/mias-training.js';
+import type { DatasetEvaluation, ImageScore } from './training/trainer/score-dataset.js';
 import { loadTrainingConfig } from './training/trainer/config.js';
 import { PAPER_DATASET_MEANS } from './ml/preprocess/index.js';
 import { createModelRuntime, type ModelRuntime } from './ml/runtime/index.js';
@@ -409,21 +410,78 @@ async function trainCommand(command: Command, opts: { config?: string; runId?: s
   }
 }
 
-/** `mammocad evaluate`: a model package on a data set, per image, CI resampling women. */
-async function evaluateCommand(command: Command, opts: { model?: string; dataset: string; dir: string; json?: boolean }): Promise<void> {
-  if (opts.dataset !== 'mias') throw new ValidationError('--dataset', `only 'mias' can be evaluated from the command line; got ${opts.dataset}`);
+interface EvaluateOptions {
+  model?: string;
+  dataset: string;
+  dir: string;
+  scores?: string;
+  json?: boolean;
+}
+
+const EVALUATE_DATASETS = ['mias', 'image-folder', 'rsna-screening'] as const;
+
+/**
+ * `mammocad evaluate`: a model package on a data set, per image, CI resampling women. Image
+ * folders (rsna-screening is one) add the shortcut checks (per machine and site, age alone,
+ * within age bands) and the count of images left out; mini-MIAS prints the summary only.
+ */
+async function evaluateCommand(command: Command, opts: EvaluateOptions): Promise<void> {
+  if (!(EVALUATE_DATASETS as readonly string[]).includes(opts.dataset)) {
+    throw new ValidationError('--dataset', `must be one of ${EVALUATE_DATASETS.join(', ')}; got ${opts.dataset}`);
+  }
   // A fresh install evaluates the shipped default model, as it would score with it.
   const pkg = await withModels(command, async (models, config) => (opts.model ? readPackage((await models.show(opts.model)).path) : models.activeOrDefaultPackage(config.defaultModelDir)));
   if (!pkg) throw new MammocadError('NO_ACTIVE_MODEL', 'no model version is active: name one with --model VERSION');
-  const dataset = miasTrainingDataset(await readMiasDataset(opts.dir));
-  const { evaluatePackage } = await import('./training/trainer/score-dataset.js');
-  const { evaluation, skipped } = await evaluatePackage(pkg, dataset.images);
-  for (const skip of skipped) process.stderr.write(`mammocad: skipped ${skip.item}: ${skip.reason}\n`);
-  const f = (x: number) => x.toFixed(3);
+  const { evaluatePackage, evaluateWithGroups, scoresCsv } = await import('./training/trainer/score-dataset.js');
+  const f = (x: number | null) => (x === null ? 'n/a' : x.toFixed(3));
+  const ci = (c: [number, number] | null) => (c === null ? '' : ` [${f(c[0])}, ${f(c[1])}]`);
+  let name: string;
+  let result: { evaluation: DatasetEvaluation; scores: ImageScore[] };
+  let details: string[] = [];
+  let json: object;
+  if (opts.dataset === 'mias') {
+    const dataset = miasTrainingDataset(await readMiasDataset(opts.dir));
+    name = dataset.name;
+    const evaluated = await evaluatePackage(pkg, dataset.images);
+    for (const skip of evaluated.skipped) process.stderr.write(`mammocad: skipped ${skip.item}: ${skip.reason}\n`);
+    result = evaluated;
+    json = evaluated.evaluation;
+  } else {
+    const { readImageFolderDataset } = await import('./training/datasets/image-folder.js');
+    const dataset = await readImageFolderDataset(opts.dir, opts.dataset === 'rsna-screening' ? { name: 'rsna-screening' } : {});
+    name = dataset.name;
+    const evaluated = await evaluateWithGroups(pkg, dataset);
+    for (const skip of evaluated.skipped) process.stderr.write(`mammocad: skipped ${skip.item}: ${skip.reason}\n`);
+    const e = evaluated.evaluation;
+    result = evaluated;
+    json = e;
+    details = [
+      ...Object.entries(e.auc_by_group).flatMap(([column, values]) => [
+        `  AUC by ${column}:`,
+        ...Object.entries(values).map(([value, g]) => `    ${value}: ${f(g.auc)}${ci(g.auc_ci)} (${g.n} images, ${g.positives} malignant)`),
+      ]),
+      ...(e.age_only_auc ? [`  age alone: AUC ${f(e.age_only_auc.auc)}${ci(e.age_only_auc.auc_ci)} (${e.age_only_auc.without_age} images without age left out)`] : []),
+      ...(e.age_stratified_auc ? [`  within ${e.age_stratified_auc.band_years}-year age bands: AUC ${f(e.age_stratified_auc.auc)}${ci(e.age_stratified_auc.auc_ci)}`] : []),
+      `  ${e.skipped} image(s) skipped`,
+    ];
+  }
+  if (opts.scores) {
+    // Written whole and renamed into place: a failed run never leaves a partial file under the name.
+    const partial = `${opts.scores}.partial`;
+    writeFileSync(partial, scoresCsv(result.scores));
+    renameSync(partial, opts.scores);
+  }
+  const { evaluation } = result;
   print(
     Boolean(opts.json),
-    evaluation,
-    `model ${pkg.version} on ${dataset.name} (${evaluation.n} images, ${evaluation.positives} malignant)\n  AUC ${f(evaluation.auc)} [${f(evaluation.auc_ci[0])}, ${f(evaluation.auc_ci[1])}]\n  sensitivity at 80% specificity ${f(evaluation['sensitivity_at_spec_0.8'])}, at 90% ${f(evaluation['sensitivity_at_spec_0.9'])}\n  threshold ${evaluation.threshold}`,
+    json,
+    [
+      `model ${pkg.version} on ${name} (${evaluation.n} images, ${evaluation.positives} malignant)`,
+      `  AUC ${f(evaluation.auc)} [${f(evaluation.auc_ci[0])}, ${f(evaluation.auc_ci[1])}]`,
+      `  sensitivity at 80% specificity ${f(evaluation['sensitivity_at_spec_0.8'])}, at 90% ${f(evaluation['sensitivity_at_spec_0.9'])}`,
+      `  threshold ${evaluation.threshold}`,
+      ...details,
+    ].join('\n'),
   );
 }
 
@@ -735,10 +793,11 @@ export function buildCli(): Command {
     .command('evaluate')
     .description('evaluate a model package on a data set: per-image AUC with a bootstrap CI by woman, sensitivity at 80/90% specificity')
     .option('--model <version>', 'model version (default: the active one)')
-    .requiredOption('--dataset <kind>', 'data set kind: mias')
+    .requiredOption('--dataset <kind>', 'data set kind: mias, image-folder (manifest.csv + PNG/JPEG images; see docs/training.md), rsna-screening (an image folder)')
     .requiredOption('--dir <dir>', 'the data set folder')
+    .option('--scores <file>', "write every image's probability as CSV (id, file, woman, laterality, view, label, probability, inverted, group columns)")
     .option('--json', 'print the result as one JSON object')
-    .action(async (opts: { model?: string; dataset: string; dir: string; json?: boolean }, cmd: Command) => evaluateCommand(cmd, opts));
+    .action(async (opts: EvaluateOptions, cmd: Command) => evaluateCommand(cmd, opts));
 
   registerConvertCommands(program);
   registerApiKeyCommands(program);

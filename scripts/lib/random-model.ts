@@ -10,7 +10,7 @@ import { exportToOnnx } from '../../src/ml/onnx/index.js';
 import { writePackage } from '../../src/ml/registry/index.js';
 import { DEFAULT_PREPROCESSING } from '../../src/ml/preprocess/presets.js';
 
-const BACKBONE_LABELS: Record<BackboneName, string> = { yaroslavnet: 'YaroslavNet', resnet50: 'ResNet50', vgg16: 'VGG16' };
+const BACKBONE_LABELS: Record<BackboneName, string> = { yaroslavnet: 'YaroslavNet', resnet50: 'ResNet50', vgg16: 'VGG16', mobilenet: 'MobileNet v1' };
 
 /**
  * Writes an UNTRAINED package. YaroslavNet takes grey (1 channel); ResNet50 and VGG16 take the

@@ -22,12 +22,15 @@ const BATCH = 2;
 const HEIGHT = 224;
 const WIDTH = 192;
 /** Every batch normalisation of the architectures follows a convolution and must be folded into it. */
-const EXPECTED_OPS = new Set(['Conv', 'Relu', 'Add', 'Pad', 'MaxPool', 'GlobalAveragePool', 'Flatten', 'Gemm', 'Softmax']);
+const EXPECTED_OPS = new Set(['Conv', 'Relu', 'Clip', 'Add', 'Pad', 'MaxPool', 'GlobalAveragePool', 'Flatten', 'Gemm', 'Softmax']);
 
 const CASES = [
   { name: 'ResNet50 + [512-512-1024]x2', build: () => createWholeImageModel({ backbone: 'resnet50', top: 'resnet', inputHeight: HEIGHT, inputWidth: WIDTH, channels: 3 }) },
   { name: 'VGG16 + 512x1', build: () => createWholeImageModel({ backbone: 'vgg16', top: 'vgg', inputHeight: HEIGHT, inputWidth: WIDTH, channels: 3 }) },
   { name: 'YaroslavNet + [512-512-1024]x2', build: () => createWholeImageModel({ backbone: 'yaroslavnet', top: 'resnet', inputHeight: HEIGHT, inputWidth: WIDTH, channels: 1 }) },
+  // Depthwise convolutions (grouped Conv), ReLU6 (Clip) and stride-2 'same' padding at an odd size.
+  { name: 'MobileNet v1 x0.75 + 512x1', build: () => createWholeImageModel({ backbone: 'mobilenet', top: 'vgg', inputHeight: HEIGHT, inputWidth: WIDTH, channels: 3, filtersScale: 0.75 }) },
+  { name: 'MobileNet v1 x0.25 + [512-512-1024]x2, 200x136', build: () => createWholeImageModel({ backbone: 'mobilenet', top: 'resnet', inputHeight: 200, inputWidth: 136, channels: 3, filtersScale: 0.25 }) },
   { name: 'ResNet50 patch classifier', build: () => createPatchModel({ backbone: 'resnet50', inputHeight: 224, inputWidth: 224, channels: 3 }) },
 ];
 

@@ -117,6 +117,58 @@ describe('Conv2DBackpropFilter on wasm matches the cpu backend', () => {
   });
 });
 
+interface DepthwiseCase {
+  name: string;
+  x: [number, number, number, number];
+  filter: [number, number, number, number];
+  stride: number;
+  pad: 'same' | 'valid';
+}
+
+// MobileNet's shapes (3x3, multiplier 1, stride 1 and 2 with 'same') and the general cases the
+// kernels also accept (multiplier 2, 'valid', odd sizes where 'same' pads unevenly).
+const DEPTHWISE_CASES: DepthwiseCase[] = [
+  { name: '3x3, stride 1, same, multiplier 1', x: [2, 9, 7, 6], filter: [3, 3, 6, 1], stride: 1, pad: 'same' },
+  { name: '3x3, stride 2, same, multiplier 1, odd sizes', x: [3, 11, 9, 5], filter: [3, 3, 5, 1], stride: 2, pad: 'same' },
+  { name: '3x3, stride 2, same, even sizes (uneven padding)', x: [1, 12, 10, 4], filter: [3, 3, 4, 1], stride: 2, pad: 'same' },
+  { name: '3x3, stride 1, valid, multiplier 2', x: [2, 8, 9, 3], filter: [3, 3, 3, 2], stride: 1, pad: 'valid' },
+  { name: '5x3, stride 2, same, multiplier 3', x: [2, 10, 11, 2], filter: [5, 3, 2, 3], stride: 2, pad: 'same' },
+];
+
+describe('depthwise convolution gradients on wasm match the cpu backend', () => {
+  it.each(DEPTHWISE_CASES)('$name', async ({ name, x: xShape, filter: filterShape, stride, pad }) => {
+    const { wasm, cpu } = await onBothBackends(() => {
+      const x = tf.randomNormal(xShape, 0, 1, 'float32', 11) as tf.Tensor4D;
+      const filter = tf.randomNormal(filterShape, 0, 1, 'float32', 12) as tf.Tensor4D;
+      const y = tf.depthwiseConv2d(x, filter, stride, pad);
+      const dy = tf.randomNormal(y.shape, 0, 1, 'float32', 13) as tf.Tensor4D;
+      const [dx, dFilter] = tf.grads((...[a, b]: tf.Tensor[]) => tf.depthwiseConv2d(a as tf.Tensor4D, b as tf.Tensor4D, stride, pad))([x, filter], dy);
+      return [dFilter!, dx!];
+    });
+    const filterError = relativeError(wasm[0]!, cpu[0]!);
+    const inputError = relativeError(wasm[1]!, cpu[1]!);
+    figures.push(`depthwise ${name}: filter ${filterError.toExponential(1)}, input ${inputError.toExponential(1)}`);
+    expect(filterError).toBeLessThan(TOLERANCE);
+    expect(inputError).toBeLessThan(TOLERANCE);
+  });
+
+  it('trains a MobileNet whole-image model on wasm: the loss falls on a batch it is shown again', async () => {
+    const model = createWholeImageModel({ backbone: 'mobilenet', top: 'vgg', inputHeight: 64, inputWidth: 64, channels: 3, filtersScale: 0.25 });
+    const x = tf.randomNormal([4, 64, 64, 3], 0, 1, 'float32', 21);
+    const y = tf.oneHot(tf.tensor1d([0, 1, 0, 1], 'int32'), 2).toFloat();
+    const optimizer = tf.train.adam(1e-3);
+    const step = () => (optimizer.minimize(() => tf.losses.softmaxCrossEntropy(y, model.apply(x, { training: true }) as tf.Tensor), true) as tf.Scalar).dataSync()[0]!;
+    const first = step();
+    let last = first;
+    for (let i = 0; i < 15; i++) last = step();
+    expect(Number.isFinite(last)).toBe(true);
+    expect(last).toBeLessThan(first * 0.5);
+    tf.dispose([x, y]);
+    optimizer.dispose();
+    model.dispose();
+  });
+});
+
 // wasm's own MaxPoolGrad fails these (a window of values <= 1.2e-38 gets no gradient); the
 // registered replacement passes. AvgPoolGrad is wasm's own.
 describe('pooling gradients on wasm match the cpu backend', () => {

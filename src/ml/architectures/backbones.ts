@@ -5,6 +5,7 @@
 import type * as tf from '@tensorflow/tfjs';
 import { ValidationError } from '../../domain/errors.js';
 import { BACKBONE_STRIDES } from './names.js';
+import { mobileNetV1Backbone } from './mobilenet-v1.js';
 import { resnet50Backbone } from './resnet50.js';
 import { vgg16Backbone } from './vgg16.js';
 import { yaroslavNetBackbone } from './yaroslavnet.js';
@@ -24,6 +25,7 @@ export const BACKBONES: Record<BackboneName, Backbone> = {
   resnet50: { build: resnet50Backbone, stride: BACKBONE_STRIDES.resnet50 },
   vgg16: { build: vgg16Backbone, stride: BACKBONE_STRIDES.vgg16 },
   yaroslavnet: { build: yaroslavNetBackbone, stride: BACKBONE_STRIDES.yaroslavnet },
+  mobilenet: { build: mobileNetV1Backbone, stride: BACKBONE_STRIDES.mobilenet },
 };
 
 /** The paper's whole-image input, height x width (DDSM images resized). */

@@ -15,13 +15,20 @@ const BETA_RANGE = 0.2;
 const MEAN_RANGE = 0.2;
 const VARIANCE_RANGE = [0.5, 1.5] as const;
 
+/**
+ * Inputs that feed one output value: conv kernels are [h, w, in, out] and dense kernels [in,
+ * out] (all but the last dimension); a depthwise kernel [h, w, channels, multiplier] reads one
+ * channel (h x w).
+ */
+function fanIn(kind: 'kernel' | 'depthwise_kernel', shape: readonly number[]): number {
+  return kind === 'depthwise_kernel' ? shape[0]! * shape[1]! : shape.slice(0, -1).reduce((a, b) => a * b, 1);
+}
+
 function randomWeight(kind: string, shape: number[], seed: number): tf.Tensor {
   switch (kind) {
-    case 'kernel': {
-      // Conv kernels are [h, w, in, out] and dense kernels [in, out]: fan-in is all but the last dimension.
-      const fanIn = shape.slice(0, -1).reduce((a, b) => a * b, 1);
-      return tf.randomNormal(shape, 0, Math.sqrt(HE_GAIN / fanIn), 'float32', seed);
-    }
+    case 'kernel':
+    case 'depthwise_kernel':
+      return tf.randomNormal(shape, 0, Math.sqrt(HE_GAIN / fanIn(kind, shape)), 'float32', seed);
     case 'bias':
       return tf.randomUniform(shape, -BIAS_RANGE, BIAS_RANGE, 'float32', seed);
     case 'gamma':
@@ -83,11 +90,11 @@ export function initialWeights(model: tf.LayersModel, seed: number, only: (layer
     if (layer.weights.length === 0 || !only(layer.name)) continue;
     const values = layer.weights.map((w) => {
       const shape = w.shape as number[];
-      switch (w.originalName.split('/').at(-1)) {
-        case 'kernel': {
-          const fanIn = shape.slice(0, -1).reduce((a, b) => a * b, 1);
-          return tf.truncatedNormal(shape, 0, Math.sqrt(HE_GAIN / fanIn), 'float32', seed + counter++);
-        }
+      const kind = w.originalName.split('/').at(-1);
+      switch (kind) {
+        case 'kernel':
+        case 'depthwise_kernel':
+          return tf.truncatedNormal(shape, 0, Math.sqrt(HE_GAIN / fanIn(kind, shape)), 'float32', seed + counter++);
         case 'gamma':
         case 'moving_variance':
           return tf.ones(shape);

@@ -33,6 +33,12 @@ const VGG_TOP_POOL = TOP_STRIDES.vgg;
 
 export interface WholeImageModelOptions extends BackboneOptions {
   top: TopName;
+  /**
+   * Fraction of the paper's top filters, in (0, 1] (default: the backbone's filtersScale). The
+   * paper's VGG top (3x3, 512 filters) on a 768-channel MobileNet map costs twice the backbone
+   * itself; a narrower top keeps training on a CPU affordable.
+   */
+  topFiltersScale?: number;
 }
 
 function resnetTop(features: tf.SymbolicTensor, filtersScale: number): tf.SymbolicTensor {
@@ -72,9 +78,11 @@ export function createWholeImageModel(options: WholeImageModelOptions): tf.Layer
   // The VGG top's max pool needs a feature map of at least 2x2.
   const headStride = TOP_STRIDES[options.top];
   const { backbone, top, inputHeight, inputWidth, channels, filtersScale } = validateBackboneOptions(options, headStride);
+  const topScale = options.topFiltersScale ?? filtersScale;
+  if (!(topScale > 0 && topScale <= 1)) throw new ValidationError('topFiltersScale', `must be in (0, 1]; got ${topScale}`);
   const input = tf.input({ name: 'input', shape: [inputHeight, inputWidth, channels] });
   const features = BACKBONES[backbone].build(input, filtersScale);
-  const topOutput = top === 'resnet' ? resnetTop(features, filtersScale) : vggTop(features, filtersScale);
+  const topOutput = top === 'resnet' ? resnetTop(features, topScale) : vggTop(features, topScale);
   const pooled = applyLayer(tf.layers.globalAveragePooling2d({ name: `${TOP_LAYER_PREFIX}avg_pool` }), topOutput);
   const probabilities = applyLayer(
     tf.layers.dense({ name: `${TOP_LAYER_PREFIX}predictions`, units: WHOLE_IMAGE_CLASSES.length, activation: 'softmax', kernelInitializer: 'heNormal' }),

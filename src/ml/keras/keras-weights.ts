@@ -22,9 +22,28 @@ export function assignKerasWeights(file: string, model: tf.LayersModel, saved: R
   for (const name of saved.keys()) {
     if (!modelLayers.has(name)) throw new KerasImportError(file, 'the file has weights for this layer, but the topology has no such layer', { layer: name });
   }
-  const assignments = model.layers
-    .filter((layer) => layer.weights.length > 0)
-    .map((layer) => ({ layer, values: matchLayer(file, layer, saved.get(layer.name) ?? []) }));
+  assignLayers(
+    file,
+    model.layers.filter((layer) => layer.weights.length > 0),
+    saved,
+  );
+}
+
+/**
+ * Gives the named layers of `model` their weights from `saved` (pretrained weights for part of
+ * a model: a backbone whose file also holds a classifier the model does not have). Every named
+ * layer must be in the file with matching shapes; nothing changes unless all are.
+ */
+export function assignLayerWeights(file: string, model: tf.LayersModel, saved: ReadonlyMap<string, KerasWeightValues[]>, layerNames: readonly string[]): void {
+  const layers = layerNames.map((name) => model.getLayer(name));
+  for (const layer of layers) {
+    if (!saved.has(layer.name)) throw new KerasImportError(file, 'the model needs weights for this layer, but the file has none', { layer: layer.name });
+  }
+  assignLayers(file, layers, saved);
+}
+
+function assignLayers(file: string, layers: readonly tf.layers.Layer[], saved: ReadonlyMap<string, KerasWeightValues[]>): void {
+  const assignments = layers.map((layer) => ({ layer, values: matchLayer(file, layer, saved.get(layer.name) ?? []) }));
   for (const { layer, values } of assignments) {
     const tensors = values.map((weight) => tf.tensor(weight.values, weight.shape, 'float32'));
     // setWeights copies into the layer's variables; the tensors made here are ours to free.

@@ -8,9 +8,10 @@
 // model is NCHW from its first node.
 //
 // Supported layers are exactly those the architectures use: InputLayer, Conv2D (with or
-// without bias, linear or ReLU), BatchNormalization (folded into the convolution before it,
-// else a BatchNormalization node), Activation (relu, softmax, linear), Add, ZeroPadding2D,
-// MaxPooling2D, GlobalAveragePooling2D and Dense. Anything else is refused, naming the layer.
+// without bias, linear or ReLU), DepthwiseConv2D (a grouped Conv, one group per input channel),
+// BatchNormalization (folded into the convolution before it, else a BatchNormalization node),
+// Activation (relu, relu6, softmax, linear), Add, ZeroPadding2D, MaxPooling2D,
+// GlobalAveragePooling2D and Dense. Anything else is refused, naming the layer.
 
 import type * as tf from '@tensorflow/tfjs';
 import { MammocadError } from '../../domain/errors.js';
@@ -39,6 +40,7 @@ const CHANNEL_AXIS = 1;
 export const SUPPORTED_LAYERS = [
   'InputLayer',
   'Conv2D',
+  'DepthwiseConv2D',
   'BatchNormalization',
   'Activation',
   'Add',
@@ -190,6 +192,8 @@ class OnnxExporter {
         return this.inputLayer(layer);
       case 'Conv2D':
         return this.conv2d(layer);
+      case 'DepthwiseConv2D':
+        return this.conv2d(layer, true);
       case 'BatchNormalization':
         return this.batchNormalization(layer);
       case 'Activation':
@@ -256,12 +260,19 @@ class OnnxExporter {
       case 'relu':
         this.nodes.push(node('Relu', `${layer.name}/relu`, [preActivation.name], [output]));
         return { name: output, rank: preActivation.rank };
+      case 'relu6': {
+        // Clip takes its bounds as inputs from opset 11 on.
+        const low = this.addInitializer(`${layer.name}/relu6_min`, [], new Float32Array([0]));
+        const high = this.addInitializer(`${layer.name}/relu6_max`, [], new Float32Array([6]));
+        this.nodes.push(node('Clip', `${layer.name}/relu6`, [preActivation.name, low, high], [output]));
+        return { name: output, rank: preActivation.rank };
+      }
       case 'softmax':
         // tfjs normalises over the last (channel) axis, which is axis 1 in ONNX's layout.
         this.nodes.push(node('Softmax', `${layer.name}/softmax`, [preActivation.name], [output], [intAttribute('axis', CHANNEL_AXIS)]));
         return { name: output, rank: preActivation.rank };
       default:
-        throw new OnnxExportError(`activation ${activation} is not supported (relu, softmax, linear)`, layer);
+        throw new OnnxExportError(`activation ${activation} is not supported (relu, relu6, softmax, linear)`, layer);
     }
   }
 
@@ -321,7 +332,12 @@ class OnnxExporter {
     this.setOutput(layer, { name: ONNX_INPUT_NAME, rank: 4 });
   }
 
-  private conv2d(layer: LayerEntry): void {
+  /**
+   * Conv2D, or DepthwiseConv2D as ONNX's grouped Conv: one group per input channel, each with
+   * `depthMultiplier` outputs, which is tfjs's output order (channel c, multiplier q -> c * m + q),
+   * so the depthwise kernel [kh, kw, cin, m] is the OIHW kernel [cin * m, 1, kh, kw].
+   */
+  private conv2d(layer: LayerEntry, depthwise = false): void {
     this.requireChannelsLast(layer);
     const { strides, dilationRate, useBias } = layer.config as { strides: number[]; dilationRate: number | number[]; useBias: boolean };
     const padding = this.padding(layer);
@@ -330,7 +346,9 @@ class OnnxExporter {
     this.requireRank(layer, input, 4);
     const [, inHeight, inWidth] = this.inputShape(layer) as number[];
     const [kernel, bias] = this.weights(layer);
-    const cout = kernel!.shape[3]!;
+    const [kh, kw, kernelIn, kernelOut] = kernel!.shape as [number, number, number, number];
+    // A depthwise kernel is laid out as a standard one with one input channel per group.
+    const [cin, cout, group] = depthwise ? [1, kernelIn * kernelOut, kernelIn] : [kernelIn, kernelOut, 1];
 
     const batchNorm = this.foldableBatchNorm(layer);
     const affine = batchNorm ? this.batchNormAffine(batchNorm) : null;
@@ -340,14 +358,14 @@ class OnnxExporter {
       biasValues = new Float32Array(cout);
       for (let o = 0; o < cout; o++) biasValues[o] = (useBias ? bias!.values[o]! : 0) * affine.scale[o]! + affine.shift[o]!;
     }
-    const [kh, kw, cin] = kernel!.shape as [number, number, number];
-    const weightName = this.addInitializer(`${layer.name}/kernel`, [cout, cin, kh, kw], kernelToOihw(kernel!.values, kernel!.shape, affine?.scale));
+    const weightName = this.addInitializer(`${layer.name}/kernel`, [cout, cin, kh, kw], kernelToOihw(kernel!.values, [kh, kw, cin, cout], affine?.scale));
     const inputs = [input.name, weightName];
     if (biasValues) inputs.push(this.addInitializer(`${layer.name}/bias`, [cout], biasValues));
 
     const [top, bottom] = paddingFor(padding, inHeight!, kh, strides[0]!);
     const [left, right] = paddingFor(padding, inWidth!, kw, strides[1]!);
     const attributes = [intsAttribute('kernel_shape', [kh, kw]), intsAttribute('strides', strides), intsAttribute('pads', [top, left, bottom, right])];
+    if (group > 1) attributes.push(intAttribute('group', group));
     // A folded batch normalisation's output is this convolution's output.
     const output = batchNorm ? batchNorm.name : layer.name;
     const value = this.opWithActivation(layer, 'Conv', inputs, 4, attributes, output);

@@ -25,8 +25,8 @@
 //
 // AvgPoolGrad is wasm's own (it agrees with cpu); the gradients of FusedBatchNorm, Relu
 // (Step x dy), Mean, Softmax and dense layers are composed in tfjs-core from forward kernels.
-// Kernels wasm still lacks (DepthwiseConv2dNativeBackpropFilter / ...BackpropInput,
-// UnsortedSegmentSum for gather gradients, FFT, complex numbers) are used by none of the
+// The depthwise convolution's two gradients (MobileNet) are in wasm-depthwise-kernels.ts.
+// Kernels wasm still lacks (UnsortedSegmentSum for gather gradients, FFT, complex numbers) are used by none of the
 // project's models. The dense layers' gradients use BatchMatMul with a transposed operand,
 // which wasm runs in a plain loop rather than XNNPACK: fine for the 2-5 unit heads here.
 //
@@ -63,6 +63,7 @@
 
 import * as tf from '@tensorflow/tfjs';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
+import { depthwiseConv2dBackpropFilter, depthwiseConv2dBackpropInput } from './wasm-depthwise-kernels.js';
 
 type TensorInfo = tf.TensorInfo;
 type Attrs = Record<string, unknown>;
@@ -91,7 +92,14 @@ export function setChunking(change: Partial<Chunking>): Chunking {
 }
 
 /** The kernels this module registers for the wasm backend (all but the first replace wasm's own). */
-export const WASM_TRAINING_KERNELS = ['Conv2DBackpropFilter', 'Conv2DBackpropInput', 'MaxPoolGrad', 'Tile'] as const;
+export const WASM_TRAINING_KERNELS = [
+  'Conv2DBackpropFilter',
+  'DepthwiseConv2dNativeBackpropFilter',
+  'DepthwiseConv2dNativeBackpropInput',
+  'Conv2DBackpropInput',
+  'MaxPoolGrad',
+  'Tile',
+] as const;
 
 /** Runs another wasm kernel directly, as the backend's own kernels compose (no engine, no tape). */
 function run(backend: BackendWasm, name: string, inputs: Record<string, TensorInfo>, attrs: Attrs = {}): TensorInfo {
@@ -559,6 +567,8 @@ export function registerWasmTrainingKernels(): string[] {
     registered.push(kernelName);
   };
   install('Conv2DBackpropFilter', conv2DBackpropFilter, false);
+  install('DepthwiseConv2dNativeBackpropFilter', depthwiseConv2dBackpropFilter, false);
+  install('DepthwiseConv2dNativeBackpropInput', depthwiseConv2dBackpropInput, false);
   install('Conv2DBackpropInput', conv2DBackpropInput, true);
   install('MaxPoolGrad', maxPoolGrad, true);
   install('Tile', tile, true);

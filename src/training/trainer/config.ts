@@ -24,7 +24,7 @@ const learningRate = z.number().gt(0).max(1);
 const phase = (epochs: number, lr: number) =>
   z.strictObject({ epochs: z.number().int().min(0).max(1000).default(epochs), learningRate: learningRate.default(lr) }).prefault({});
 
-export const DATASET_KINDS = ['mias', 'labels', 'cbis', 'inbreast'] as const;
+export const DATASET_KINDS = ['mias', 'labels', 'cbis', 'inbreast', 'image-folder'] as const;
 export type DatasetKind = (typeof DATASET_KINDS)[number];
 
 export const trainingConfigSchema = z.strictObject({
@@ -34,8 +34,13 @@ export const trainingConfigSchema = z.strictObject({
   seed: z.number().int().min(0).max(2 ** 31 - 1).default(12345),
   dataset: z.strictObject({
     kind: z.enum(DATASET_KINDS),
-    /** MIAS / INbreast folder, CBIS-DDSM image folder. Not used by 'labels' (the service's own). */
+    /**
+     * MIAS / INbreast folder, CBIS-DDSM image folder, image folder (manifest.csv + images; no
+     * default: unlike MIAS there is no one folder to expect). Not used by 'labels' (the service's own).
+     */
     dir: z.string().min(1).optional(),
+    /** The image folder's name in reports and the package (default: the folder's base name). */
+    name: z.string().min(1).optional(),
     /** CBIS-DDSM description CSVs. */
     csvFiles: z.array(z.string().min(1)).optional(),
     /** Use only the first N images (sorted by id): quick runs. */
@@ -51,10 +56,36 @@ export const trainingConfigSchema = z.strictObject({
       inputWidth: z.number().int().min(16).default(DEFAULT_PREPROCESSING.inputWidth),
       /** Default: 1 for yaroslavnet (grey), 3 for the ImageNet backbones. */
       channels: z.union([z.literal(1), z.literal(3)]).optional(),
+      /**
+       * Backbone weights to start from, in TensorFlow.js layers format (model.json + shards), by
+       * layer name: the ImageNet MobileNet of ../shared/weights. A relative path is taken from
+       * the working directory. Without it the backbone starts from stage 1 or from baseVersion.
+       */
+      pretrained: z.string().min(1).optional(),
+      /**
+       * How pixels reach the model. 'pad' keeps the aspect ratio at the target pixel size (the
+       * project's default); 'stretch' resizes every image to the input whatever its shape, for
+       * data sets that were themselves squashed to a square (rsna-screening). The intensity
+       * scaling 'imagenet' maps each image's own grey range to [-1, 1], as MobileNet was trained;
+       * 'breast-zscore' is the project's default window-then-breast z-score.
+       */
+      fit: z.enum(['pad', 'stretch']).default('pad'),
+      intensity: z.enum(['breast-zscore', 'imagenet']).default('breast-zscore'),
+      /** Test-time flips averaged at inference (and cached as training augmentation). */
+      testTimeFlips: z
+        .array(z.enum(['none', 'horizontal', 'vertical', 'both']))
+        .min(1)
+        .optional(),
     })
     .prefault({}),
   stage1: z
     .strictObject({
+      /**
+       * Off: no patch classifier; the backbone comes from model.pretrained (or baseVersion) and
+       * stage 2 needs no lesion outlines: the ablation "without stage 1", and the only way to
+       * train on data sets with image-level labels only.
+       */
+      enabled: z.boolean().default(true),
       /** Patch side in input pixels (paper 224; at least the backbone's stride, 64 for yaroslavnet). */
       patchSize: z.number().int().min(1).default(224),
       set: z.enum(['S1', 'S10']).default('S10'),
@@ -77,6 +108,8 @@ export const trainingConfigSchema = z.strictObject({
   stage2: z
     .strictObject({
       top: z.enum(TOP_NAMES).default('resnet'),
+      /** Fraction of the paper's top filters (default: model.filtersScale). */
+      topFiltersScale: z.number().gt(0).max(1).optional(),
       /** Top layers only, on backbone features computed once with onnxruntime. */
       phase1: z
         .strictObject({
@@ -85,6 +118,21 @@ export const trainingConfigSchema = z.strictObject({
           batchSize: z.number().int().min(1).max(1024).default(8),
           /** Train on the features of a randomly flipped image (the test-time flips are cached anyway). */
           flipAugmentation: z.boolean().default(true),
+          /**
+           * The first backbone layer this phase trains with the top (default: none, the backbone
+           * stays frozen). Features are cached where that layer reads them, and the layers from
+           * there on train on them: "partly fine-tuned" at the cost of only those layers.
+           */
+          trainFrom: z.string().min(1).optional(),
+          /**
+           * How cached features are held: 'float32' as computed, or 'uint8' (each map as bytes
+           * with its own offset and scale: a quarter of the memory, rounding within 0.2% of the
+           * map's range). Bytes suit bounded maps (MobileNet's ReLU6) on large data sets; an
+           * unbounded ReLU map with a few large values loses its small ones.
+           */
+          featureStorage: z.enum(['float32', 'uint8']).default('float32'),
+          /** L2 penalty on the trained kernels (0: none). */
+          weightDecay: z.number().min(0).max(1).default(0),
         })
         .prefault({}),
       /** All layers end to end on whole images: off by default (slow on a CPU, see the header). */
@@ -102,6 +150,12 @@ export const trainingConfigSchema = z.strictObject({
     .prefault({}),
   /** Cross-validation folds over women (model selection and the reported metrics); the final model trains on all women. */
   folds: z.number().int().min(2).max(20).default(5),
+  /**
+   * Run only the first N folds (default: all): with 1, fold 1's women are a fixed validation
+   * split, for backbones a CPU cannot cross-validate in one sitting. The reported figures then
+   * cover those folds' women only, and the report says so.
+   */
+  foldsToRun: z.number().int().min(1).max(20).optional(),
   /** Fraction of women held out of stage-1 patch training to report patch accuracy. */
   validationFraction: z.number().gt(0).lt(1).default(0.1),
   /** The operating threshold: highest sensitivity at this specificity on the out-of-fold predictions. */
@@ -134,6 +188,9 @@ export function parseTrainingConfig(value: unknown): TrainingConfig {
   if (config.dataset.kind !== 'labels' && config.dataset.kind !== 'mias' && !config.dataset.dir) {
     throw new ValidationError('training config dataset.dir', `is required for dataset ${config.dataset.kind}`);
   }
+  if (config.dataset.name !== undefined && config.dataset.kind !== 'image-folder') {
+    throw new ValidationError('training config dataset.name', `names an image folder; dataset ${config.dataset.kind} has its own name`);
+  }
   if (config.dataset.kind === 'cbis' && !config.dataset.csvFiles?.length) {
     throw new ValidationError('training config dataset.csvFiles', 'CBIS-DDSM needs its description CSV files');
   }
@@ -145,7 +202,14 @@ export function parseTrainingConfig(value: unknown): TrainingConfig {
       throw new ValidationError(`training config model.${field}`, `must be at least ${wholeMinimum} for ${backbone} with the ${config.stage2.top} top; got ${value}`);
     }
   }
+  if (config.foldsToRun !== undefined && config.foldsToRun > config.folds) {
+    throw new ValidationError('training config foldsToRun', `must be at most folds (${config.folds}); got ${config.foldsToRun}`);
+  }
+  if (!config.stage1.enabled && !config.model.pretrained && !config.baseVersion) {
+    throw new ValidationError('training config stage1.enabled', 'stage 1 off needs a backbone to start from: model.pretrained or baseVersion');
+  }
   const patchMinimum = minimumInputSize(backbone);
+  if (!config.stage1.enabled) return config;
   if (config.stage1.patchSize < patchMinimum) {
     throw new ValidationError('training config stage1.patchSize', `must be at least ${patchMinimum} for ${backbone}; got ${config.stage1.patchSize}`);
   }
@@ -204,13 +268,18 @@ export function configFromApiInput(input: ApiTrainingInput, defaults: { miasDir?
   });
 }
 
-/** The pre-processing of the model trained with `config`: the project's default at the configured input. */
+/** The pre-processing of the model trained with `config`: the project's default at the configured input, or as configured. */
 export function preprocessingFor(config: TrainingConfig): PreprocessingSpec {
+  const { fit, intensity, testTimeFlips } = config.model;
   return {
     ...DEFAULT_PREPROCESSING,
     inputHeight: config.model.inputHeight,
     inputWidth: config.model.inputWidth,
     channels: channelsFor(config),
+    ...(fit === 'stretch' ? { fit: 'stretch', targetPixelSpacingMm: null } : {}),
+    // MobileNet's own scaling: the image's grey range to [-1, 1].
+    ...(intensity === 'imagenet' ? { intensity: { method: 'minmax', mean: 1, scale: 2 } } : {}),
+    ...(testTimeFlips ? { testTimeFlips } : {}),
   };
 }
 

@@ -1,6 +1,6 @@
 // One training epoch of a tfjs model on examples held in JavaScript arrays: shuffled (seeded),
 // batched, class-weighted cross-entropy on the softmax output, Adam on the chosen variables
-// only (how the method's phases freeze layers), BN in training mode. A custom loop rather than
+// only (how the method's phases freeze layers), BN in training mode (or frozen, for fine-tuning). A custom loop rather than
 // model.fit, so that the phase decides which variables move, the epoch can stop between
 // batches, and nothing depends on tfjs's `trainable` flags surviving a checkpoint.
 
@@ -27,6 +27,14 @@ export interface EpochOptions {
   classWeights: readonly number[];
   /** Called between batches (cancellation, heartbeat). */
   betweenBatches?: () => Promise<void>;
+  /**
+   * 'batch' (default): BN layers normalise by the batch and update their moving statistics;
+   * 'frozen': BN runs in inference mode (its moving statistics, e.g. ImageNet's, stay; gamma and
+   * beta still train), what fine-tuning a pretrained network with small batches needs.
+   */
+  batchNorm?: 'batch' | 'frozen';
+  /** L2 penalty: loss + weightDecay * sum of squares of these kernels (none when 0 or absent). */
+  weightDecay?: { rate: number; kernels: tf.Variable[] };
 }
 
 /** Mean over examples of -w(y) log p(y) / mean w, with p clipped away from 0. */
@@ -42,6 +50,8 @@ export function weightedCrossEntropy(probabilities: tf.Tensor, oneHot: tf.Tensor
 /** Trains one epoch; returns the mean training loss (examples weighted by their batch). */
 export async function trainEpoch(options: EpochOptions): Promise<number> {
   const { model, optimizer, variables, count, batchSize, random, batch } = options;
+  const training = options.batchNorm !== 'frozen';
+  const decay = options.weightDecay && options.weightDecay.rate > 0 && options.weightDecay.kernels.length > 0 ? options.weightDecay : null;
   const order = shuffled(
     Array.from({ length: count }, (_, i) => i),
     random,
@@ -54,7 +64,14 @@ export async function trainEpoch(options: EpochOptions): Promise<number> {
       const indices = order.slice(start, start + batchSize);
       const loss = tf.tidy(() => {
         const { x, y } = batch(indices);
-        return optimizer.minimize(() => weightedCrossEntropy(model.apply(x, { training: true }) as tf.Tensor, y, weights), true, variables)!;
+        return optimizer.minimize(
+          () => {
+            const loss = weightedCrossEntropy(model.apply(x, { training }) as tf.Tensor, y, weights);
+            return decay ? loss.add(tf.addN(decay.kernels.map((k) => k.square().sum())).mul(decay.rate)) : loss;
+          },
+          true,
+          variables,
+        )!;
       });
       const value = (await loss.data())[0]!;
       loss.dispose();

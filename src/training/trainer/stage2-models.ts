@@ -1,4 +1,5 @@
-// The pieces of stage 2's first phase (docs/method.md: top layers only, backbone frozen):
+// The pieces of stage 2's first phase (docs/method.md: top layers only, backbone frozen; or the
+// top with the backbone's last layers, "partly fine-tuned", when a first trained layer is named):
 //  - the backbone cut out of the whole-image model as an onnxruntime graph, so its feature maps
 //    of every whole image are computed ONCE (onnxruntime is several times faster than tfjs here);
 //  - a "top model": the whole-image model's top layers (blocks, pooling, softmax) as a tfjs
@@ -12,6 +13,7 @@ import onnxProto from 'onnx-proto';
 import { InferenceSession, Tensor } from 'onnxruntime-node';
 import { TOP_LAYER_PREFIX } from '../../ml/architectures/index.js';
 import { exportToOnnx } from '../../ml/onnx/index.js';
+import { ValidationError } from '../../domain/errors.js';
 import type { ImageBatch } from '../../ml/preprocess/index.js';
 
 const { onnx } = onnxProto;
@@ -39,13 +41,37 @@ export function topLayerNames(model: tf.LayersModel): string[] {
   return model.layers.filter((l) => isTop(l.name) && l.weights.length > 0).map((l) => l.name);
 }
 
-/** Builds the top model of a whole-image model: input = its backbone's feature map [h, w, c]. */
-export async function createTopModel(whole: tf.LayersModel): Promise<tf.LayersModel> {
+/** The layers a trained part takes weights from: every layer with weights (all of a top model's layers are trained). */
+export function trainedLayerNames(top: tf.LayersModel): string[] {
+  return top.layers.filter((l) => l.weights.length > 0).map((l) => l.name);
+}
+
+/**
+ * The names of the layers phase 1 trains: the top's, and with `trainFrom` also the backbone's
+ * from that layer on (tfjs keeps a functional model's layers in topological order).
+ */
+export function tailLayers(whole: tf.LayersModel, trainFrom?: string): Set<string> {
+  if (trainFrom === undefined) return new Set(whole.layers.filter((l) => isTop(l.name)).map((l) => l.name));
+  const index = whole.layers.findIndex((l) => l.name === trainFrom);
+  if (index <= 0) throw new ValidationError('training config stage2.phase1.trainFrom', `${whole.name} has no backbone layer named ${trainFrom}`);
+  if (isTop(trainFrom)) throw new ValidationError('training config stage2.phase1.trainFrom', `${trainFrom} is a top layer: name a backbone layer (the top trains anyway)`);
+  return new Set(whole.layers.slice(index).map((l) => l.name));
+}
+
+/**
+ * Builds the model phase 1 trains: the whole-image model's tail (`tail`: top layers, and any
+ * backbone layers after the cut) as a model of its own whose input is the feature map [h, w, c]
+ * where the tail begins.
+ */
+export async function createTopModel(whole: tf.LayersModel, tail: ReadonlySet<string> = tailLayers(whole)): Promise<tf.LayersModel> {
   const topology = whole.toJSON(null, false) as unknown as KerasTopology;
   const layers = topology.config.layers;
-  const topEntries = layers.filter((l) => isTop(l.name));
-  const feeding = new Set(topEntries.flatMap((l) => l.inbound_nodes.flat().map((n) => n[0])).filter((name) => !isTop(name)));
-  if (feeding.size !== 1) throw new Error(`whole-image model ${whole.name}: expected the top to read one backbone layer, found ${[...feeding].join(', ') || 'none'}`);
+  const inTail = (name: string) => tail.has(name);
+  const topEntries = layers.filter((l) => inTail(l.name));
+  const feeding = new Set(topEntries.flatMap((l) => l.inbound_nodes.flat().map((n) => n[0])).filter((name) => !inTail(name)));
+  if (feeding.size !== 1) {
+    throw new ValidationError('training config stage2.phase1.trainFrom', `whole-image model ${whole.name}: the trained layers must read one backbone tensor; they read ${[...feeding].join(', ') || 'none'} (cut between blocks, not inside one)`);
+  }
   const backboneOutput = [...feeding][0]!;
   const [, h, w, c] = whole.getLayer(backboneOutput).outputShape as [null, number, number, number];
   const inputLayer: KerasLayer = {
@@ -63,7 +89,7 @@ export async function createTopModel(whole: tf.LayersModel): Promise<tf.LayersMo
     config: { ...topology.config, name: `${whole.name}_top_only`, layers: [inputLayer, ...rewired], input_layers: [[FEATURES_INPUT, 0, 0]] },
   };
   const top = await tf.models.modelFromJSON({ modelTopology: config as unknown as tf.io.ModelJSON['modelTopology'] });
-  copyLayers(whole, top, topLayerNames(top));
+  copyLayers(whole, top, trainedLayerNames(top));
   return top;
 }
 
@@ -76,10 +102,10 @@ export function copyLayers(from: tf.LayersModel, to: tf.LayersModel, names: read
   }
 }
 
-/** The name of the ONNX tensor that feeds the first top layer (the backbone's output). */
-function backboneTensorName(model: onnxProto.onnx.ModelProto): string {
-  const first = model.graph!.node!.find((n) => isTop(n.name ?? ''));
-  if (!first?.input?.[0]) throw new Error('exported whole-image model: no top layer node found');
+/** The name of the ONNX tensor that feeds the first trained layer (the backbone's output, or the cut). */
+function backboneTensorName(model: onnxProto.onnx.ModelProto, trainFrom?: string): string {
+  const first = model.graph!.node!.find((n) => (trainFrom === undefined ? isTop(n.name ?? '') : n.name === trainFrom));
+  if (!first?.input?.[0]) throw new Error(`exported whole-image model: no node for ${trainFrom ?? 'the top layers'} found`);
   return first.input[0];
 }
 
@@ -93,9 +119,9 @@ export class BackboneFeatures {
     private readonly featureName: string,
   ) {}
 
-  static async open(whole: tf.LayersModel, threads: number): Promise<BackboneFeatures> {
+  static async open(whole: tf.LayersModel, threads: number, trainFrom?: string): Promise<BackboneFeatures> {
     const model = onnx.ModelProto.decode(exportToOnnx(whole));
-    const featureName = backboneTensorName(model);
+    const featureName = backboneTensorName(model, trainFrom);
     model.graph!.output!.push({ name: featureName, type: { tensorType: { elemType: onnx.TensorProto.DataType.FLOAT } } });
     const bytes = onnx.ModelProto.encode(model).finish();
     const session = await InferenceSession.create(bytes, { intraOpNumThreads: threads, interOpNumThreads: 1, executionMode: 'sequential', graphOptimizationLevel: 'all' });

@@ -21,6 +21,7 @@
 
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, rm } from 'node:fs/promises';
+import path from 'node:path';
 import { createHash } from 'node:crypto';
 import type { Logger } from 'pino';
 import * as tf from '@tensorflow/tfjs';
@@ -32,9 +33,11 @@ import {
   createPatchModel,
   initialWeights,
   TOP_LAYER_PREFIX,
+  createWholeImageModel,
   createWholeImageModelFromPatchModel,
   type BackboneName,
 } from '../../ml/architectures/index.js';
+import { loadTfjsLayersWeights } from '../../ml/keras/tfjs-layers-weights.js';
 import { MANIFEST_FORMAT, type ModelManifest, type PreprocessingSpec, type TestTimeFlip } from '../../ml/model-manifest.js';
 import { exportToOnnx } from '../../ml/onnx/index.js';
 import { canonicalJson, toBatch } from '../../ml/preprocess/index.js';
@@ -50,7 +53,8 @@ import { channelsFor, preprocessingFor, type TrainingConfig } from './config.js'
 import { balancedClassWeights, oneHot, predictInBatches, trainEpoch, variablesOf } from './fit.js';
 import { RunStore, type CheckpointRef, type EpochRecord, type RunState } from './run-state.js';
 import { scoreImages } from './score-dataset.js';
-import { BackboneFeatures, copyLayers, createTopModel, topLayerNames } from './stage2-models.js';
+import { FeatureCache, storeMap } from './feature-cache.js';
+import { BackboneFeatures, copyLayers, createTopModel, tailLayers, topLayerNames, trainedLayerNames } from './stage2-models.js';
 import { PreparedImages, patchSource, readConfiguredDataset, requireBothClasses, requireUsableFolds, usableImages } from './training-data.js';
 import { decodeNamedArrays, encodeNamedArrays, loadModelWeights, loadOptimizer, saveModelWeights, saveOptimizer, writeFileAtomic } from './weights-file.js';
 
@@ -97,6 +101,7 @@ const BACKBONE_TOP_PREFIXES: Record<BackboneName, string[]> = {
   yaroslavnet: ['yaroslav_block5', 'yaroslav_block6'],
   resnet50: ['conv5_'],
   vgg16: ['block5_'],
+  mobilenet: ['conv_dw_12', 'conv_pw_12', 'conv_dw_13', 'conv_pw_13'],
 };
 
 const STAGE1_PHASES = ['lastLayer', 'topLayers', 'allLayers'] as const;
@@ -130,6 +135,10 @@ class Trainer {
   private prepared!: PreparedImages;
   private totalEpochs = 0;
   private unitLabel = '';
+  /** Every usable image of the run (units draw their women from these). */
+  private images: TrainingImage[] = [];
+  /** The run's one feature cache when every unit shares the frozen part. */
+  private sharedFeatures: FeatureCache | null = null;
 
   constructor(private readonly options: TrainOptions) {
     this.config = options.config;
@@ -189,14 +198,15 @@ class Trainer {
     this.state.skipped = [...dataset.skipped, ...skipped];
     await this.store.save(this.state);
     requireBothClasses(dataset.name, images);
+    this.images = images;
     const folds = kFoldsByWoman(images, config.folds, config.seed);
     requireUsableFolds(dataset.name, folds);
     const hasRois = images.some((i) => i.lesions.length > 0);
-    if (!this.options.basePackageDir && !hasRois) {
+    if (this.trainsStage1() && !hasRois) {
       throw new ValidationError('dataset', `${dataset.name} has no lesion outlines, so stage 1 (patches) cannot run: give baseVersion, a model whose backbone to start from`);
     }
     const units: Unit[] = [
-      ...folds.map((f) => ({ name: `fold-${f.index + 1}`, fold: f.index, train: f.train, validation: f.validation })),
+      ...folds.slice(0, config.foldsToRun ?? folds.length).map((f) => ({ name: `fold-${f.index + 1}`, fold: f.index, train: f.train, validation: f.validation })),
       { name: 'final', fold: null, train: images, validation: [] },
     ];
     this.totalEpochs = units.length * this.epochsPerUnit();
@@ -208,8 +218,18 @@ class Trainer {
     return this.finish(dataset, images);
   }
 
+  private topScale(): { topFiltersScale?: number } {
+    const scale = this.config.stage2.topFiltersScale;
+    return scale === undefined ? {} : { topFiltersScale: scale };
+  }
+
+  /** Stage 1 runs unless the backbone comes from a base package or stage 1 is switched off. */
+  private trainsStage1(): boolean {
+    return !this.options.basePackageDir && this.config.stage1.enabled;
+  }
+
   private epochsPerUnit(): number {
-    const s1 = this.options.basePackageDir ? 0 : STAGE1_PHASES.reduce((sum, p) => sum + this.config.stage1.phases[p].epochs, 0);
+    const s1 = !this.trainsStage1() ? 0 : STAGE1_PHASES.reduce((sum, p) => sum + this.config.stage1.phases[p].epochs, 0);
     return s1 + this.config.stage2.phase1.epochs + (this.config.stage2.phase2.enabled ? this.config.stage2.phase2.epochs : 0);
   }
 
@@ -242,17 +262,15 @@ class Trainer {
       inputWidth: this.spec.inputWidth,
       channels: this.channels,
       filtersScale: this.config.model.filtersScale,
+      ...this.topScale(),
     };
-    const source = await this.stage1(unit);
-    const whole = createWholeImageModelFromPatchModel(source, wholeOptions);
-    initialWeights(whole, seedFor(this.config.seed, unit.name, 'top-init'), (name) => name.startsWith(TOP_LAYER_PREFIX));
-    if (this.options.basePackageDir) copyLayers(source, whole, topLayerNames(whole).filter((n) => source.layers.some((l) => l.name === n)));
-    source.dispose();
+    const whole = await this.initialWholeModel(unit, wholeOptions);
     try {
-      const top = await createTopModel(whole);
+      const tail = tailLayers(whole, this.config.stage2.phase1.trainFrom);
+      const top = await createTopModel(whole, tail);
       try {
         await this.stage2Phase1(unit, whole, top);
-        copyLayers(top, whole, topLayerNames(top));
+        copyLayers(top, whole, trainedLayerNames(top));
       } finally {
         top.dispose();
       }
@@ -265,6 +283,38 @@ class Trainer {
     await this.markDone(unit, 'unit', started);
   }
 
+  /**
+   * The whole-image model a unit's stage 2 starts from: its backbone from stage 1, from the base
+   * package, or (stage 1 off) from the pretrained weights; the top from its seeded initialisers
+   * (or the base package's top).
+   */
+  private async initialWholeModel(unit: Unit, options: Parameters<typeof createWholeImageModel>[0]): Promise<tf.LayersModel> {
+    const initTop = (whole: tf.LayersModel) => initialWeights(whole, seedFor(this.config.seed, unit.name, 'top-init'), (name) => name.startsWith(TOP_LAYER_PREFIX));
+    if (!this.trainsStage1() && !this.options.basePackageDir) {
+      const whole = createWholeImageModel(options);
+      initTop(whole);
+      await this.loadPretrained(whole);
+      return whole;
+    }
+    const source = await this.stage1(unit);
+    try {
+      const whole = createWholeImageModelFromPatchModel(source, options);
+      initTop(whole);
+      if (this.options.basePackageDir) copyLayers(source, whole, topLayerNames(whole).filter((n) => source.layers.some((l) => l.name === n)));
+      return whole;
+    } finally {
+      source.dispose();
+    }
+  }
+
+  /** Gives the backbone layers of `model` the configured pretrained weights (none configured: nothing). */
+  private async loadPretrained(model: tf.LayersModel): Promise<void> {
+    const file = this.config.model.pretrained;
+    if (!file) return;
+    const backbone = model.layers.filter((l) => !l.name.startsWith(TOP_LAYER_PREFIX) && !l.name.startsWith(PATCH_HEAD_PREFIX) && l.weights.length > 0).map((l) => l.name);
+    await loadTfjsLayersWeights(file, model, backbone);
+  }
+
   /** Stage 1 (or the base package's model): returns a model holding the backbone's weights. */
   private async stage1(unit: Unit): Promise<tf.LayersModel> {
     if (this.options.basePackageDir) return loadTfjsModel(this.options.basePackageDir);
@@ -272,6 +322,8 @@ class Trainer {
     const patchModel = createPatchModel({ backbone: model.backbone, inputHeight: stage1.patchSize, inputWidth: stage1.patchSize, channels: this.channels, filtersScale: model.filtersScale });
     // Seeded, so a run with the same seed starts from the same weights (a resumed run loads its checkpoint instead).
     initialWeights(patchModel, seedFor(this.config.seed, unit.name, 'stage1-init'));
+    // The paper starts stage 1 from ImageNet weights where it has them.
+    await this.loadPretrained(patchModel);
     const done = this.store.file('units', unit.name, 'stage1.bin');
     if (this.isDone(unit, 'stage1')) {
       await loadModelWeights(done, patchModel);
@@ -343,46 +395,49 @@ class Trainer {
     if (ref && (ref.unit !== unit.name || ref.model !== model)) this.state.checkpoint = null;
   }
 
-  private async stage2Features(unit: Unit, whole: tf.LayersModel): Promise<{ features: Map<string, Float32Array[]>; shape: [number, number, number]; flips: TestTimeFlip[] }> {
+  /**
+   * The cached features where phase 1's trained layers begin, for every image of the unit and
+   * every flip. When the frozen part is the same for every unit (no stage 1: pretrained or base
+   * backbone), one cache at the run's level serves all units; otherwise each unit has its own.
+   */
+  private async stage2Features(unit: Unit, whole: tf.LayersModel): Promise<FeatureCache> {
     const flips = [...new Set<TestTimeFlip>(['none', ...this.spec.testTimeFlips])];
-    const file = this.store.file('units', unit.name, 'features.bin');
-    const images = [...unit.train, ...unit.validation];
-    const features = new Map<string, Float32Array[]>();
-    let shape: [number, number, number] | null = null;
-    if (existsSync(file)) {
-      for (const a of decodeNamedArrays(new Uint8Array(await readFile(file)), file)) {
-        const [id, flip] = a.name.split('|') as [string, string];
-        const list = features.get(id) ?? [];
-        list[Number(flip)] = a.values;
-        features.set(id, list);
-        shape = a.shape as [number, number, number];
-      }
-      if (shape && images.every((i) => features.get(i.id)?.length === flips.length)) return { features, shape, flips };
-      features.clear();
+    const shared = !this.trainsStage1();
+    const images = shared ? this.images : [...unit.train, ...unit.validation];
+    if (shared && this.sharedFeatures?.has(images.map((i) => i.id))) return this.sharedFeatures;
+    const file = shared ? this.store.file('features.bin') : this.store.file('units', unit.name, 'features.bin');
+    const storage = this.config.stage2.phase1.featureStorage;
+    const loaded = await FeatureCache.load(file, { flips, storage });
+    if (loaded?.has(images.map((i) => i.id))) {
+      if (shared) this.sharedFeatures = loaded;
+      return loaded;
     }
     const started = Date.now();
     await this.context.progress({ stage: 'stage2', phase: 'backbone features', fold: this.unitLabel, images: images.length, etaSeconds: this.etaSeconds() });
-    const backbone = await BackboneFeatures.open(whole, this.threads);
+    const backbone = await BackboneFeatures.open(whole, this.threads, this.config.stage2.phase1.trainFrom);
+    let cache: FeatureCache | null = null;
     try {
       for (const image of images) {
         const prepared = await this.prepared.get(image);
-        const maps: Float32Array[] = [];
+        const maps = [];
         for (const flip of flips) {
           const out = await backbone.compute(toBatch([prepared], flip));
-          maps.push(out.maps[0]!);
-          shape = out.shape;
+          cache ??= new FeatureCache(out.shape, flips, storage);
+          maps.push(storeMap(out.maps[0]!, storage));
         }
-        features.set(image.id, maps);
+        cache!.maps.set(image.id, maps);
         await this.context.checkpoint();
       }
     } finally {
       await backbone.close();
     }
-    await mkdir(this.store.file('units', unit.name), { recursive: true });
-    await writeFileAtomic(file, encodeNamedArrays([...features].flatMap(([id, maps]) => maps.map((values, f) => ({ name: `${id}|${f}`, shape: shape!, values })))));
-    this.state.timings[`${unit.name}/features`] = (Date.now() - started) / 1000;
+    await mkdir(path.dirname(file), { recursive: true });
+    await cache!.save(file);
+    this.state.timings[shared ? 'features' : `${unit.name}/features`] = (Date.now() - started) / 1000;
+    this.state.notes.featureCacheMb = Math.round(cache!.bytes / 2 ** 20);
     await this.store.save(this.state);
-    return { features, shape: shape!, flips };
+    if (shared) this.sharedFeatures = cache;
+    return cache!;
   }
 
   private async stage2Phase1(unit: Unit, whole: tf.LayersModel, top: tf.LayersModel): Promise<void> {
@@ -392,19 +447,17 @@ class Trainer {
       return;
     }
     const started = Date.now();
-    const { features, shape, flips } = await this.stage2Features(unit, whole);
+    const features = await this.stage2Features(unit, whole);
     this.restoreCheckpoint(unit, 'top');
     if (this.state.checkpoint) await loadModelWeights(this.store.file('checkpoint', this.state.checkpoint.weights), top);
     const { phase1, classWeighting } = this.config.stage2;
     const labels = unit.train.map((i) => i.label);
     const classWeights = classWeighting === 'balanced' ? balancedClassWeights(labels, 2) : [1, 1];
-    const [h, w, c] = shape;
-    const stack = (maps: Float32Array[]) => {
-      const data = new Float32Array(maps.length * h * w * c);
-      maps.forEach((m, i) => data.set(m, i * h * w * c));
-      return tf.tensor4d(data, [maps.length, h, w, c]);
-    };
-    const testFlips = this.spec.testTimeFlips.map((f) => flips.indexOf(f));
+    const [h, w, c] = features.shape;
+    const stack = (items: Array<{ id: string; flip: number }>) => tf.tensor4d(features.batch(items), [items.length, h, w, c]);
+    const testFlips = this.spec.testTimeFlips.map((f) => features.flips.indexOf(f));
+    const variables = variablesOf(top, () => true);
+    const kernels = top.layers.flatMap((l) => l.trainableWeights.filter((wt) => /kernel$/.test(wt.originalName)).map((wt) => wt.read() as tf.Variable));
     await this.trainPhase(unit, {
       stage: 'stage2',
       phase: 'phase1-top',
@@ -412,24 +465,27 @@ class Trainer {
       model: top,
       epochs: phase1.epochs,
       learningRate: phase1.learningRate,
-      variables: variablesOf(top, () => true),
+      variables,
       count: unit.train.length,
       batchSize: phase1.batchSize,
       classWeights,
+      batchNorm: phase1.trainFrom === undefined ? 'batch' : 'frozen',
+      weightDecay: { rate: phase1.weightDecay, kernels },
       batch: (indices, random) => ({
-        x: stack(indices.map((i) => features.get(unit.train[i]!.id)![phase1.flipAugmentation ? Math.floor(random() * flips.length) : 0]!)),
+        x: stack(indices.map((i) => ({ id: unit.train[i]!.id, flip: phase1.flipAugmentation ? Math.floor(random() * features.flips.length) : 0 }))),
         y: oneHot(indices.map((i) => labels[i]!), 2),
       }),
       validate: async () => {
         if (unit.validation.length === 0) return { valAuc: null, valAccuracy: null };
         const scores = unit.validation.map(() => 0);
         for (const f of testFlips) {
-          const rows = predictInBatches(top, unit.validation.length, 32, (idx) => stack(idx.map((i) => features.get(unit.validation[i]!.id)![f]!)));
+          const rows = predictInBatches(top, unit.validation.length, 16, (idx) => stack(idx.map((i) => ({ id: unit.validation[i]!.id, flip: f }))));
           rows.forEach((r, i) => (scores[i]! += r[1]! / testFlips.length));
         }
         return { valAuc: auc(scores, unit.validation.map((i) => i.label)), valAccuracy: null };
       },
     });
+    await mkdir(path.dirname(done), { recursive: true });
     await saveModelWeights(done, top);
     await this.markDone(unit, 'stage2-phase1', started);
   }
@@ -470,6 +526,7 @@ class Trainer {
       },
       validate: async () => ({ valAuc: null, valAccuracy: null }),
     });
+    await mkdir(path.dirname(done), { recursive: true });
     await saveModelWeights(done, whole);
     await this.markDone(unit, 'stage2-phase2', started);
   }
@@ -488,6 +545,8 @@ class Trainer {
       count: number;
       batchSize: number;
       classWeights: number[];
+      batchNorm?: 'batch' | 'frozen';
+      weightDecay?: { rate: number; kernels: tf.Variable[] };
       batch: (indices: number[], random: () => number) => { x: tf.Tensor4D; y: tf.Tensor2D };
       validate: () => Promise<{ valAuc: number | null; valAccuracy: number | null }>;
     },
@@ -518,6 +577,8 @@ class Trainer {
           random,
           batch: (indices) => p.batch(indices, random),
           classWeights: p.classWeights,
+          ...(p.batchNorm ? { batchNorm: p.batchNorm } : {}),
+          ...(p.weightDecay ? { weightDecay: p.weightDecay } : {}),
           betweenBatches: async () => {
             if (++batches % 20 === 0) await this.context.checkpoint();
           },
@@ -587,11 +648,12 @@ class Trainer {
   }
 
   private manifestBase(version: string, threshold: number, notes: string): Omit<ModelManifest, 'files'> {
-    const { backbone, filtersScale } = this.config.model;
+    const { backbone, filtersScale, pretrained } = this.config.model;
+    const origin = [pretrained ? `initialised from ${path.basename(pretrained)}` : null, this.trainsStage1() ? 'two-stage training' : this.options.basePackageDir ? 'stage 2 on a base model' : 'stage 2 only (no patch stage)'];
     return {
       format: MANIFEST_FORMAT,
       version,
-      name: `${backbone} (filters x${filtersScale}) + ${this.config.stage2.top} top, two-stage training`,
+      name: `${backbone} (filters x${filtersScale}) + ${this.config.stage2.top} top, ${origin.filter(Boolean).join(', ')}`,
       architecture: `${backbone}${filtersScale === 1 ? '' : `@${filtersScale}`}+${this.config.stage2.top}-top`,
       classes: [...WHOLE_IMAGE_CLASSES],
       positiveClass: 'malignant',
@@ -630,12 +692,15 @@ class Trainer {
       await rm(packageDir, { recursive: true, force: true });
       const whole = createWholeImageModelFromPatchModel(
         createPatchModel({ backbone: this.config.model.backbone, inputHeight: this.spec.inputHeight, inputWidth: this.spec.inputWidth, channels: this.channels, filtersScale: this.config.model.filtersScale }),
-        { backbone: this.config.model.backbone, top: this.config.stage2.top, inputHeight: this.spec.inputHeight, inputWidth: this.spec.inputWidth, channels: this.channels, filtersScale: this.config.model.filtersScale },
+        { backbone: this.config.model.backbone, top: this.config.stage2.top, inputHeight: this.spec.inputHeight, inputWidth: this.spec.inputWidth, channels: this.channels, filtersScale: this.config.model.filtersScale, ...this.topScale() },
       );
       try {
         setWholeArrays(whole, decodeNamedArrays(new Uint8Array(await readFile(this.store.file('final-model.bin'))), 'final-model.bin'));
         const evaluation = {
-          method: `out-of-fold predictions of ${this.config.folds}-fold cross-validation over women; the package's model was then trained on all ${images.length} images`,
+          method:
+            this.config.foldsToRun !== undefined && this.config.foldsToRun < this.config.folds
+              ? `predictions for the validation women of the first ${this.config.foldsToRun} of ${this.config.folds} folds over women (${oof.length} images; a fixed split by woman, not full cross-validation); the package's model was then trained on all ${images.length} images`
+              : `out-of-fold predictions of ${this.config.folds}-fold cross-validation over women; the package's model was then trained on all ${images.length} images`,
           thresholdRule: rule,
           image,
           breast,

@@ -8,6 +8,7 @@ import type { PreprocessingSpec } from '../../ml/model-manifest.js';
 import { preprocessImage, type GreyImage, type PreparedImage } from '../../ml/preprocess/index.js';
 import { readCbisDdsmDataset } from '../datasets/cbis-ddsm.js';
 import { countClasses, type DatasetSkip, type TrainingDataset, type TrainingImage } from '../datasets/dataset.js';
+import { readImageFolderDataset } from '../datasets/image-folder.js';
 import { readInbreastDataset } from '../datasets/inbreast.js';
 import { readMiasDataset } from '../datasets/mias.js';
 import { miasTrainingDataset } from '../datasets/mias-training.js';
@@ -30,6 +31,9 @@ export async function readConfiguredDataset(config: TrainingConfig, labelled?: (
       break;
     case 'cbis':
       dataset = await readCbisDdsmDataset({ imageDir: dir!, csvFiles: csvFiles ?? [], missingFiles: 'skip' });
+      break;
+    case 'image-folder':
+      dataset = await readImageFolderDataset(dir!, config.dataset.name === undefined ? {} : { name: config.dataset.name });
       break;
     case 'labels':
       if (!labelled) throw new ValidationError('training config dataset.kind', "'labels' needs the service's labelled images (run it as a job of the service)");
