@@ -64,6 +64,19 @@ export interface PreprocessingSpec {
   testTimeFlips: TestTimeFlip[];
 }
 
+/**
+ * The input a model was trained for: the kind of mammogram ('digital' detectors or
+ * 'digitised-film' scans), DICOM's For Presentation or For Processing images, the views, and in
+ * words what the training images went through before the pre-processing spec (a square resize of
+ * the source export, inverted backgrounds, ...).
+ */
+export interface IntendedUse {
+  imaging: 'digital' | 'digitised-film';
+  presentation: 'for-presentation' | 'for-processing';
+  views: string[];
+  notes: string;
+}
+
 export interface ModelFileEntry {
   /** Relative to the package folder, '/'-separated (e.g. "tfjs/group1-shard1of4.bin"). */
   path: string;
@@ -89,6 +102,8 @@ export interface ModelManifest {
   /** Where the model came from: trained here, imported from Keras, ... */
   provenance: { source: 'trained' | 'keras-import' | 'imported'; createdAt: string; notes?: string };
   trainingData?: { datasets: string[]; images: number; women: number; positives: number };
+  /** What the model was trained on and is meant for; inputs outside it are outside its evidence. */
+  intendedUse?: IntendedUse;
   metrics?: { [key: string]: JsonValue };
   /** Every file of the package except manifest.json, with its digest. model.onnx is required. */
   files: ModelFileEntry[];

@@ -27,6 +27,7 @@ const work = mkdtempSync(path.join(tmpdir(), 'mammocad-train-pretrained-'));
 const imageDir = path.join(work, 'folder');
 const weightsDir = path.join(work, 'imagenet-like');
 const SIZE = 64;
+const INTENDED = { imaging: 'digital', presentation: 'for-presentation', views: ['CC', 'MLO'], notes: 'synthetic test images' } as const;
 
 /** 16 women, 2 images each; "cancer" images carry a bright blob (something to learn). */
 function writeFolder(): void {
@@ -50,7 +51,7 @@ const config = (overrides: Record<string, unknown> = {}) =>
     version: 'pretrained-tiny',
     seed: 3,
     dataset: { kind: 'image-folder', dir: imageDir },
-    model: { backbone: 'mobilenet', filtersScale: 0.25, inputHeight: SIZE, inputWidth: SIZE, pretrained: weightsDir, fit: 'stretch', intensity: 'imagenet', testTimeFlips: ['none', 'vertical'] },
+    model: { backbone: 'mobilenet', filtersScale: 0.25, inputHeight: SIZE, inputWidth: SIZE, pretrained: weightsDir, fit: 'stretch', intensity: 'imagenet', testTimeFlips: ['none', 'vertical'], intendedUse: INTENDED },
     stage1: { enabled: false },
     stage2: { top: 'vgg', topFiltersScale: 0.0625, phase1: { epochs: 3, learningRate: 1e-3, batchSize: 8, trainFrom: 'conv_dw_13', featureStorage: 'uint8', weightDecay: 1e-4 } },
     folds: 4,
@@ -102,6 +103,10 @@ describe('stage 2 from pretrained weights, without stage 1', () => {
     const pkg = await readPackage(result.packageDir);
     expect((await verifyPackage(result.packageDir)).problems).toEqual([]);
     expect(pkg.manifest.preprocessing).toMatchObject({ fit: 'stretch', targetPixelSpacingMm: null, intensity: { method: 'minmax', mean: 1, scale: 2 }, channels: 3, testTimeFlips: ['none', 'vertical'] });
+    expect(pkg.manifest.intendedUse).toEqual(INTENDED);
+    expect(pkg.manifest.metrics?.foldsValidated).toBe(1);
+    // The shortcut checks of the reported predictions, from the manifest's columns.
+    expect(Object.keys((pkg.manifest.metrics?.shortcuts as { auc_by_group: object }).auc_by_group)).toEqual(['machine_id']);
     expect(pkg.manifest.name).toMatch(/initialised from imagenet-like, stage 2 only/);
     const trained = await loadTfjsModel(result.packageDir);
     const same = (layer: string) => tf.tidy(() => tf.max(tf.abs(tf.sub(trained.getLayer(layer).getWeights()[0]!, pretrained.getLayer(layer).getWeights()[0]!))).dataSync()[0]!);

@@ -33,6 +33,13 @@ const fileEntrySchema = z.strictObject({
   bytes: z.number().int().nonnegative(),
 });
 
+export const intendedUseSchema = z.strictObject({
+  imaging: z.enum(['digital', 'digitised-film']),
+  presentation: z.enum(['for-presentation', 'for-processing']),
+  views: z.array(z.string().min(1)).min(1),
+  notes: z.string(),
+});
+
 export const modelManifestSchema = z
   .strictObject({
     format: z.literal(MANIFEST_FORMAT),
@@ -59,6 +66,7 @@ export const modelManifestSchema = z
         positives: z.number().int().nonnegative(),
       })
       .optional(),
+    intendedUse: intendedUseSchema.optional(),
     metrics: z.record(z.string(), jsonValue).optional(),
     files: z
       .array(fileEntrySchema)

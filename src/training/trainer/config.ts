@@ -17,6 +17,7 @@ import { ConfigError, ValidationError } from '../../domain/errors.js';
 import { BACKBONE_NAMES, TOP_NAMES, minimumInputSize } from '../../ml/architectures/names.js';
 import type { PreprocessingSpec } from '../../ml/model-manifest.js';
 import { DEFAULT_PREPROCESSING } from '../../ml/preprocess/index.js';
+import { intendedUseSchema } from '../../ml/registry/manifest.schema.js';
 
 const VERSION_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 const learningRate = z.number().gt(0).max(1);
@@ -76,6 +77,8 @@ export const trainingConfigSchema = z.strictObject({
         .array(z.enum(['none', 'horizontal', 'vertical', 'both']))
         .min(1)
         .optional(),
+      /** What the package declares it is for (the training images' kind, presentation, views, their history). */
+      intendedUse: intendedUseSchema.optional(),
     })
     .prefault({}),
   stage1: z

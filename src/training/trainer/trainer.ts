@@ -45,7 +45,7 @@ import { readPackage, writePackage, type ModelPackage } from '../../ml/registry/
 import { trainingBackend } from '../../ml/training/index.js';
 import type { TrainingDataset, TrainingImage } from '../datasets/dataset.js';
 import { kFoldsByWoman, seededRandom } from '../datasets/splits.js';
-import { auc, chooseOperatingThreshold, evaluationReport, evaluationReportPerBreast, rocPng } from '../evaluation/index.js';
+import { auc, chooseOperatingThreshold, evaluationReport, evaluationReportPerBreast, groupedEvaluation, rocPng } from '../evaluation/index.js';
 import { randomAugment } from '../patches/augment.js';
 import { imageSeed, samplePatchDataset } from '../patches/dataset.js';
 import type { Patch } from '../patches/types.js';
@@ -678,6 +678,13 @@ class Trainer {
       oof.map((o) => ({ woman: o.womanId, laterality: o.laterality, score: o.score, label: o.label })),
       { ...bootstrap, threshold },
     );
+    // Shortcut checks on the same predictions: per machine and site, age alone, within age
+    // bands (data sets without those columns give empty groups and nulls).
+    const byId = new Map(images.map((i) => [i.id, i]));
+    const shortcuts = groupedEvaluation(
+      oof.map((o) => ({ score: o.score, label: o.label, woman: o.womanId, attributes: byId.get(o.imageId)?.attributes ?? {} })),
+      bootstrap,
+    );
     const metrics = {
       auc: image.auc,
       auc_ci: image.auc_ci,
@@ -704,11 +711,20 @@ class Trainer {
           thresholdRule: rule,
           image,
           breast,
+          shortcuts,
         };
         const manifest = {
           ...this.manifestBase(this.state.version, threshold, `training run ${this.options.runId}; threshold: highest sensitivity at ${rule.targetSpecificity} specificity on the out-of-fold predictions`),
           trainingData: { datasets: [dataset.name], images: images.length, women: new Set(images.map((i) => i.womanId)).size, positives: images.filter((i) => i.malignant).length },
-          metrics: { ...metrics, crossValidation: { image: withoutRoc(image), breast: withoutRoc(breast) }, folds: this.config.folds, skipped: this.state.skipped.length } as unknown as Record<string, JsonValue>,
+          ...(this.config.model.intendedUse ? { intendedUse: this.config.model.intendedUse } : {}),
+          metrics: {
+            ...metrics,
+            crossValidation: { image: withoutRoc(image), breast: withoutRoc(breast) },
+            shortcuts,
+            folds: this.config.folds,
+            ...(this.config.foldsToRun !== undefined ? { foldsValidated: this.config.foldsToRun } : {}),
+            skipped: this.state.skipped.length,
+          } as unknown as Record<string, JsonValue>,
         };
         const tfjs = await tfjsArtifacts(whole);
         const text = (value: unknown) => new TextEncoder().encode(`${JSON.stringify(value, null, 2)}\n`);
