@@ -15,6 +15,8 @@
 // default. A dark-background image padded with a wide white frame would fool it; no export
 // seen does that.
 
+import { valueRange } from './dataset.js';
+
 /** Bins over the image's grey range; the background band is one bin and its two neighbours. */
 const BINS = 64;
 /** The border strip: this fraction of the shorter side, at least 2 pixels. */
@@ -125,12 +127,6 @@ export function detectInvertedBackground(pixels: ArrayLike<number>, width: numbe
 
 /** Inverts grey levels in place within the image's own range (max + min - v), so the range and the array type are kept. */
 export function invertGreyLevels(pixels: Uint8Array | Uint16Array | Float32Array): void {
-  let min = Infinity;
-  let max = -Infinity;
-  for (let i = 0; i < pixels.length; i++) {
-    const v = pixels[i]!;
-    if (v < min) min = v;
-    if (v > max) max = v;
-  }
+  const { min, max } = valueRange(pixels);
   for (let i = 0; i < pixels.length; i++) pixels[i] = max + min - pixels[i]!;
 }

@@ -149,19 +149,25 @@ export function regionFromOutline(outline: PixelPoint[]): LesionRegion {
   return { box, centre, radiusPx: farthest(centre, outline), outline, from: 'outline' };
 }
 
+/** The smallest and largest of `values` (Infinity and -Infinity when there are none). */
+export function valueRange(values: ArrayLike<number>): { min: number; max: number } {
+  let min = Infinity;
+  let max = -Infinity;
+  for (let i = 0; i < values.length; i++) {
+    const v = values[i]!;
+    if (v < min) min = v;
+    if (v > max) max = v;
+  }
+  return { min, max };
+}
+
 /**
  * The region of the pixels of a mask image that are set: above the middle of its grey range, so
  * 0/1 and 0/255 masks both work (decodeImage has already turned MONOCHROME1 into MONOCHROME2
  * sense). Null when no pixel is set.
  */
 export function regionFromMask(pixels: ArrayLike<number>, width: number, height: number): LesionRegion | null {
-  let min = Infinity;
-  let max = -Infinity;
-  for (let i = 0; i < pixels.length; i++) {
-    const v = pixels[i]!;
-    if (v < min) min = v;
-    if (v > max) max = v;
-  }
+  const { min, max } = valueRange(pixels);
   if (!(max > min)) return null;
   const threshold = (min + max) / 2;
   const box: PixelBox = { top: Infinity, left: Infinity, bottom: -Infinity, right: -Infinity };

@@ -21,6 +21,7 @@ import { breastOnRight, flipHorizontally } from '../../dicom/pixels/postprocess.
 import type { PreprocessingSpec } from '../../ml/model-manifest.js';
 import { fitImage, type GreyImage } from '../../ml/preprocess/index.js';
 import type { InputRoi, Point, Region, StoredPixels, StoredRoi } from './types.js';
+import { valueRange } from '../datasets/dataset.js';
 
 /** Everything needed to map positions between a stored image and its model input. */
 export interface InputGeometry {
@@ -44,13 +45,7 @@ export interface InputGeometry {
 export function canonicalGreyImage(stored: StoredPixels): GreyImage & { flippedHorizontally: boolean } {
   const { width, height } = stored;
   const pixels = Float32Array.from(stored.pixels);
-  let min = Infinity;
-  let max = -Infinity;
-  for (let i = 0; i < pixels.length; i++) {
-    const v = pixels[i]!;
-    if (v < min) min = v;
-    if (v > max) max = v;
-  }
+  const { min, max } = valueRange(pixels);
   const flippedHorizontally = breastOnRight(pixels, width, height, min, max);
   if (flippedHorizontally) flipHorizontally(pixels, width, height);
   return { width, height, pixels, pixelSpacingMm: stored.pixelSpacingMm, flippedHorizontally };
