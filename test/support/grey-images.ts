@@ -3,18 +3,11 @@
 // runs) and synthetic mammograms with a known background polarity.
 
 import { deflateSync } from 'node:zlib';
-import { crc32 } from '../../src/training/evaluation/png.js';
+import { pngChunk } from '../../src/training/evaluation/png.js';
+
+export { pngChunk };
 
 const SIGNATURE = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
-
-export function pngChunk(type: string, data: Uint8Array): Buffer {
-  const out = Buffer.alloc(12 + data.length);
-  out.writeUInt32BE(data.length, 0);
-  out.write(type, 4, 'latin1');
-  out.set(data, 8);
-  out.writeUInt32BE(crc32(out.subarray(4, 8 + data.length)), 8 + data.length);
-  return out;
-}
 
 export function pngHeader(width: number, height: number, bitDepth: number, colourType: number, interlace = 0): Buffer {
   const ihdr = Buffer.alloc(13);
