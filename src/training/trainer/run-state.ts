@@ -96,7 +96,12 @@ export class RunStore {
       return { state: fresh, resumed: false };
     }
     if (saved.config !== fresh.config) {
-      throw new ConflictError(`training run ${fresh.runId} in ${this.dir} was started with another configuration; start a new run (another run id) or restore the configuration`);
+      if (trainingPart(saved.config) !== trainingPart(fresh.config)) {
+        throw new ConflictError(`training run ${fresh.runId} in ${this.dir} was started with another configuration; start a new run (another run id) or restore the configuration`);
+      }
+      // Only what the package declares about its use changed (model.intendedUse): it does not
+      // touch a single weight, so the run goes on and its package will declare the new one.
+      saved.config = fresh.config;
     }
     saved.starts += 1;
     await this.save(saved);
@@ -115,4 +120,11 @@ export class RunStore {
       if (name && name !== state.checkpoint?.weights && name !== state.checkpoint?.optimizer) await rm(this.file('checkpoint', name), { force: true });
     }
   }
+}
+
+/** A run's canonical configuration without model.intendedUse (what a package declares, not how it is trained). */
+function trainingPart(config: string): string {
+  const parsed = JSON.parse(config) as { model?: Record<string, unknown> };
+  if (parsed.model) delete parsed.model.intendedUse;
+  return JSON.stringify(parsed);
 }
