@@ -49,19 +49,23 @@ const sequence = (ds: Dataset, key: string): Dataset[] => {
   return typeof value === 'object' && value !== null ? [value as Dataset] : [];
 };
 
-// View codes of CID 4014 (SNOMED-RT style and SNOMED CT), and the words of their meanings.
+// View codes of CID 4014 View for Mammography: the SNOMED-RT style ("SNOMED-RT ID" column,
+// as SNM3/SRT headers carry them) and SNOMED CT codes PS3.16 lists for each view. AT and CV are
+// modifiers in CID 4015 (Axillary Tail, Cleavage) that ACR MQCM uses in place of a view: they
+// are known by their SNOMED CT codes and their meanings only.
 const VIEW_CODES: Record<string, string> = {
   'R-10242': 'CC', '399162004': 'CC',
   'R-10226': 'MLO', '399368009': 'MLO',
   'R-10224': 'ML', '399260004': 'ML',
-  'R-10230': 'LM', '399352003': 'LM',
-  'R-1024A': 'XCCL',
-  'R-1024B': 'XCCM',
-  'R-10228': 'LMO',
-  'R-10216': 'FB',
-  'R-102D0': 'SIO',
-  'R-40AAA': 'AT',
-  'R-102CF': 'CV',
+  'R-10228': 'LM', '399352003': 'LM',
+  'R-1024A': 'XCCL', '399192008': 'XCCL',
+  'R-1024B': 'XCCM', '399101009': 'XCCM',
+  'R-10230': 'LMO', '399099002': 'LMO',
+  'R-10244': 'FB', '399196006': 'FB',
+  'R-102D0': 'SIO', '399188001': 'SIO',
+  'R-40AAA': 'ISO', '441555000': 'ISO',
+  '399011000': 'AT',
+  '399161006': 'CV',
 };
 
 const VIEW_MEANINGS: Array<[RegExp, string]> = [

@@ -59,18 +59,93 @@ export const LEFT = sct('7771000', 'Left');
 export const RIGHT = sct('24028007', 'Right');
 export const RIGHT_AND_LEFT = sct('51440002', 'Right and left');
 
-/** CID 4014 View for Mammography, for images whose View Code Sequence is missing (from View Position). */
+/**
+ * CID 4014 View for Mammography (PS3.16), by the abbreviation the view selection reads from an
+ * image without a View Code Sequence (its View Position or description). Codes as in the CID
+ * 4014 table; XCCL is 399192008 (an earlier version of this table had 399192003, which is not
+ * the code PS3.16 lists).
+ */
 export const MAMMOGRAPHY_VIEWS: Readonly<Record<string, Code>> = {
   CC: sct('399162004', 'cranio-caudal'),
   MLO: sct('399368009', 'medio-lateral oblique'),
   ML: sct('399260004', 'medio-lateral'),
   LM: sct('399352003', 'latero-medial'),
-  XCCL: sct('399192003', 'cranio-caudal exaggerated laterally'),
+  XCCL: sct('399192008', 'cranio-caudal exaggerated laterally'),
   XCCM: sct('399101009', 'cranio-caudal exaggerated medially'),
   LMO: sct('399099002', 'latero-medial oblique'),
   FB: sct('399196006', 'caudo-cranial (from below)'),
   SIO: sct('399188001', 'superolateral to inferomedial oblique'),
+  ISO: sct('441555000', 'inferomedial to superolateral oblique'),
 };
+
+/**
+ * Coding schemes DICOM has deprecated: SNOMED-RT ("SRT"), SNOMED International 3 ("SNM3") and
+ * the SNOMED DICOM Microglossary ("99SDM"). PS3.16 Annex J lists their retired codes; dciodvfy
+ * warns "CodingSchemeDesignator is deprecated" for them. Vendors (GE among them) still code the
+ * View Code Sequence and View Modifier Code Sequence of their mammograms in these schemes.
+ */
+export const DEPRECATED_SCHEMES: ReadonlySet<string> = new Set(['SRT', 'SNM3', '99SDM']);
+
+/**
+ * CID 4014 View for Mammography: the SNOMED CT code for each legacy (SNOMED-RT / SNOMED 3)
+ * code value, from the "SNOMED-RT ID" column of the PS3.16 CID 4014 table; Y-X1770 and
+ * Y-X1771 (the 99SDM codes of an earlier version of CID 4014) from PS3.16 Annex J, Table
+ * "SNOMED Codes Retired from DICOM Use".
+ */
+export const LEGACY_VIEW_CODES: Readonly<Record<string, Code>> = {
+  'R-10224': sct('399260004', 'medio-lateral'),
+  'R-10226': sct('399368009', 'medio-lateral oblique'),
+  'R-10228': sct('399352003', 'latero-medial'),
+  'R-10230': sct('399099002', 'latero-medial oblique'),
+  'R-10242': sct('399162004', 'cranio-caudal'),
+  'R-10244': sct('399196006', 'caudo-cranial (from below)'),
+  'R-102D0': sct('399188001', 'superolateral to inferomedial oblique'),
+  'R-40AAA': sct('441555000', 'inferomedial to superolateral oblique'),
+  'R-1024A': sct('399192008', 'cranio-caudal exaggerated laterally'),
+  'R-1024B': sct('399101009', 'cranio-caudal exaggerated medially'),
+  'G-8310': sct('127457009', 'tissue specimen from breast'),
+  'Y-X1770': sct('399192008', 'cranio-caudal exaggerated laterally'),
+  'Y-X1771': sct('399101009', 'cranio-caudal exaggerated medially'),
+};
+
+/**
+ * CID 4015 View Modifier for Mammography: the SNOMED CT code for each legacy (SNOMED-RT /
+ * SNOMED 3) code value, from the "SNOMED-RT ID" column of the PS3.16 CID 4015 table.
+ * R-102C9 and R-102CA are also retired codes with other meanings ("Transthoracic",
+ * "Lordotic": PS3.16 Annex J), so they are translated only when the image's meaning is the
+ * mammography one (see `requiredMeaning`).
+ */
+export const LEGACY_VIEW_MODIFIER_CODES: Readonly<Record<string, Code & { requiredMeaning?: RegExp }>> = {
+  'R-102D2': sct('399161006', 'Cleavage'),
+  'R-102D1': sct('399011000', 'Axillary Tail'),
+  'R-102D3': sct('399197002', 'Rolled Lateral'),
+  'R-102D4': sct('399226006', 'Rolled Medial'),
+  'R-102CA': { ...sct('414493004', 'Rolled Inferior'), requiredMeaning: /rolled\s*inferior/i },
+  'R-102C9': { ...sct('415670009', 'Rolled Superior'), requiredMeaning: /rolled\s*superior/i },
+  'R-102D5': sct('399209000', 'Implant Displaced'),
+  'R-102D6': sct('399163009', 'Magnification'),
+  'R-102D7': sct('399055006', 'Spot Compression'),
+  'R-102C2': sct('399110001', 'Tangential'),
+  'R-40AB3': sct('442581004', 'Nipple in profile'),
+  'P2-00161': sct('441752004', 'Anterior compression'),
+  'R-40ABE': sct('442593008', 'Infra-mammary fold'),
+  'R-40AB2': sct('442580003', 'Axillary tissue'),
+};
+
+/**
+ * The code a report writes for a view or view modifier code copied from an image: a code in a
+ * deprecated scheme becomes its SNOMED CT equivalent from `table`; a code in any other scheme
+ * stays as it is. A deprecated code with no equivalent (not in the table, or a retired code
+ * whose meaning is not the mammography one) gives undefined: the report leaves it out, because
+ * repeating it would carry a deprecated scheme into the report (a validation warning) and
+ * guessing a translation could state a view the image was not taken in.
+ */
+export function translateLegacyCode(code: Code, table: Readonly<Record<string, Code & { requiredMeaning?: RegExp }>>): Code | undefined {
+  if (!DEPRECATED_SCHEMES.has(code.scheme.toUpperCase())) return code;
+  const known = table[code.value.toUpperCase()];
+  if (!known || (known.requiredMeaning && !known.requiredMeaning.test(code.meaning))) return undefined;
+  return { value: known.value, scheme: known.scheme, meaning: known.meaning };
+}
 
 // TID 1501 measurement groups, TID 300 measurements, TID 310 properties ------------------------
 
@@ -92,6 +167,20 @@ export const ABNORMAL = sct('263654008', 'Abnormal');
 export const NORMAL = sct('17621005', 'Normal');
 export const NO_UNITS = ucum('1', 'no units');
 export const PERCENT = ucum('%', 'Percent');
+
+// Notes a reader must see: research use, per-image flags, images not scored ----------------------
+
+/**
+ * A free-text remark (DCM 121106). TID 1500 and TID 1501 are extensible (PS3.16 §6.2.5), and
+ * TID 1501 has a CONTAINS TEXT row for qualitative evaluations; mammocad writes its research-use
+ * statement and images it did not score under the TID 1500 root, and per-image flags in the
+ * image's measurement group, all as Comment.
+ */
+export const COMMENT = dcm('121106', 'Comment');
+/** TID 4002 row 5 (Mammography CAD Impression/Recommendation Body): free text of an overall or individual impression. */
+export const IMPRESSION_DESCRIPTION = dcm('111033', 'Impression Description');
+/** TID 4006 Single Image Finding of type Selected region: "a textual description of the contents of a selected region". */
+export const SELECTED_REGION_DESCRIPTION = dcm('111058', 'Selected Region Description');
 
 // TID 4019 algorithm identification ------------------------------------------------------------
 

@@ -41,6 +41,25 @@ export function checkLo(field: string, value: string, max = MAX_LO): void {
   if ([...value].some((c) => c === '\\' || c.charCodeAt(0) < 0x20)) throw new ValidationError(field, 'must not contain backslashes or control characters');
 }
 
+/**
+ * The longest note mammocad writes in a TEXT item (research-use statement, image flags, reasons
+ * an image was not scored, the validation data set). TEXT values are UT, which holds up to
+ * 2^32-2 bytes (PS3.5 Table 6.2-1); a note is meant to be read on a workstation, so mammocad
+ * keeps it to one line of at most this many characters.
+ */
+export const MAX_NOTE = 1024;
+
+/**
+ * Checks a note for a TEXT item (UT): a non-empty string on one line (no control characters), at
+ * most `max` characters. Returns it without surrounding spaces, as a reader gets it back.
+ */
+export function checkNote(field: string, value: unknown, max = MAX_NOTE): string {
+  if (typeof value !== 'string' || value.trim() === '') throw new ValidationError(field, 'must be a non-empty string');
+  if (value.length > max) throw new ValidationError(field, `must be at most ${max} characters; got ${value.length}`);
+  if ([...value].some((c) => c.charCodeAt(0) < 0x20 || c.charCodeAt(0) === 0x7f)) throw new ValidationError(field, 'must be one line without control characters');
+  return value.trim();
+}
+
 /** Checks a code before it goes into a Code Sequence item. */
 export function checkCode(field: string, code: Code): void {
   checkLo(`${field}.value`, code.value, MAX_CODE_VALUE);

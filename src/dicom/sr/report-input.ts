@@ -7,8 +7,8 @@ import { BREAST_SIDES, ValidationError, assertProbability, type BreastSide, type
 import { isDicomUid, isUidLike } from '../dicom-json.js';
 import type { NaturalizedDataset } from '../part10.js';
 import { selectView } from '../view-selection.js';
-import { MAMMOGRAPHY_VIEWS, type Code } from './codes.js';
-import { checkCode, checkLo } from './content-items.js';
+import { LEGACY_VIEW_CODES, LEGACY_VIEW_MODIFIER_CODES, MAMMOGRAPHY_VIEWS, translateLegacyCode, type Code } from './codes.js';
+import { checkCode, checkLo, checkNote } from './content-items.js';
 import { newUid } from './uids.js';
 
 /** The classifier that produced the scores (TID 4019 Algorithm Identification). */
@@ -43,6 +43,26 @@ export interface ScopedResult extends ScoredResult {
   sopInstanceUids: string[];
 }
 
+/**
+ * The model's validation evidence, written into the TID 4019 Algorithm Parameters of every
+ * result. Each field is null when unknown; an AUC of null says the model has no evidence.
+ */
+export interface ModelEvidence {
+  /** Validation AUC, in [0, 1]. */
+  auc: number | null;
+  /** Its 95% confidence interval [lower, upper], each in [0, 1]. */
+  aucCi: [number, number] | null;
+  /** The data set it was validated on, e.g. 'rsna-screening'. */
+  dataset: string | null;
+  /** How, e.g. '4-fold cross-validation by woman, 722 women'. */
+  method: string | null;
+}
+
+/** A statement that the report is for research use only, shown where viewers display it. */
+export interface ResearchUse {
+  statement: string;
+}
+
 /** The content of a report: every score, what it refers to, and who produced it. The reader returns exactly this. */
 export interface ReportResults {
   /** Per image, keyed by SOP Instance UID. */
@@ -52,6 +72,14 @@ export interface ReportResults {
   threshold: number;
   algorithm: AlgorithmIdentity;
   device: DeviceObserver;
+  /** The model's validation evidence, when the input gave it. */
+  evidence?: ModelEvidence;
+  /** The research-use statement, when the report is marked for research use only. */
+  researchUse?: ResearchUse;
+  /** Notes on scored images (SOP Instance UID -> texts, in the order given), when there are any. */
+  imageFlags?: Record<string, string[]>;
+  /** Source images that were not scored, with the reason (SOP Instance UID -> reason), when there are any. */
+  skippedImages?: Record<string, string>;
 }
 
 export interface ReportInput {
@@ -71,6 +99,17 @@ export interface ReportInput {
   uids?: { seriesInstanceUid: string; sopInstanceUid: string };
   /** When the report is written (Content Date/Time); now when absent. */
   createdAt?: Date;
+  /** The model's validation evidence (TID 4019 Algorithm Parameters "validation-..."). */
+  evidence?: ModelEvidence;
+  /**
+   * Marks the report for research use only: the statement is written where viewers display it
+   * and the Series Description starts with "RESEARCH USE ONLY". Without it nothing changes.
+   */
+  researchUse?: ResearchUse;
+  /** Short notes on scored images (SOP Instance UID -> texts), e.g. "outside the model's intended use: digitised film". */
+  imageFlags?: Record<string, string[]>;
+  /** Source images that were not scored (SOP Instance UID -> reason), e.g. an implausible image. */
+  skippedImages?: Record<string, string>;
 }
 
 /** What the report needs to know of one source image. */
@@ -150,11 +189,22 @@ function sourceImageOf(ds: NaturalizedDataset, field: string): SourceImage {
   const seriesInstanceUid = requireUid(ds, 'SeriesInstanceUID', field);
   const decision = selectView(ds);
   const viewItem = sequenceItems(ds, 'ViewCodeSequence')[0];
-  // SNOMED-RT (SRT) codes are deprecated: a view the selection recognised is written with its SNOMED CT code.
+  // View and view modifier codes in deprecated schemes (SRT, SNM3, 99SDM: GE and others still
+  // write them) are written with their SNOMED CT equivalents from PS3.16 CID 4014 / CID 4015;
+  // codes in other schemes are copied as the image has them (see translateLegacyCode).
   const imageViewCode = codeFrom(viewItem);
   const knownView = decision.view ? MAMMOGRAPHY_VIEWS[decision.view] : undefined;
-  const viewCode = imageViewCode && imageViewCode.scheme !== 'SRT' ? imageViewCode : (knownView ?? imageViewCode);
-  const viewModifiers = viewItem ? sequenceItems(viewItem, 'ViewModifierCodeSequence').map(codeFrom).filter((c): c is Code => c !== undefined) : [];
+  // An image without a View Code Sequence gets the code of the view the selection read from its
+  // View Position or description. A deprecated view code CID 4014 does not list is left out,
+  // not guessed from its meaning: the report states no view rather than a wrong one.
+  const viewCode = imageViewCode ? translateLegacyCode(imageViewCode, LEGACY_VIEW_CODES) : knownView;
+  const viewModifiers = viewItem
+    ? sequenceItems(viewItem, 'ViewModifierCodeSequence')
+        .map(codeFrom)
+        .filter((c): c is Code => c !== undefined)
+        .map((c) => translateLegacyCode(c, LEGACY_VIEW_MODIFIER_CODES))
+        .filter((c): c is Code => c !== undefined)
+    : [];
   // A code the image carries is repeated in the report; one that would not fit a Code Sequence is left out rather than failing the report.
   const fits = (code: Code) => {
     try {
@@ -196,6 +246,78 @@ function probability(field: string, value: unknown): number {
   if (typeof value !== 'number') throw new ValidationError(field, `must be a number; got ${JSON.stringify(value)}`);
   assertProbability(field, value);
   return value;
+}
+
+const isRecord = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value);
+
+/** How the report writes an unknown evidence field; a data set or method of that name could not be told from an unknown one. */
+export const UNKNOWN_EVIDENCE = 'none';
+
+function evidenceText(field: string, value: unknown): string | null {
+  if (value === null || value === undefined) return null;
+  const text = checkNote(field, value);
+  if (text.trim() === UNKNOWN_EVIDENCE) throw new ValidationError(field, `'${UNKNOWN_EVIDENCE}' is how the report writes an unknown value; give null instead`);
+  return text;
+}
+
+function modelEvidence(value: unknown): ModelEvidence {
+  if (!isRecord(value)) throw new ValidationError('evidence', 'must be an object with auc, aucCi, dataset and method (null when unknown)');
+  const auc = value.auc === null || value.auc === undefined ? null : probability('evidence.auc', value.auc);
+  let aucCi: [number, number] | null = null;
+  if (value.aucCi !== null && value.aucCi !== undefined) {
+    if (!Array.isArray(value.aucCi) || value.aucCi.length !== 2) throw new ValidationError('evidence.aucCi', 'must be [lower, upper] or null');
+    aucCi = [probability('evidence.aucCi[0]', value.aucCi[0]), probability('evidence.aucCi[1]', value.aucCi[1])];
+    if (aucCi[0] > aucCi[1]) throw new ValidationError('evidence.aucCi', `the lower bound ${aucCi[0]} is above the upper bound ${aucCi[1]}`);
+  }
+  const dataset = evidenceText('evidence.dataset', value.dataset);
+  // The report writes "validation-data=<dataset>; <method>": the first "; " separates them.
+  if (dataset?.includes('; ')) throw new ValidationError('evidence.dataset', "must not contain '; ' (it separates the data set from the method in the report)");
+  return { auc, aucCi, dataset, method: evidenceText('evidence.method', value.method) };
+}
+
+/**
+ * Checks the notes a report carries besides its scores: the research-use statement, flags on
+ * scored images and the reasons images were not scored. Flags belong to a scored image (they
+ * are written with its result); a skipped image is a source without a score, and no breast or
+ * exam result may have been computed from it.
+ */
+function reportNotes(
+  input: ReportInput,
+  order: Map<string, number>,
+  results: Pick<ReportResults, 'images' | 'breasts' | 'exam'>,
+): Pick<ReportResults, 'researchUse' | 'imageFlags' | 'skippedImages'> {
+  const notes: Pick<ReportResults, 'researchUse' | 'imageFlags' | 'skippedImages'> = {};
+  const bySource = (entries: Array<[string, unknown]>) => entries.sort(([a], [b]) => order.get(a)! - order.get(b)!);
+  if (input.researchUse !== undefined) {
+    if (!isRecord(input.researchUse)) throw new ValidationError('researchUse', 'must be an object with a statement');
+    notes.researchUse = { statement: checkNote('researchUse.statement', input.researchUse.statement) };
+  }
+  if (input.imageFlags !== undefined) {
+    if (!isRecord(input.imageFlags)) throw new ValidationError('imageFlags', 'must map SOP Instance UIDs to lists of texts');
+    const flags: Record<string, string[]> = {};
+    for (const [uid, texts] of Object.entries(input.imageFlags)) {
+      const field = `imageFlags['${uid}']`;
+      if (!order.has(uid)) throw new ValidationError(field, 'is not the SOP Instance UID of a source image');
+      if (!results.images[uid]) throw new ValidationError(field, 'the image has no score: a flag is written with the image\'s result (give a skipped image\'s reason in skippedImages)');
+      if (!Array.isArray(texts)) throw new ValidationError(field, 'must be a list of texts');
+      if (texts.length) flags[uid] = texts.map((text, i) => checkNote(`${field}[${i}]`, text));
+    }
+    if (Object.keys(flags).length) notes.imageFlags = Object.fromEntries(bySource(Object.entries(flags))) as Record<string, string[]>;
+  }
+  if (input.skippedImages !== undefined) {
+    if (!isRecord(input.skippedImages)) throw new ValidationError('skippedImages', 'must map SOP Instance UIDs to reasons');
+    const used = new Set([...Object.values(results.breasts).flatMap((b) => b?.sopInstanceUids ?? []), ...results.exam.sopInstanceUids]);
+    const skipped: Record<string, string> = {};
+    for (const [uid, reason] of Object.entries(input.skippedImages)) {
+      const field = `skippedImages['${uid}']`;
+      if (!order.has(uid)) throw new ValidationError(field, 'is not the SOP Instance UID of a source image');
+      if (results.images[uid]) throw new ValidationError(field, 'the image has a score; a skipped image has none');
+      if (used.has(uid)) throw new ValidationError(field, 'a breast or exam result references the image, but it was not scored');
+      skipped[uid] = checkNote(field, reason);
+    }
+    if (Object.keys(skipped).length) notes.skippedImages = Object.fromEntries(bySource(Object.entries(skipped))) as Record<string, string>;
+  }
+  return notes;
 }
 
 /**
@@ -270,6 +392,8 @@ export function validateReportInput(input: ReportInput): ValidatedReport {
       softwareVersion: requiredLo('device.softwareVersion', device.softwareVersion),
       uid: requiredLo('device.uid', device.uid, /^(0|[1-9]\d*)(\.(0|[1-9]\d*))+$/, 'a DICOM UID'),
     },
+    ...(input.evidence !== undefined ? { evidence: modelEvidence(input.evidence) } : {}),
+    ...reportNotes(input, order, { images, breasts, exam }),
   };
 
   const uids = input.uids ?? { seriesInstanceUid: newUid(), sopInstanceUid: newUid() };

@@ -17,6 +17,12 @@ import { IMPLEMENTATION_CLASS_UID, IMPLEMENTATION_VERSION_NAME } from './uids.js
 /** The Manufacturer of every report mammocad writes; study discovery relies on it to leave our own reports out. */
 export const REPORT_MANUFACTURER = 'mammocad';
 export const REPORT_SERIES_DESCRIPTION = 'mammocad AI results';
+/**
+ * The Series Description of a report marked for research use only: PACS and viewers list
+ * series by their description, so the mark is seen before the report is opened (LO, at most
+ * 64 characters).
+ */
+export const RESEARCH_SERIES_DESCRIPTION = `RESEARCH USE ONLY - ${REPORT_SERIES_DESCRIPTION}`;
 /** Series Number of the report series: high, so viewers list it after the image series. */
 const REPORT_SERIES_NUMBER = 9001;
 
@@ -87,7 +93,7 @@ function documentModules(report: ValidatedReport, sopClassUid: string): Naturali
     SeriesNumber: REPORT_SERIES_NUMBER,
     SeriesDate: date,
     SeriesTime: time,
-    SeriesDescription: REPORT_SERIES_DESCRIPTION,
+    SeriesDescription: report.results.researchUse ? RESEARCH_SERIES_DESCRIPTION : REPORT_SERIES_DESCRIPTION,
     ReferencedPerformedProcedureStepSequence: [],
     // General Equipment: what wrote the report
     Manufacturer: REPORT_MANUFACTURER,

@@ -19,6 +19,8 @@ export interface ReadReport {
   seriesInstanceUid: string;
   studyInstanceUid: string;
   manufacturer: string;
+  /** Series Description: "RESEARCH USE ONLY - ..." for a report marked for research use only. */
+  seriesDescription: string;
   /** Patient's Name as written (the alphabetic group), e.g. for checking the character set. */
   patientName: string;
   specificCharacterSet: string;
@@ -53,6 +55,7 @@ export function readReportDataset(dataset: NaturalizedDataset, source: string): 
     seriesInstanceUid: text(dataset, 'SeriesInstanceUID'),
     studyInstanceUid: text(dataset, 'StudyInstanceUID'),
     manufacturer: text(dataset, 'Manufacturer'),
+    seriesDescription: text(dataset, 'SeriesDescription'),
     patientName: text(dataset, 'PatientName'),
     specificCharacterSet: text(dataset, 'SpecificCharacterSet'),
     library,

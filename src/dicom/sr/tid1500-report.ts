@@ -6,13 +6,20 @@
 //     HAS OBS CONTEXT  Observer Type = Device, Device Observer UID, Name, Manufacturer, Model Name
 //                                                               (TID 1002, TID 1004)
 //     HAS CONCEPT MOD  Procedure reported = Screening mammography
+//     CONTAINS TEXT    Comment = the research-use statement, when the report is marked so
+//     CONTAINS TEXT    Comment = "Image not scored: <reason>", one per source that was not scored,
+//       INFERRED FROM  IMAGE: that source
 //     CONTAINS         Image Library > Image Library Group > one IMAGE per source (TID 1600-1603)
 //     CONTAINS         Imaging Measurements
 //       CONTAINS       Measurement Group per image, per breast, for the exam (TID 1501, see there)
+//
+// TID 1500 is extensible (PS3.16 §6.2.5: added items may go wherever they fit), so the two
+// kinds of Comment sit right under the root, before the results, where every viewer shows them.
 
 import { ReportParseError, ValidationError, type BreastSide } from '../../domain/index.js';
 import { SOP_CLASS } from '../sop-classes.js';
 import {
+  COMMENT,
   ENGLISH_US,
   IMAGE_LIBRARY,
   IMAGING_MEASUREMENTS,
@@ -23,13 +30,30 @@ import {
   SCREENING_MAMMOGRAPHY,
   sameCode,
 } from './codes.js';
-import { codeContentItem, conceptOf, containerItem, findChildren, requireChild, type ContentItem, type SopReference } from './content-items.js';
+import {
+  childrenOf,
+  codeContentItem,
+  conceptOf,
+  containerItem,
+  findChildren,
+  imageContentItem,
+  imageReferenceOf,
+  requireChild,
+  textContentItem,
+  textValueOf,
+  valueTypeOf,
+  type ContentItem,
+  type SopReference,
+} from './content-items.js';
 import type { ReportResults, ScopedResult, ScoredResult, ValidatedReport } from './report-input.js';
 import { Tid1002ObserverContext } from './tid1002-observer-context.js';
 import { Tid1501MeasurementGroup, type GroupScope } from './tid1501-measurement-group.js';
 import { Tid1600ImageLibrary, type LibraryEntry } from './tid1600-image-library.js';
 import { Tid4019AlgorithmIdentification } from './tid4019-algorithm-identification.js';
 import { uidFromName } from './uids.js';
+
+/** How a Comment on an image that was not scored begins; the reason follows. */
+const NOT_SCORED = 'Image not scored: ';
 
 /** What a template's parser reads from a report's content tree. */
 export interface ParsedReportContent {
@@ -66,21 +90,34 @@ export class Tid1500MeasurementReport {
         if (!source) throw new ValidationError('references', `image ${uid} is not a source`);
         return source;
       });
-    const algorithm = new Tid4019AlgorithmIdentification(results.algorithm, results.threshold);
-    const group = (scope: GroupScope, name: string, result: ScoredResult, images: string[]) =>
-      new Tid1501MeasurementGroup({ scope, trackingUid: uidFromName(`${uids.sopInstanceUid} ${name}`), result, sources: referencesOf(images), algorithm });
+    const algorithm = new Tid4019AlgorithmIdentification(results.algorithm, results.threshold, results.evidence);
+    const group = (scope: GroupScope, name: string, result: ScoredResult, images: string[], notes?: string[]) =>
+      new Tid1501MeasurementGroup({ scope, trackingUid: uidFromName(`${uids.sopInstanceUid} ${name}`), result, sources: referencesOf(images), algorithm, notes });
 
     this.observer = new Tid1002ObserverContext(results.device);
     this.library = new Tid1600ImageLibrary(sources);
     this.groups = [
       ...Object.entries(results.images).map(([uid, result]) =>
-        group({ level: 'image', sopInstanceUid: uid, laterality: byUid.get(uid)?.laterality ?? 'U' }, `image ${uid}`, result, [uid]),
+        group({ level: 'image', sopInstanceUid: uid, laterality: byUid.get(uid)?.laterality ?? 'U' }, `image ${uid}`, result, [uid], results.imageFlags?.[uid]),
       ),
       ...(['L', 'R'] as const).flatMap((side) => {
         const breast = results.breasts[side];
         return breast ? [group({ level: 'breast', side }, `breast ${side}`, breast, breast.sopInstanceUids)] : [];
       }),
       group({ level: 'exam' }, 'exam', results.exam, results.exam.sopInstanceUids),
+    ];
+  }
+
+  /** The Comments under the root: the research-use statement, then each image that was not scored with a reference to it. */
+  notes(): ContentItem[] {
+    const { results, sources } = this.report;
+    const byUid = new Map(sources.map((source) => [source.sopInstanceUid, source]));
+    return [
+      ...(results.researchUse ? [textContentItem('CONTAINS', COMMENT, results.researchUse.statement)] : []),
+      ...Object.entries(results.skippedImages ?? {}).map(([uid, reason]) => ({
+        ...textContentItem('CONTAINS', COMMENT, `${NOT_SCORED}${reason}`),
+        ContentSequence: [imageContentItem('INFERRED FROM', undefined, byUid.get(uid)!)],
+      })),
     ];
   }
 
@@ -94,6 +131,7 @@ export class Tid1500MeasurementReport {
           codeContentItem('HAS CONCEPT MOD', LANGUAGE_OF_CONTENT, ENGLISH_US),
           ...this.observer.items(),
           codeContentItem('HAS CONCEPT MOD', PROCEDURE_REPORTED, SCREENING_MAMMOGRAPHY),
+          ...this.notes(),
           this.library.item(),
           containerItem('CONTAINS', IMAGING_MEASUREMENTS, this.groups.map((g) => g.item())),
         ],
@@ -120,10 +158,27 @@ export class Tid1500MeasurementReport {
       algorithm: exam.algorithm.algorithm,
       device: { ...observer.device, softwareVersion: softwareVersionOf(dataset) },
     };
+    if (exam.algorithm.evidence) results.evidence = exam.algorithm.evidence;
+    const imageFlags: Record<string, string[]> = {};
     for (const g of groups) {
-      if (g.scope.level === 'image') results.images[g.scope.sopInstanceUid] = g.result;
+      if (g.scope.level === 'image') {
+        results.images[g.scope.sopInstanceUid] = g.result;
+        if (g.notes?.length) imageFlags[g.scope.sopInstanceUid] = g.notes;
+      }
       if (g.scope.level === 'breast') results.breasts[g.scope.side as BreastSide] = scoped(g);
     }
+    const comments = findChildren(dataset, COMMENT, 'TEXT');
+    const statement = comments.find((c) => !childrenOf(c).some((child) => valueTypeOf(child) === 'IMAGE'));
+    if (statement) results.researchUse = { statement: textValueOf(statement) };
+    if (Object.keys(imageFlags).length) results.imageFlags = imageFlags;
+    const skipped: Record<string, string> = {};
+    for (const comment of comments) {
+      const image = childrenOf(comment).find((child) => valueTypeOf(child) === 'IMAGE');
+      if (!image) continue;
+      const text = textValueOf(comment);
+      skipped[imageReferenceOf(image, where).sopInstanceUid] = text.startsWith(NOT_SCORED) ? text.slice(NOT_SCORED.length) : text;
+    }
+    if (Object.keys(skipped).length) results.skippedImages = skipped;
     return { results, library };
   }
 }

@@ -6,13 +6,17 @@
 //   - the algorithm (TID 4019),
 //   - one TID 300 measurement: the probability, a NUM without units, with its TID 310
 //     Normality (Abnormal at or above the operating threshold, Normal below) and an
-//     INFERRED FROM reference to every source image it was computed from.
+//     INFERRED FROM reference to every source image it was computed from,
+//   - for an image, the flags the input gave for it (e.g. "outside the model's intended use:
+//     ..."), each a CONTAINS TEXT Comment after the measurement (TID 1501 row "CONTAINS TEXT",
+//     a qualitative evaluation as text), so a viewer shows them with the image's result.
 
 import { ReportParseError, ValidationError, assertProbability, type BreastSide, type Laterality } from '../../domain/index.js';
 import { isDicomUid } from '../dicom-json.js';
 import {
   ABNORMAL,
   BREAST,
+  COMMENT,
   FINDING_SITE,
   LATERALITY,
   MEASUREMENT_GROUP,
@@ -55,6 +59,8 @@ export interface MeasurementGroupInput {
   /** The images the probability was computed from. */
   sources: SopReference[];
   algorithm: Tid4019AlgorithmIdentification;
+  /** Notes on the result (image flags), written as Comment texts. */
+  notes?: string[];
 }
 
 function trackingIdentifier(scope: GroupScope): string {
@@ -97,6 +103,7 @@ export class Tid1501MeasurementGroup {
         codeContentItem('HAS CONCEPT MOD', FINDING_SITE, BREAST, laterality ? [codeContentItem('HAS CONCEPT MOD', LATERALITY, laterality)] : []),
         ...algorithm.items('HAS CONCEPT MOD'),
         measurement,
+        ...(this.group.notes ?? []).map((note) => textContentItem('CONTAINS', COMMENT, note)),
       ],
       Tid1501MeasurementGroup.TEMPLATE_ID,
     );
@@ -122,6 +129,7 @@ export class Tid1501MeasurementGroup {
         result: { probability: value, positive: sameCode(normality, ABNORMAL) },
         sources,
         algorithm: Tid4019AlgorithmIdentification.parse(group, here),
+        notes: findChildren(group, COMMENT, 'TEXT').map(textValueOf),
       });
     } catch (error) {
       if (error instanceof ValidationError) throw new ReportParseError(`${here}: ${error.message}`, { cause: error });

@@ -11,7 +11,11 @@
 //     CONTAINS CODE    CAD Processing and Findings Summary = All algorithms succeeded;
 //                      with findings (exam positive) | without findings (exam negative)
 //                                                                                (TID 4001)
+//       HAS PROPERTIES TEXT Impression Description = the research-use statement, with the
+//                      algorithm (TID 4019), when the report is marked so        (TID 4002)
 //       INFERRED FROM  Individual Impression/Recommendation (Rendering Intent)   (TID 4003)
+//         CONTAINS     TEXT Impression Description = "Image <UID> not scored: <reason>", one
+//                      line per source not scored, with the algorithm, when any  (TID 4002)
 //         CONTAINS     Composite Feature: the exam                               (TID 4004)
 //           INFERRED FROM  Composite Feature: each breast                        (TID 4004)
 //             INFERRED FROM  Single Image Finding: each image of that breast     (TID 4006)
@@ -23,7 +27,14 @@
 //
 // Every finding and feature carries Rendering Intent (Presentation Required when positive at
 // the operating threshold, Presentation Optional when negative), the algorithm (TID 4019)
-// and its Probability of cancer in percent, as the CAD templates express it.
+// and its Probability of cancer in percent, as the CAD templates express it. A Single Image
+// Finding whose image the input flagged carries the flags as its Selected Region Description
+// (one line each), the text row of a "Selected region" finding.
+//
+// TID 4000 is not extensible, so nothing can be added under its root: the research-use
+// statement and the images not scored go into the Impression Description rows of the TID 4002
+// bodies that TID 4001 (overall) and TID 4003 (individual) allow. TID 4002 has one Impression
+// Description and requires the algorithm (TID 4019) with it.
 
 import { ReportParseError, ValidationError, type BreastSide } from '../../domain/index.js';
 import { SOP_CLASS } from '../sop-classes.js';
@@ -35,6 +46,7 @@ import {
   DETECTION_PERFORMED,
   ENGLISH_US,
   IMAGE_LIBRARY,
+  IMPRESSION_DESCRIPTION,
   INDIVIDUAL_IMPRESSION_RECOMMENDATION,
   LANGUAGE_OF_CONTENT,
   MAMMOGRAPHY_CAD_REPORT,
@@ -45,6 +57,7 @@ import {
   PROBABILITY_OF_CANCER,
   RENDERING_INTENT,
   SELECTED_REGION,
+  SELECTED_REGION_DESCRIPTION,
   SINGLE_IMAGE_FINDING,
   SUCCEEDED,
   SUCCESSFUL_DETECTIONS,
@@ -65,6 +78,8 @@ import {
   referenceContentItem,
   referencedPositionOf,
   requireChild,
+  textContentItem,
+  textValueOf,
   valueTypeOf,
   type ContentItem,
   type RelationshipType,
@@ -78,6 +93,12 @@ import { Tid4019AlgorithmIdentification } from './tid4019-algorithm-identificati
 const LIBRARY_POSITION = [1, 2] as const;
 
 const intentOf = (result: ScoredResult): Code => (result.positive ? PRESENTATION_REQUIRED : PRESENTATION_OPTIONAL);
+
+/** Lines of a multi-line text (UT allows CR LF between lines). */
+const LINE_BREAK = '\r\n';
+const lines = (text: string) => text.split(/\r?\n/).filter((line) => line.trim() !== '');
+/** One line of the Individual Impression's description per image not scored. */
+const NOT_SCORED = /^Image (\S+) not scored: (.*)$/;
 
 export class Tid4000MammographyCadReport {
   static readonly TEMPLATE_ID = '4000';
@@ -97,7 +118,7 @@ export class Tid4000MammographyCadReport {
     if (exam.sopInstanceUids.length !== scored.length || scored.some((uid) => !exam.sopInstanceUids.includes(uid))) {
       throw new ValidationError('exam.sopInstanceUids', 'in a Mammography CAD report the exam result covers every scored image');
     }
-    this.algorithm = new Tid4019AlgorithmIdentification(report.results.algorithm, report.results.threshold);
+    this.algorithm = new Tid4019AlgorithmIdentification(report.results.algorithm, report.results.threshold, report.results.evidence);
   }
 
   /** The document's root content item (the SR Document Content module's attributes). */
@@ -106,14 +127,19 @@ export class Tid4000MammographyCadReport {
     const positions = new Map(sources.map((source, i) => [source.sopInstanceUid, [...LIBRARY_POSITION, i + 1]]));
     const referenceTo = (uid: string) => referenceContentItem('INFERRED FROM', positions.get(uid)!);
     const probability = (result: ScoredResult) => numContentItem('HAS PROPERTIES', PROBABILITY_OF_CANCER, result.probability * 100, PERCENT);
-    const finding = (relationship: RelationshipType, concept: Code, result: ScoredResult, inferredFrom: ContentItem[]) =>
+    const finding = (relationship: RelationshipType, concept: Code, result: ScoredResult, inferredFrom: ContentItem[], description: ContentItem[] = []) =>
       codeContentItem(relationship, concept, SELECTED_REGION, [
         codeContentItem('HAS CONCEPT MOD', RENDERING_INTENT, intentOf(result)),
         ...this.algorithm.items('HAS CONCEPT MOD'),
         probability(result),
+        ...description,
         ...inferredFrom,
       ]);
-    const singleImageFinding = (uid: string) => finding('INFERRED FROM', SINGLE_IMAGE_FINDING, results.images[uid]!, [referenceTo(uid)]);
+    const flags = (uid: string) => {
+      const texts = results.imageFlags?.[uid];
+      return texts?.length ? [textContentItem('HAS PROPERTIES', SELECTED_REGION_DESCRIPTION, texts.join(LINE_BREAK))] : [];
+    };
+    const singleImageFinding = (uid: string) => finding('INFERRED FROM', SINGLE_IMAGE_FINDING, results.images[uid]!, [referenceTo(uid)], flags(uid));
 
     const inBreast = new Set<string>();
     const breastFeatures = (['L', 'R'] as const).flatMap((side) => {
@@ -125,8 +151,19 @@ export class Tid4000MammographyCadReport {
     const looseFindings = Object.keys(results.images).filter((uid) => !inBreast.has(uid)).map(singleImageFinding);
     const examFeature = finding('CONTAINS', COMPOSITE_FEATURE, results.exam, [...breastFeatures, ...looseFindings]);
 
+    // TID 4002 bodies: an Impression Description with the algorithm that made the impression.
+    const body = (relationship: RelationshipType, description: string) => [
+      textContentItem(relationship, IMPRESSION_DESCRIPTION, description),
+      ...this.algorithm.items(relationship),
+    ];
+    const skipped = Object.entries(results.skippedImages ?? {}).map(([uid, reason]) => `Image ${uid} not scored: ${reason}`);
     const summary = codeContentItem('CONTAINS', CAD_PROCESSING_AND_FINDINGS_SUMMARY, results.exam.positive ? ALL_SUCCEEDED_WITH_FINDINGS : ALL_SUCCEEDED_WITHOUT_FINDINGS, [
-      containerItem('INFERRED FROM', INDIVIDUAL_IMPRESSION_RECOMMENDATION, [codeContentItem('HAS CONCEPT MOD', RENDERING_INTENT, intentOf(results.exam)), examFeature]),
+      ...(results.researchUse ? body('HAS PROPERTIES', results.researchUse.statement) : []),
+      containerItem('INFERRED FROM', INDIVIDUAL_IMPRESSION_RECOMMENDATION, [
+        codeContentItem('HAS CONCEPT MOD', RENDERING_INTENT, intentOf(results.exam)),
+        ...(skipped.length ? body('CONTAINS', skipped.join(LINE_BREAK)) : []),
+        examFeature,
+      ]),
     ]);
     const detections = codeContentItem('CONTAINS', SUMMARY_OF_DETECTIONS, SUCCEEDED, [
       containerItem('INFERRED FROM', SUCCESSFUL_DETECTIONS, [
@@ -172,6 +209,7 @@ export class Tid4000MammographyCadReport {
       return { probability: value / 100, positive: sameCode(intent, PRESENTATION_REQUIRED), algorithm: Tid4019AlgorithmIdentification.parse(item, here) };
     };
     const images: ReportResults['images'] = {};
+    const flags = new Map<string, string[]>();
     const readSingle = (item: ContentItem): string => {
       const here = `${where}, Single Image Finding`;
       const position = childrenOf(item).map(referencedPositionOf).find((p) => p !== undefined);
@@ -179,6 +217,8 @@ export class Tid4000MammographyCadReport {
       if (!entry) throw new ReportParseError(`${here}: does not reference an image of the Image Library`);
       const { probability, positive } = readFinding(item, here);
       images[entry.sopInstanceUid] = { probability, positive };
+      const description = findChildren(item, SELECTED_REGION_DESCRIPTION, 'TEXT')[0];
+      if (description) flags.set(entry.sopInstanceUid, lines(textValueOf(description)));
       return entry.sopInstanceUid;
     };
 
@@ -201,16 +241,23 @@ export class Tid4000MammographyCadReport {
     const equipment = (key: string) => String((Array.isArray(dataset[key]) ? (dataset[key] as unknown[])[0] : dataset[key]) ?? '').trim();
     const orderedImages: ReportResults['images'] = {};
     for (const uid of examResult.sopInstanceUids) orderedImages[uid] = images[uid]!;
-    return {
-      library,
-      results: {
-        images: orderedImages,
-        breasts,
-        exam: examResult,
-        threshold: exam.algorithm.threshold,
-        algorithm: exam.algorithm.algorithm,
-        device: { manufacturer: equipment('Manufacturer'), modelName: equipment('ManufacturerModelName'), softwareVersion: softwareVersionOf(dataset), uid: equipment('DeviceUID') },
-      },
+    const results: ReportResults = {
+      images: orderedImages,
+      breasts,
+      exam: examResult,
+      threshold: exam.algorithm.threshold,
+      algorithm: exam.algorithm.algorithm,
+      device: { manufacturer: equipment('Manufacturer'), modelName: equipment('ManufacturerModelName'), softwareVersion: softwareVersionOf(dataset), uid: equipment('DeviceUID') },
     };
+    if (exam.algorithm.evidence) results.evidence = exam.algorithm.evidence;
+    const statement = findChildren(summary, IMPRESSION_DESCRIPTION, 'TEXT')[0];
+    if (statement) results.researchUse = { statement: textValueOf(statement) };
+    const imageFlags = examResult.sopInstanceUids.filter((uid) => flags.get(uid)?.length).map((uid) => [uid, flags.get(uid)!] as const);
+    if (imageFlags.length) results.imageFlags = Object.fromEntries(imageFlags);
+    const skippedText = findChildren(impression, IMPRESSION_DESCRIPTION, 'TEXT')[0];
+    const skipped = skippedText ? lines(textValueOf(skippedText)).map((line) => NOT_SCORED.exec(line)) : [];
+    if (skipped.some((match) => !match)) throw new ReportParseError(`${where}: the Individual Impression's description has a line that is not 'Image <UID> not scored: <reason>'`);
+    if (skipped.length) results.skippedImages = Object.fromEntries(skipped.map((match) => [match![1]!, match![2]!]));
+    return { library, results };
   }
 }
