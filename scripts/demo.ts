@@ -183,9 +183,22 @@ async function main(): Promise<void> {
     MAMMOCAD_WEBHOOK_SECRET: secret,
     MAMMOCAD_POLL_INTERVAL_S: process.env.MAMMOCAD_POLL_INTERVAL_S ?? '30',
     MAMMOCAD_API_INTROSPECTION: process.env.MAMMOCAD_API_INTROSPECTION ?? 'true',
+    // The demo's model is trained on research-only data: its reports are written, marked
+    // RESEARCH USE ONLY (a site without research mode gets no report from such a model).
+    MAMMOCAD_REPORT_RESEARCH_MODE: process.env.MAMMOCAD_REPORT_RESEARCH_MODE ?? 'true',
+    // The demo study is digitised film (mini-MIAS) and the default model is for digital
+    // mammograms: a site's default skips such images; the demo scores them and flags each
+    // result as outside the model's intended use, so the flag can be seen in the API and SR.
+    MAMMOCAD_IMAGE_CHECKS_OUTSIDE_INTENDED_USE: process.env.MAMMOCAD_IMAGE_CHECKS_OUTSIDE_INTENDED_USE ?? 'score-and-flag',
   });
   const model = await ensureModel(env);
   say(`active model: ${model.version} (${validationLine(model)})`);
+  if (env.MAMMOCAD_IMAGE_CHECKS_OUTSIDE_INTENDED_USE === 'score-and-flag') {
+    say("the demo study is digitised film (mini-MIAS), outside the default model's intended use (digital mammograms): its images are scored and flagged as such (imageChecks.outsideIntendedUse = score-and-flag; a site's default skips them)");
+  }
+  if (env.MAMMOCAD_REPORT_RESEARCH_MODE === 'true') {
+    say('research mode is on (report.researchMode): every report this demo writes into the PACS says RESEARCH USE ONLY, not for clinical decisions');
+  }
 
   const logFile = path.join(DATA_DIR, 'service.log');
   const service = spawn(process.execPath, [BIN, 'serve'], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -239,7 +252,7 @@ async function main(): Promise<void> {
       `  GraphQL API:      ${url}`,
       `  clinician key:    ${key}`,
       `  model:            ${model.version}  -- ${validationLine(model)}`,
-      `  SR in the PACS:   ${report.sopInstanceUid} (${srInPacs ? 'found by QIDO' : 'NOT found by QIDO'})`,
+      `  SR in the PACS:   ${report.sopInstanceUid} (${srInPacs ? 'found by QIDO' : 'NOT found by QIDO'})${env.MAMMOCAD_REPORT_RESEARCH_MODE === 'true' ? ', marked RESEARCH USE ONLY (research mode)' : ''}`,
       '',
       'Example query:',
       curl,
@@ -260,6 +273,7 @@ async function main(): Promise<void> {
       modelValidationAuc: model.validation.auc,
       modelValidationAucCi: model.validation.aucCi,
       modelBeatsChance: model.beatsChance,
+      researchMode: env.MAMMOCAD_REPORT_RESEARCH_MODE === 'true',
       graphqlUrl: url,
       seconds: Number(elapsed.toFixed(1)),
     })}\n`,

@@ -236,6 +236,8 @@ async function main(): Promise<number> {
       MAMMOCAD_PACS_URL: orthanc.dicomwebUrl,
       MAMMOCAD_PACS_USERNAME: orthanc.username,
       MAMMOCAD_PACS_PASSWORD: orthanc.password,
+      // The test models carry no validation: research mode lets them write (marked) reports.
+      MAMMOCAD_REPORT_RESEARCH_MODE: 'true',
       MAMMOCAD_WEBHOOK_SECRET: webhookSecret,
       MAMMOCAD_POLL_INTERVAL_S: '10',
       // A killed worker's job is taken over after this (the production default is 120 s).

@@ -7,12 +7,13 @@ import { hostname } from 'node:os';
 import path from 'node:path';
 import { Command, CommanderError, Option } from 'commander';
 import { PROJECT_ROOT, createLogger, loadConfig, redactConfig, type Config, type LoadedConfig } from './config/index.js';
-import { ConfigError, DicomParseError, MammocadError, REPORT_TEMPLATES, ROLES, ValidationError, type ReportTemplate, type Role } from './domain/index.js';
+import { ConfigError, DicomParseError, MammocadError, REPORT_TEMPLATES, ROLES, ValidationError, type JsonValue, type ReportTemplate, type Role } from './domain/index.js';
 import { DicomwebClient } from './dicom/dicomweb-client.js';
 import { inspectFile } from './dicom/inspect-file.js';
 import { readPart10 } from './dicom/part10.js';
 import { buildFilmMammogram } from './dicom/convert/mias-to-dicom.js';
-import { REPORT_MANUFACTURER, buildStructuredReport, uidFromName, type DeviceObserver } from './dicom/sr/index.js';
+import { REPORT_MANUFACTURER, buildStructuredReport, uidFromName, type DeviceObserver, type ReportInput } from './dicom/sr/index.js';
+import { decideReport } from './pipeline/report-policy.js';
 import { reportInputFromScoreSet } from './dicom/sr/score-set.js';
 import type { SelectionPolicy } from './dicom/view-selection.js';
 import { createHttpServer, listen } from './graphql/http-server.js';
@@ -21,7 +22,7 @@ import { ChangeFeed } from './graphql/change-feed.js';
 import { EVALUATE_MODEL_JOB, EvaluateModelJob } from './pipeline/evaluate-model-job.js';
 import { JobRunner } from './pipeline/job-runner.js';
 import { TRAIN_MODEL_JOB, TrainModelJob } from './pipeline/train-model-job.js';
-import { readPackage } from './ml/registry/index.js';
+import { readPackage, type ModelPackage } from './ml/registry/index.js';
 import { miasTrainingDataset } from './training/datasets/mias-training.js';
 import type { DatasetEvaluation, ImageScore } from './training/trainer/score-dataset.js';
 import { loadTrainingConfig } from './training/trainer/config.js';
@@ -97,7 +98,7 @@ interface Services {
 
 /** The job queue of this process (embedded on SQLite, graphile-worker on PostgreSQL): scores studies, evaluates models. */
 function buildWorker({ config, logger, store, pacs, selection }: Services, metrics: PipelineMetrics): { worker: JobQueue; scoring: ScoreStudyJob } {
-  const scoring = new ScoreStudyJob({ pacs, store, logger, selection, reportTemplate: config.report.template, device: reportDevice(), metrics, inferenceThreads: config.worker.inferenceThreads });
+  const scoring = new ScoreStudyJob({ pacs, store, logger, selection, reportTemplate: config.report.template, device: reportDevice(), metrics, inferenceThreads: config.worker.inferenceThreads, imageChecks: config.imageChecks, researchMode: config.report.researchMode });
   const worker = createJobQueue({
     store,
     databaseUrl: config.database.url,
@@ -324,6 +325,8 @@ async function srCommand(command: Command, files: string[], opts: SrOptions): Pr
     return readPart10(bytes, file).dataset;
   });
   let scoreSet: unknown;
+  // Scored here with the active model: the same report policy as the service (report-policy.ts).
+  let policy: Pick<ReportInput, 'evidence' | 'researchUse' | 'imageFlags' | 'skippedImages'> = {};
   if (opts.scores) {
     try {
       scoreSet = JSON.parse(readFileSync(opts.scores, 'utf8'));
@@ -331,11 +334,24 @@ async function srCommand(command: Command, files: string[], opts: SrOptions): Pr
       throw new ValidationError('--scores', `cannot read ${opts.scores} as JSON: ${(error as Error).message}`);
     }
   } else {
-    scoreSet = await withActiveModel(command, async (runtime) => scoreSetOf(await scoreFiles(files, runtime, config.selection), runtime));
+    scoreSet = await withActiveModel(command, async (runtime, pkg) => {
+      const decision = decideReport({ metrics: pkg.metrics as JsonValue, manifest: pkg.manifestJson }, config.report.researchMode);
+      if (!decision.write) throw new MammocadError('REPORT_WITHHELD', `model ${pkg.version}: ${decision.withheldReason!}`);
+      const result = await scoreFiles(files, runtime, config.selection, { checks: config.imageChecks, intendedUse: pkg.manifest.intendedUse ?? null });
+      const flagged = result.images.filter((i) => i.status === 'scored' && i.flags.length > 0 && i.sopInstanceUid);
+      const skipped = result.images.filter((i) => i.status === 'skipped' && i.sopInstanceUid && i.reason);
+      policy = {
+        evidence: decision.evidence,
+        ...(decision.researchUse ? { researchUse: decision.researchUse } : {}),
+        ...(flagged.length ? { imageFlags: Object.fromEntries(flagged.map((i) => [i.sopInstanceUid!, i.flags])) } : {}),
+        ...(skipped.length ? { skippedImages: Object.fromEntries(skipped.map((i) => [i.sopInstanceUid!, i.reason!])) } : {}),
+      };
+      return scoreSetOf(result, runtime);
+    });
   }
   // Everything is checked while building; the file is written only for a complete report,
   // and renamed into place, so a failure never leaves a partial file under the given name.
-  const built = buildStructuredReport(reportInputFromScoreSet(sources, scoreSet, reportDevice()), template);
+  const built = buildStructuredReport({ ...reportInputFromScoreSet(sources, scoreSet, reportDevice()), ...policy }, template);
   const partial = `${opts.out}.partial`;
   writeFileSync(partial, built.bytes);
   renameSync(partial, opts.out);
@@ -356,12 +372,12 @@ async function withModels<T>(command: Command, work: (models: ModelService, conf
 }
 
 /** A runtime on the active model for the duration of `work`. */
-async function withActiveModel<T>(command: Command, work: (runtime: ModelRuntime) => Promise<T>): Promise<T> {
+async function withActiveModel<T>(command: Command, work: (runtime: ModelRuntime, pkg: ModelPackage) => Promise<T>): Promise<T> {
   const pkg = await withModels(command, (models, config) => models.activeOrDefaultPackage(config.defaultModelDir));
   if (!pkg) throw new MammocadError('NO_ACTIVE_MODEL', 'no model version is active: import one (mammocad models import DIR) and activate it (mammocad models activate VERSION)');
   const runtime = await createModelRuntime([pkg]);
   try {
-    return await work(runtime);
+    return await work(runtime, pkg);
   } finally {
     await runtime.dispose();
   }
@@ -489,7 +505,7 @@ async function evaluateCommand(command: Command, opts: EvaluateOptions): Promise
 const cliActor = () => `cli:${process.env.USER ?? 'unknown'}@${hostname()}`;
 
 function registerModelCommands(program: Command): Command {
-  const models = program.command('models').description('model packages: list, show, import, import-keras, verify, activate');
+  const models = program.command('models').description('model packages: list, show, import, import-keras, verify, activate, ood-reference');
   models
     .command('list')
     .description('registered versions and packages in the model folder')
@@ -576,15 +592,69 @@ function registerModelCommands(program: Command): Command {
           (thresholdGiven ? '' : `\nthreshold ${pkg.threshold} is a default, not calibrated for this site: choose one on local data before activating`),
       );
     });
+  models
+    .command('ood-reference')
+    .description("compute a package's out-of-distribution reference (docs/ood.md) from its training data set and write it into the package (a copy outside the model folder; import it afterwards)")
+    .requiredOption('--package <dir>', 'the model package folder (rewritten: ood-reference.json added, manifest files and hash updated)')
+    .requiredOption('--dataset <kind>', 'data set kind: mias, image-folder, rsna-screening (as mammocad evaluate)')
+    .requiredOption('--dir <dir>', 'the data set folder: the images the model was trained on')
+    .addOption(new Option('--threshold <s>', "flag threshold on the statistic (default: the package's, else 1 = the training images' 99th percentile)").argParser(parsePositive))
+    .option('--model-version <version>', 'give the package a new version, so it can be imported next to the original')
+    .option('--json', 'print as JSON')
+    .action(async (opts: { package: string; dataset: string; dir: string; threshold?: number; modelVersion?: string; json?: boolean }, cmd: Command) => oodReferenceCommand(cmd, opts));
   for (const command of models.commands) command.exitOverride();
   return models;
 }
 
+function parsePositive(value: string): number {
+  const number = Number(value);
+  if (!(Number.isFinite(number) && number > 0)) throw new ValidationError('--threshold', `must be a positive number; got ${value}`);
+  return number;
+}
+
+/** `mammocad models ood-reference`: the reference of a package from a data set, written into the package. */
+async function oodReferenceCommand(command: Command, opts: { package: string; dataset: string; dir: string; threshold?: number; modelVersion?: string; json?: boolean }): Promise<void> {
+  if (!(EVALUATE_DATASETS as readonly string[]).includes(opts.dataset)) {
+    throw new ValidationError('--dataset', `must be one of ${EVALUATE_DATASETS.join(', ')}; got ${opts.dataset}`);
+  }
+  const { config } = configFrom(command);
+  const packageDir = path.resolve(opts.package);
+  const modelDir = path.resolve(config.modelDir);
+  if (packageDir === modelDir || packageDir.startsWith(`${modelDir}${path.sep}`)) {
+    throw new ValidationError('--package', `${packageDir} is in the model folder ${modelDir}: a registered package must not change; run this on a copy and import the copy`);
+  }
+  const pkg = await readPackage(packageDir);
+  const dataset =
+    opts.dataset === 'mias'
+      ? miasTrainingDataset(await readMiasDataset(opts.dir))
+      : await (await import('./training/datasets/image-folder.js')).readImageFolderDataset(opts.dir, opts.dataset === 'rsna-screening' ? { name: 'rsna-screening' } : {});
+  const { computeOodReference } = await import('./training/trainer/ood-reference.js');
+  const { writeOodReference } = await import('./ml/ood/index.js');
+  const computed = await computeOodReference(pkg, dataset, { notes: `mammocad models ood-reference from ${path.resolve(opts.dir)}` });
+  for (const skip of computed.skipped) process.stderr.write(`mammocad: skipped ${skip.item}: ${skip.reason}\n`);
+  const written = await writeOodReference(packageDir, computed.reference, { threshold: opts.threshold, version: opts.modelVersion });
+  const { distances, scale } = computed.reference;
+  const ood = written.manifest.outOfDistribution!;
+  print(
+    Boolean(opts.json),
+    { version: written.version, path: written.path, packageHash: written.packageHash, images: computed.images, skipped: computed.skipped.length, statistic: ood.statistic, threshold: ood.threshold, scale, distances, msPerImage: computed.msPerImage },
+    [
+      `${written.version}: out-of-distribution reference from ${computed.images} images of ${dataset.name} (${computed.skipped.length} skipped)`,
+      `  statistic ${ood.statistic} v${ood.version}, scale (99th percentile distance) ${scale.toFixed(4)}, flag threshold ${ood.threshold}`,
+      `  training distances: median ${distances.p50.toFixed(4)}, 95th percentile ${distances.p95.toFixed(4)}, max ${distances.max.toFixed(4)}`,
+      `  package hash ${written.packageHash}`,
+    ].join('\n'),
+  );
+}
+
 async function scoreCommand(command: Command, files: string[], json: boolean): Promise<void> {
   const { config } = configFrom(command);
-  const result = await withActiveModel(command, (runtime) => scoreFiles(files, runtime, config.selection));
+  const result = await withActiveModel(command, (runtime, pkg) =>
+    scoreFiles(files, runtime, config.selection, { checks: config.imageChecks, intendedUse: pkg.manifest.intendedUse ?? null }),
+  );
   for (const image of result.images) {
-    print(json, { level: 'image', ...image }, `${image.file}: ${image.status}${image.probability !== null ? ` p=${image.probability.toFixed(4)}` : ''}${image.reason ? ` (${image.reason})` : ''}`);
+    const flags = image.flags.map((flag) => ` [${flag}]`).join('');
+    print(json, { level: 'image', ...image }, `${image.file}: ${image.status}${image.probability !== null ? ` p=${image.probability.toFixed(4)}` : ''}${image.reason ? ` (${image.reason})` : ''}${flags}`);
   }
   for (const breast of result.aggregate?.breasts ?? []) {
     print(json, { level: 'breast', ...breast, positive: breast.probability >= result.threshold }, `breast ${breast.laterality}: p=${breast.probability.toFixed(4)}`);

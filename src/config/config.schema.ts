@@ -37,6 +37,14 @@ const databaseUrl = z
 
 const nonEmpty = z.string().min(1, { error: 'must not be empty' });
 
+/** [min, max] with lo <= min <= max <= hi. */
+const range = (lo: number, hi: number) =>
+  z
+    .tuple([z.number(), z.number()], { error: `must be [min, max], numbers between ${lo} and ${hi}` })
+    .refine(([min, max]) => lo <= min && min <= max && max <= hi, { error: `must be [min, max], numbers between ${lo} and ${hi}, min <= max` });
+
+export const OUTSIDE_INTENDED_USE_POLICIES = ['skip', 'score-and-flag'] as const;
+
 export const configSchema = z.strictObject({
   dataDir: nonEmpty,
   modelDir: nonEmpty,
@@ -65,7 +73,7 @@ export const configSchema = z.strictObject({
     /** Modalities accepted besides MG (e.g. RG for digitised film stored as Secondary Capture). */
     extraModalities: z.array(z.string().regex(/^[A-Z]{1,16}$/, { error: 'must be DICOM modality codes such as RG' })),
     /** Views the classifier is meant for. */
-    views: z.array(z.enum(['CC', 'MLO', 'ML', 'LM', 'XCCL', 'XCCM', 'LMO', 'FB', 'SIO', 'AT', 'CV'], { error: 'must be view codes such as CC, MLO' })).min(1, { error: 'must name at least one view' }),
+    views: z.array(z.enum(['CC', 'MLO', 'ML', 'LM', 'XCCL', 'XCCM', 'LMO', 'FB', 'SIO', 'ISO', 'AT', 'CV'], { error: 'must be view codes such as CC, MLO' })).min(1, { error: 'must name at least one view' }),
     /** View modifiers that make an image diagnostic rather than screening. */
     skipModifiers: z.array(z.enum(['magnification', 'spot-compression', 'implant-displaced'], { error: 'must be magnification, spot-compression or implant-displaced' })),
   }),
@@ -126,13 +134,56 @@ export const configSchema = z.strictObject({
   report: z.strictObject({
     /** The structured report written for each scored study: TID 1500 (Comprehensive SR) or TID 4000 (Mammography CAD SR). */
     template: z.preprocess((v) => (typeof v === 'string' ? v.trim().toUpperCase() : v), z.enum(REPORT_TEMPLATES, { error: `must be one of ${REPORT_TEMPLATES.join(', ')}` })),
+    /**
+     * Research mode. Off (the default): a model whose validation does not show discrimination
+     * above chance (95% CI of its AUC not above 0.5, or no validation at all), or whose package
+     * says it is for research use only, writes no report into the PACS; its results stay in
+     * mammocad's store and API. On: every report is written and says, where viewers show it,
+     * "RESEARCH USE ONLY" and why. docs/structured-reports.md, "Model evidence".
+     */
+    researchMode: z.boolean(),
   }),
   log: z.strictObject({
     level: z.enum(LOG_LEVELS, { error: `must be one of ${LOG_LEVELS.join(', ')}` }),
   }),
+  /** What an image must be before a model scores it: docs/image-checks.md (each threshold and why). */
+  imageChecks: z.strictObject({
+    plausibility: z.strictObject({
+      /** Fewest rows and fewest columns (each). */
+      minMatrix: integer(1, 65_535),
+      /** Plausible height and width of the imaged field in mm, when the header gives a pixel spacing. */
+      fieldOfViewMm: range(0, 10_000),
+      /** Fewest distinct grey values the decoded image must have. */
+      minGreyLevels: integer(2, 65_536),
+      /** Smallest share of the 2^BitsStored stored values the image's grey range must span. */
+      minUsedDepthFraction: z.number({ error: 'must be a number between 0 and 1' }).min(0, { error: 'must be a number between 0 and 1' }).max(1, { error: 'must be a number between 0 and 1' }),
+      /** Largest share of the pixels that may sit at the minimum value, or at the maximum value. */
+      maxExtremeShare: z.number({ error: 'must be a number above 0, at most 1' }).gt(0, { error: 'must be a number above 0, at most 1' }).max(1, { error: 'must be a number above 0, at most 1' }),
+      /** A pixel is breast when above the background level by this fraction of the grey range above it (the pre-processing's breastThreshold). */
+      breastThreshold: z.number({ error: 'must be a number between 0 and 1 (exclusive)' }).gt(0, { error: 'must be a number between 0 and 1 (exclusive)' }).lt(1, { error: 'must be a number between 0 and 1 (exclusive)' }),
+      /** Share of the image the breast region (the largest connected area of breast pixels) must cover, [min, max]. */
+      breastShare: range(0, 1),
+    }),
+    /** An image outside the active model's declared intended use: not scored ('skip') or scored with a flag. */
+    outsideIntendedUse: z.enum(OUTSIDE_INTENDED_USE_POLICIES, { error: `must be one of ${OUTSIDE_INTENDED_USE_POLICIES.join(', ')}` }),
+  }),
 });
 
 export type Config = z.infer<typeof configSchema>;
+
+/** The image checks' defaults (load-config.ts fills them in; docs/image-checks.md says why each). */
+export const IMAGE_CHECK_DEFAULTS: Config['imageChecks'] = {
+  plausibility: {
+    minMatrix: 256,
+    fieldOfViewMm: [50, 500],
+    minGreyLevels: 16,
+    minUsedDepthFraction: 1 / 1024,
+    maxExtremeShare: 0.98,
+    breastThreshold: 0.1,
+    breastShare: [0.03, 0.98],
+  },
+  outsideIntendedUse: 'skip',
+};
 
 /** Environment variables, each mapped to its dotted configuration key. First match wins. */
 export const ENVIRONMENT_KEYS: ReadonlyArray<{ env: string; key: string; boolean?: true; list?: true }> = [
@@ -160,6 +211,7 @@ export const ENVIRONMENT_KEYS: ReadonlyArray<{ env: string; key: string; boolean
   { env: 'PORT', key: 'server.port' },
   { env: 'MAMMOCAD_WEBHOOK_SECRET', key: 'webhook.secret' },
   { env: 'MAMMOCAD_REPORT_TEMPLATE', key: 'report.template' },
+  { env: 'MAMMOCAD_REPORT_RESEARCH_MODE', key: 'report.researchMode', boolean: true },
   { env: 'MAMMOCAD_API_INTROSPECTION', key: 'api.introspection', boolean: true },
   { env: 'MAMMOCAD_API_LANDING_PAGE', key: 'api.landingPage', boolean: true },
   { env: 'MAMMOCAD_API_MAX_DEPTH', key: 'api.maxDepth' },
@@ -178,6 +230,7 @@ export const ENVIRONMENT_KEYS: ReadonlyArray<{ env: string; key: string; boolean
   { env: 'MAMMOCAD_JWT_ROLE_CLAIM', key: 'api.jwt.roleClaim' },
   { env: 'MAMMOCAD_JWT_MAX_LIFETIME_S', key: 'api.jwt.maxLifetimeSeconds' },
   { env: 'MAMMOCAD_LOG_LEVEL', key: 'log.level' },
+  { env: 'MAMMOCAD_IMAGE_CHECKS_OUTSIDE_INTENDED_USE', key: 'imageChecks.outsideIntendedUse' },
 ];
 
 /** Keys whose values are never printed. */

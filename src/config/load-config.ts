@@ -6,7 +6,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse as parseYaml } from 'yaml';
 import { ConfigError } from '../domain/errors.js';
-import { ENVIRONMENT_KEYS, SECRET_KEYS, configSchema, type Config } from './config.schema.js';
+import { ENVIRONMENT_KEYS, IMAGE_CHECK_DEFAULTS, SECRET_KEYS, configSchema, type Config } from './config.schema.js';
 
 /** The repository root (where package.json lives), for defaults relative to the checkout. */
 export const PROJECT_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -112,8 +112,13 @@ export function loadConfig(options: LoadOptions = {}): LoadedConfig {
       rateLimit: { perKeyPerMinute: 600, perAddressPerMinute: 1_200, ...((tree.api as Tree | undefined)?.rateLimit as Tree) },
       jwt: { roleClaim: 'role', maxLifetimeSeconds: 43_200, ...((tree.api as Tree | undefined)?.jwt as Tree) },
     },
-    report: { template: 'TID1500', ...(tree.report as Tree) },
+    report: { template: 'TID1500', researchMode: false, ...(tree.report as Tree) },
     log: { level: 'info', ...(tree.log as Tree) },
+    imageChecks: {
+      ...structuredClone(IMAGE_CHECK_DEFAULTS),
+      ...(tree.imageChecks as Tree),
+      plausibility: { ...structuredClone(IMAGE_CHECK_DEFAULTS.plausibility), ...((tree.imageChecks as Tree | undefined)?.plausibility as Tree) },
+    },
   };
   for (const key of Object.keys(tree)) {
     if (!(key in withDefaults)) withDefaults[key] = tree[key]; // let the schema reject unknown keys

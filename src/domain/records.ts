@@ -64,6 +64,12 @@ export interface PredictionRecord {
   positive: boolean;
   preprocessingHash: string;
   timings: Record<string, number> | null;
+  /** Out-of-distribution statistic (docs/ood.md; 1 = the training images' 99th percentile); null when not computed. */
+  outOfDistribution: number | null;
+  /** outOfDistribution above the model package's threshold; null when not computed. */
+  outOfDistributionFlagged: boolean | null;
+  /** Safety flags in words (e.g. "outside the model's intended use: ..."); empty when none. */
+  flags: string[];
   createdAt: Date;
 }
 

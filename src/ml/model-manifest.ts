@@ -9,6 +9,7 @@
 // compile-time check that the two agree) and src/ml/preprocess implements the pre-processing.
 
 import type { JsonValue } from '../domain/index.js';
+import type { PlattCalibration } from './calibration.js';
 
 export type ResizeMethod = 'area' | 'bilinear' | 'bicubic';
 export type TestTimeFlip = 'none' | 'horizontal' | 'vertical' | 'both';
@@ -75,6 +76,30 @@ export interface IntendedUse {
   presentation: 'for-presentation' | 'for-processing';
   views: string[];
   notes: string;
+  /**
+   * The pixel sizes (mm, [min, max]) the model was trained on or tolerates; an image whose
+   * header states a spacing outside it is outside the intended use. Absent: not declared.
+   */
+  pixelSpacingMm?: [number, number];
+  /**
+   * For research use only (e.g. trained on data licensed for research only): without the
+   * site's research mode its results are never written into the PACS (report-policy.ts).
+   */
+  researchUseOnly?: boolean;
+}
+
+/**
+ * Where a package keeps the training distribution of the out-of-distribution statistic
+ * (docs/ood.md), and the threshold above which an image is flagged.
+ */
+export interface OutOfDistributionSpec {
+  /** The reference file, relative to the package folder and listed in `files` (normally "ood-reference.json"). */
+  file: string;
+  /** The statistic and its version, as the file states them (e.g. "input-histogram-nn-jsd", 1). */
+  statistic: string;
+  version: number;
+  /** Flag an image whose statistic is above this; 1 is the training images' 99th percentile. */
+  threshold: number;
 }
 
 export interface ModelFileEntry {
@@ -104,6 +129,13 @@ export interface ModelManifest {
   trainingData?: { datasets: string[]; images: number; women: number; positives: number };
   /** What the model was trained on and is meant for; inputs outside it are outside its evidence. */
   intendedUse?: IntendedUse;
+  /** The out-of-distribution reference, if the package has one (older packages do not: no statistic). */
+  outOfDistribution?: OutOfDistributionSpec;
+  /**
+   * Maps the network's probability (flips averaged) to a calibrated one (src/ml/calibration.ts);
+   * the threshold is on the calibrated scale. Absent: the network's probability as it is.
+   */
+  calibration?: PlattCalibration;
   metrics?: { [key: string]: JsonValue };
   /** Every file of the package except manifest.json, with its digest. model.onnx is required. */
   files: ModelFileEntry[];

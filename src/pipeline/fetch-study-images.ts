@@ -1,15 +1,23 @@
 // The fetch and decode stages of scoring a study: retrieve each eligible image from the PACS
 // in its stored encoding and decode it. An image that cannot be decoded (corrupt stream,
 // unsupported encoding, missing pixels) is recorded as failed with its reason and the others go
-// on; a PACS fault is thrown (retryable) so the whole job is retried later.
+// on; a PACS fault is thrown (retryable) so the whole job is retried later. With the image
+// checks (image-checks.ts), an image whose header is implausible or outside the model's
+// intended use is skipped before its pixel data is fetched (the study's WADO-RS metadata is
+// read once for this; the file's own attributes are checked again before decoding), one whose
+// pixels are implausible right after decoding: recorded as skipped with the reason, never
+// scored.
 
 import type { Logger } from 'pino';
 import { MammocadError, NoEligibleViewsError, type ImageRecord } from '../domain/index.js';
 import type { DicomwebClient } from '../dicom/dicomweb-client.js';
+import { TAG, jsonString } from '../dicom/dicom-json.js';
 import { readPart10, type NaturalizedDataset } from '../dicom/part10.js';
 import { decodeImage, type DecodedImage } from '../dicom/pixels/decode-image.js';
+import { naturalize } from '../dicom/study-images.js';
 import { checkGreyImage } from '../ml/preprocess/index.js';
 import type { Store } from '../store/index.js';
+import { checkHeader, checkPixels, type ImageCheckOptions } from './image-checks.js';
 import { studyRef } from './study-discovery.js';
 
 /** Error codes that make one image unusable without affecting the others. */
@@ -21,32 +29,67 @@ export interface FetchedImage {
   dataset: NaturalizedDataset;
   decoded: DecodedImage;
   fetchMs: number;
+  /** What the score must carry: "outside the model's intended use: ..." when configured to score and flag. */
+  flags: string[];
 }
 
 export interface FetchResult {
   fetched: FetchedImage[];
   failed: Array<{ image: ImageRecord; reason: string; code: string }>;
+  /** Kept from scoring by the image checks, with the attributes read and the reason ("implausible image: ...", "outside the model's intended use: ..."). */
+  skipped: Array<{ image: ImageRecord; dataset: NaturalizedDataset; reason: string }>;
 }
 
+/**
+ * Fetches and decodes the eligible images. `checks`: the image checks and the active model's
+ * intended use (scoreStudy always passes them); without, no image is checked.
+ */
 export async function fetchStudyImages(
   deps: { pacs: DicomwebClient; store: Store; logger: Logger },
   studyUid: string,
   images: ImageRecord[],
+  checks?: ImageCheckOptions,
 ): Promise<FetchResult> {
   const log = deps.logger.child({ component: 'fetch', study: studyRef(studyUid) });
-  const result: FetchResult = { fetched: [], failed: [] };
-  for (const image of images.filter((i) => i.status === 'eligible')) {
+  const result: FetchResult = { fetched: [], failed: [], skipped: [] };
+  const eligible = images.filter((i) => i.status === 'eligible');
+  const headers = checks && eligible.length ? await studyHeaders(deps.pacs, studyUid) : new Map<string, NaturalizedDataset>();
+  const skip = async (image: ImageRecord, dataset: NaturalizedDataset, reason: string) => {
+    await deps.store.images.setStatus(image.sopInstanceUid, 'skipped', reason);
+    result.skipped.push({ image, dataset, reason });
+    log.info({ image: studyRef(image.sopInstanceUid), reason }, 'image skipped by the image checks');
+  };
+  for (const image of eligible) {
     const source = `study ${studyRef(studyUid)}, image ${image.sopInstanceUid}`;
+    // From the PACS's metadata first, so an image the header rules out is never fetched.
+    const header = headers.get(image.sopInstanceUid);
+    const early = checks && header ? checkHeader(header, image.view, checks) : null;
+    if (early?.skip) {
+      await skip(image, header!, early.skip);
+      continue;
+    }
     const started = performance.now();
     try {
       const { bytes } = await deps.pacs.retrieveInstance(studyUid, image.seriesUid, image.sopInstanceUid);
       const fetchMs = performance.now() - started;
       const file = readPart10(bytes, source);
+      // Then from the file's own attributes, still before decoding: a PACS may leave attributes
+      // out of its metadata (or the instance was not in it).
+      const verdict = checks ? checkHeader(file.dataset, image.view, checks) : null;
+      if (verdict?.skip) {
+        await skip(image, file.dataset, verdict.skip);
+        continue;
+      }
       const decoded = await decodeImage(file);
       // Checked here, image by image: the model runs on the whole study at once and would
       // otherwise refuse every image for one that is empty or not finite.
       checkGreyImage(decoded);
-      result.fetched.push({ image, dataset: file.dataset, decoded, fetchMs });
+      const pixels = checks ? checkPixels(decoded, file.dataset, checks) : null;
+      if (pixels?.skip) {
+        await skip(image, file.dataset, pixels.skip);
+        continue;
+      }
+      result.fetched.push({ image, dataset: file.dataset, decoded, fetchMs, flags: verdict?.flags ?? [] });
     } catch (error) {
       // Only a fault of this image's data (or the image gone from the PACS) makes the image
       // unusable; anything else (refused credentials, a database error) is about the whole job.
@@ -56,9 +99,23 @@ export async function fetchStudyImages(
       log.warn({ image: studyRef(image.sopInstanceUid), code: error.code }, 'image could not be used');
     }
   }
-  if (result.fetched.length === 0) {
-    const reasons = result.failed.map((f) => f.reason).join('; ') || 'the study has no eligible image';
+  // Nothing left because the checks skipped every image: the caller ends the study skipped.
+  // Nothing left and an image failed (or no image at all): the study fails, as before.
+  if (result.fetched.length === 0 && (result.failed.length > 0 || result.skipped.length === 0)) {
+    const reasons = [...result.failed, ...result.skipped].map((f) => f.reason).join('; ') || 'the study has no eligible image';
     throw new NoEligibleViewsError(`study ${studyRef(studyUid)}`, reasons);
   }
   return result;
+}
+
+/** Each instance's attributes from the study's WADO-RS metadata, by SOP Instance UID (no pixel data moves). */
+async function studyHeaders(pacs: DicomwebClient, studyUid: string): Promise<Map<string, NaturalizedDataset>> {
+  try {
+    const metadata = await pacs.metadata(`studies/${studyUid}`);
+    return new Map(metadata.map((item) => [jsonString(item, TAG.SOPInstanceUID), naturalize(item)]));
+  } catch (error) {
+    // Gone since it was selected: each retrieval then says so, image by image.
+    if (error instanceof MammocadError && error.code === 'PACS_NOT_FOUND') return new Map();
+    throw error;
+  }
 }

@@ -1,13 +1,17 @@
 // `mammocad score`: the scoring stages on files instead of a PACS study — read, select,
-// decode, pre-process and infer with the active model, then aggregate per breast and exam.
-// Bad files are reported with their reason and never stop the others.
+// check the header, decode, check the pixels, pre-process and infer with the active model, then
+// aggregate per breast and exam. Bad files are reported with their reason and never stop the
+// others; an implausible image or one outside the model's intended use is skipped with its
+// reason (or, configured so, scored with a flag), as in the PACS pipeline (image-checks.ts).
 
 import { readFile } from 'node:fs/promises';
 import { MammocadError, aggregateScores, type AggregatedScores, type Laterality } from '../domain/index.js';
 import { readPart10 } from '../dicom/part10.js';
 import { decodeImage } from '../dicom/pixels/decode-image.js';
 import { selectView, type SelectionPolicy } from '../dicom/view-selection.js';
-import type { ModelRuntime } from '../ml/runtime/index.js';
+import type { DetailedScore, ModelRuntime } from '../ml/runtime/index.js';
+import { DEFAULT_IMAGE_CHECK_OPTIONS, checkHeader, checkPixels, type ImageCheckOptions } from './image-checks.js';
+import { outOfDistributionFlag } from './score-study.js';
 
 export interface FileScore {
   file: string;
@@ -17,6 +21,10 @@ export interface FileScore {
   status: 'scored' | 'skipped' | 'failed';
   probability: number | null;
   reason: string | null;
+  /** The out-of-distribution statistic (docs/ood.md; 1 = the training images' 99th percentile), null when the model has no reference. */
+  outOfDistribution: number | null;
+  /** What the score carries: "outside the model's intended use: ..." when configured to score and flag, "out of distribution: ..." above 1. */
+  flags: string[];
 }
 
 export interface FilesScore {
@@ -27,10 +35,15 @@ export interface FilesScore {
   models: string[];
 }
 
-export async function scoreFiles(files: string[], runtime: ModelRuntime, policy: SelectionPolicy): Promise<FilesScore> {
+/**
+ * `checks`: the image checks and the active model's intended use (default: the default
+ * thresholds, no intended use). An ensemble has no single intended use: not checked.
+ */
+export async function scoreFiles(files: string[], runtime: ModelRuntime, policy: SelectionPolicy, checks: ImageCheckOptions = DEFAULT_IMAGE_CHECK_OPTIONS): Promise<FilesScore> {
+  const options: ImageCheckOptions = runtime.members.length === 1 ? checks : { ...checks, intendedUse: null };
   const images: FileScore[] = [];
   for (const file of files) {
-    const entry: FileScore = { file, sopInstanceUid: null, laterality: null, view: null, status: 'failed', probability: null, reason: null };
+    const entry: FileScore = { file, sopInstanceUid: null, laterality: null, view: null, status: 'failed', probability: null, outOfDistribution: null, reason: null, flags: [] };
     images.push(entry);
     try {
       const dicom = readPart10(new Uint8Array(await readFile(file)), file);
@@ -44,9 +57,20 @@ export async function scoreFiles(files: string[], runtime: ModelRuntime, policy:
         Object.assign(entry, { status: 'skipped', reason: decision.reason ?? null });
         continue;
       }
+      const header = checkHeader(dicom.dataset, decision.view, options);
+      if (header.skip) {
+        Object.assign(entry, { status: 'skipped', reason: header.skip });
+        continue;
+      }
       const decoded = await decodeImage(dicom);
-      const [probability] = await runtime.score([decoded]);
-      Object.assign(entry, { status: 'scored', probability });
+      const pixels = checkPixels(decoded, dicom.dataset, options);
+      if (pixels.skip) {
+        Object.assign(entry, { status: 'skipped', reason: pixels.skip });
+        continue;
+      }
+      const [{ probability, outOfDistribution, outOfDistributionFlagged }] = (await runtime.scoreDetailed([decoded])) as [DetailedScore];
+      const flags = outOfDistributionFlagged ? [...header.flags, outOfDistributionFlag(outOfDistribution!)] : header.flags;
+      Object.assign(entry, { status: 'scored', probability, outOfDistribution, flags });
     } catch (error) {
       entry.reason = error instanceof MammocadError ? `${error.code}: ${error.message}` : error instanceof Error ? error.message : String(error);
     }

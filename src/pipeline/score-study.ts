@@ -10,6 +10,7 @@
 
 import { createHash } from 'node:crypto';
 import type { Logger } from 'pino';
+import { IMAGE_CHECK_DEFAULTS } from '../config/config.schema.js';
 import { MammocadError, aggregateScores, type ModelVersionRecord, type ReportTemplate } from '../domain/index.js';
 import type { DicomwebClient } from '../dicom/dicomweb-client.js';
 import type { DeviceObserver } from '../dicom/sr/index.js';
@@ -17,6 +18,8 @@ import type { SelectionPolicy } from '../dicom/view-selection.js';
 import type { ModelRuntime } from '../ml/runtime/index.js';
 import type { PredictionInput, Store } from '../store/index.js';
 import { fetchStudyImages } from './fetch-study-images.js';
+import { intendedUseOf, type ImageChecksConfig } from './image-checks.js';
+import { decideReport } from './report-policy.js';
 import { selectStudyImages } from './select-study-images.js';
 import { studyRef } from './study-discovery.js';
 import { writeStudyReport } from './write-report.js';
@@ -30,12 +33,31 @@ export interface ScoreStudyDeps {
   device: DeviceObserver;
   /** The active model version and its runtime. */
   model: { record: ModelVersionRecord; runtime: ModelRuntime };
+  /** The image checks (config imageChecks); default: IMAGE_CHECK_DEFAULTS. docs/image-checks.md. */
+  imageChecks?: ImageChecksConfig;
+  /**
+   * report.researchMode: whether a model without validation evidence (or a research-use-only
+   * package) writes reports, marked RESEARCH USE ONLY (true), or none (false). report-policy.ts.
+   */
+  researchMode: boolean;
   /** Called as each stage starts: the job's heartbeat (a silent worker's job is taken over). */
   onStage?: (stage: string) => Promise<void>;
 }
 
 export type ScoreStudyResult =
-  | { status: 'scored'; examProbability: number; positive: boolean; reportSopInstanceUid: string; images: number; failedImages: number; timingsMs: Record<string, number> }
+  | {
+      status: 'scored';
+      examProbability: number;
+      positive: boolean;
+      /** Null when the report policy withheld the report (reportWithheld says why). */
+      reportSopInstanceUid: string | null;
+      reportWithheld: string | null;
+      images: number;
+      failedImages: number;
+      /** Images scored with a safety flag (outside the intended use, out of distribution). */
+      flaggedImages: number;
+      timingsMs: Record<string, number>;
+    }
   | { status: 'skipped'; reason: string };
 
 const elapsed = (since: number) => Math.round(performance.now() - since);
@@ -62,15 +84,30 @@ export async function scoreStudy(deps: ScoreStudyDeps, studyUid: string): Promis
 
   t = performance.now();
   await deps.onStage?.('fetch-decode');
-  const { fetched, failed } = await fetchStudyImages({ pacs, store, logger: deps.logger }, studyUid, images);
+  // The checks need the model's intended use: its manifest's declaration (none for an ensemble).
+  const intendedUse = model.runtime.members.length === 1 ? intendedUseOf(model.record.manifest) : null;
+  const { fetched, failed, skipped } = await fetchStudyImages({ pacs, store, logger: deps.logger }, studyUid, images, { checks: deps.imageChecks ?? IMAGE_CHECK_DEFAULTS, intendedUse });
   timings.fetchDecode = elapsed(t);
+  if (fetched.length === 0) {
+    // Every image skipped (by the selection or the image checks), none failed: skipped, with the reasons.
+    const reasons = [...images.filter((i) => i.status === 'skipped').map((i) => i.statusReason ?? ''), ...skipped.map((s) => s.reason)].filter(Boolean);
+    const reason = `no eligible views: ${[...new Set(reasons)].join('; ')}`;
+    await store.studies.setStatus(studyUid, 'skipped', reason);
+    log.info({ reason }, 'study skipped');
+    return { status: 'skipped', reason };
+  }
 
   t = performance.now();
   await deps.onStage?.('infer');
-  const probabilities = await model.runtime.score(fetched.map((f) => f.decoded));
+  const results = await model.runtime.scoreDetailed(fetched.map((f) => f.decoded));
   timings.infer = elapsed(t);
 
-  const scored = fetched.map((f, i) => ({ image: f.image, dataset: f.dataset, probability: probabilities[i]! }));
+  const scored = fetched.map((f, i) => {
+    const { probability, outOfDistribution, outOfDistributionFlagged } = results[i]!;
+    const flags = [...f.flags];
+    if (outOfDistributionFlagged) flags.push(outOfDistributionFlag(outOfDistribution!));
+    return { image: f.image, dataset: f.dataset, probability, outOfDistribution, outOfDistributionFlagged, flags };
+  });
   const aggregate = aggregateScores(scored.map((s) => ({ sopInstanceUid: s.image.sopInstanceUid, laterality: s.image.laterality, probability: s.probability })));
   const threshold = model.record.threshold;
 
@@ -78,29 +115,40 @@ export async function scoreStudy(deps: ScoreStudyDeps, studyUid: string): Promis
   const scoredUids = scored.map((s) => s.image.sopInstanceUid).sort();
   const idempotencyKey = createHash('sha256').update([studyUid, ...scoredUids, model.record.id].join('\n')).digest('hex');
   await deps.onStage?.('report');
-  const report = await writeStudyReport(
-    { pacs, store, logger: deps.logger },
-    {
-      studyId: study.id,
-      modelVersionId: model.record.id,
-      idempotencyKey,
-      template: deps.reportTemplate,
-      report: {
-        sources: scored.map((s) => s.dataset),
-        imageProbabilities: Object.fromEntries(scored.map((s) => [s.image.sopInstanceUid, s.probability])),
-        breasts: Object.fromEntries(aggregate.breasts.map((b) => [b.laterality, { probability: b.probability, sopInstanceUids: b.sources }])),
-        exam: { probability: aggregate.exam.probability, sopInstanceUids: aggregate.exam.sources },
-        threshold,
-        algorithm: { name: 'mammocad', version: model.record.version, modelVersionId: model.record.id, modelSha256: model.record.packageHash },
-        device: deps.device,
-      },
-    },
-  );
+  // What the PACS may receive depends on the model's evidence and the site's research mode.
+  const decision = decideReport(model.record, deps.researchMode);
+  const flagged = scored.filter((s) => s.flags.length > 0);
+  const report = decision.write
+    ? await writeStudyReport(
+        { pacs, store, logger: deps.logger },
+        {
+          studyId: study.id,
+          modelVersionId: model.record.id,
+          idempotencyKey,
+          template: deps.reportTemplate,
+          report: {
+            // Images the checks skipped are listed too, each with its reason, so the report says what was not scored.
+            sources: [...scored.map((s) => s.dataset), ...skipped.map((s) => s.dataset)],
+            imageProbabilities: Object.fromEntries(scored.map((s) => [s.image.sopInstanceUid, s.probability])),
+            breasts: Object.fromEntries(aggregate.breasts.map((b) => [b.laterality, { probability: b.probability, sopInstanceUids: b.sources }])),
+            exam: { probability: aggregate.exam.probability, sopInstanceUids: aggregate.exam.sources },
+            threshold,
+            algorithm: { name: 'mammocad', version: model.record.version, modelVersionId: model.record.id, modelSha256: model.record.packageHash },
+            device: deps.device,
+            evidence: decision.evidence,
+            ...(decision.researchUse ? { researchUse: decision.researchUse } : {}),
+            ...(flagged.length ? { imageFlags: Object.fromEntries(flagged.map((s) => [s.image.sopInstanceUid, s.flags])) } : {}),
+            ...(skipped.length ? { skippedImages: Object.fromEntries(skipped.map((s) => [s.image.sopInstanceUid, s.reason])) } : {}),
+          },
+        },
+      )
+    : null;
   timings.report = elapsed(t);
 
   t = performance.now();
   await deps.onStage?.('store');
   const preprocessingHash = model.runtime.members[0]!.preprocessingHash;
+  const byUid = new Map(scored.map((s) => [s.image.sopInstanceUid, s]));
   const predictions: PredictionInput[] = [
     ...scored.map((s) => ({
       level: 'image' as const,
@@ -109,24 +157,66 @@ export async function scoreStudy(deps: ScoreStudyDeps, studyUid: string): Promis
       probability: s.probability,
       positive: s.probability >= threshold,
       preprocessingHash,
+      ...signalsOf([s]),
     })),
-    ...aggregate.breasts.map((b) => ({ level: 'breast' as const, laterality: b.laterality, probability: b.probability, positive: b.probability >= threshold, preprocessingHash })),
-    { level: 'exam' as const, probability: aggregate.exam.probability, positive: aggregate.exam.probability >= threshold, preprocessingHash, timings: { ...timings } },
+    ...aggregate.breasts.map((b) => ({
+      level: 'breast' as const,
+      laterality: b.laterality,
+      probability: b.probability,
+      positive: b.probability >= threshold,
+      preprocessingHash,
+      ...signalsOf(b.sources.map((uid) => byUid.get(uid)!)),
+    })),
+    {
+      level: 'exam' as const,
+      probability: aggregate.exam.probability,
+      positive: aggregate.exam.probability >= threshold,
+      preprocessingHash,
+      timings: { ...timings },
+      ...signalsOf(aggregate.exam.sources.map((uid) => byUid.get(uid)!)),
+    },
   ];
   await store.predictions.saveResults(study.id, model.record.id, predictions);
-  for (const s of scored) await store.images.setStatus(s.image.sopInstanceUid, 'scored');
+  for (const s of scored) await store.images.setStatus(s.image.sopInstanceUid, 'scored', s.flags.join('; ') || null);
   timings.store = elapsed(t);
-  await store.studies.setStatus(studyUid, 'scored', failed.length ? `${failed.length} image(s) could not be used` : null);
+  const notes = [
+    failed.length ? `${failed.length} image(s) could not be used` : '',
+    skipped.length ? `${skipped.length} image(s) skipped by the image checks` : '',
+    flagged.length ? `${flagged.length} image(s) scored with a safety flag` : '',
+    decision.withheldReason ?? '',
+  ].filter(Boolean);
+  await store.studies.setStatus(studyUid, 'scored', notes.join('; ') || null);
 
   const positive = aggregate.exam.probability >= threshold;
-  log.info({ images: scored.length, failedImages: failed.length, positive, report: report.sopInstanceUid, timingsMs: timings }, 'study scored');
+  log.info(
+    { images: scored.length, failedImages: failed.length, flaggedImages: flagged.length, positive, report: report?.sopInstanceUid ?? null, reportWithheld: decision.withheldReason !== null, timingsMs: timings },
+    'study scored',
+  );
   return {
     status: 'scored',
     examProbability: aggregate.exam.probability,
     positive,
-    reportSopInstanceUid: report.sopInstanceUid,
+    reportSopInstanceUid: report?.sopInstanceUid ?? null,
+    reportWithheld: decision.withheldReason,
     images: scored.length,
     failedImages: failed.length,
+    flaggedImages: flagged.length,
     timingsMs: timings,
+  };
+}
+
+/** The flag text of an out-of-distribution image (docs/ood.md). */
+export function outOfDistributionFlag(statistic: number): string {
+  return `out of distribution: the image's intensity statistic is ${statistic.toFixed(2)} (flagged above 1, the 99th percentile of the training images)`;
+}
+
+/** The safety signals of a result computed from these images: the largest statistic, any flag, every flag text once. */
+function signalsOf(images: ReadonlyArray<{ outOfDistribution: number | null; outOfDistributionFlagged: boolean | null; flags: string[] }>): Pick<PredictionInput, 'outOfDistribution' | 'outOfDistributionFlagged' | 'flags'> {
+  const statistics = images.map((i) => i.outOfDistribution).filter((v): v is number => v !== null);
+  const flags = images.map((i) => i.outOfDistributionFlagged).filter((v): v is boolean => v !== null);
+  return {
+    outOfDistribution: statistics.length ? Math.max(...statistics) : null,
+    outOfDistributionFlagged: flags.length ? flags.some(Boolean) : null,
+    flags: [...new Set(images.flatMap((i) => i.flags))],
   };
 }

@@ -20,6 +20,12 @@ export interface PredictionInput {
   positive: boolean;
   preprocessingHash: string;
   timings?: Record<string, number> | null;
+  /** Out-of-distribution statistic of the image (breast, exam: the largest of their images); null when not computed. */
+  outOfDistribution?: number | null;
+  /** Whether it is above the model package's threshold (breast, exam: any of their images). */
+  outOfDistributionFlagged?: boolean | null;
+  /** Safety flags in words (e.g. "outside the model's intended use: ..."); stored as given, null or [] for none. */
+  flags?: string[] | null;
 }
 
 /** A prediction row for `bulkSeed`, with the study and model version it belongs to. */
@@ -34,6 +40,12 @@ export function scopeKeyOf(input: PredictionInput, field = 'prediction'): string
   assertProbability(`${field}.probability`, input.probability);
   if (!input.preprocessingHash) throw new ValidationError(`${field}.preprocessingHash`, 'is required');
   if (input.laterality != null) assertOneOf(`${field}.laterality`, input.laterality, BREAST_SIDES);
+  if (input.outOfDistribution != null && !(Number.isFinite(input.outOfDistribution) && input.outOfDistribution >= 0)) {
+    throw new ValidationError(`${field}.outOfDistribution`, `must be a finite number >= 0 or null; got ${input.outOfDistribution}`);
+  }
+  if (input.flags != null && !(Array.isArray(input.flags) && input.flags.every((f) => typeof f === 'string' && f.length > 0))) {
+    throw new ValidationError(`${field}.flags`, 'must be a list of non-empty strings');
+  }
   switch (input.level) {
     case 'image':
       if (!input.imageId) throw new ValidationError(`${field}.imageId`, 'is required for an image-level prediction');
@@ -47,12 +59,15 @@ export function scopeKeyOf(input: PredictionInput, field = 'prediction'): string
 }
 
 /** A Prediction row as a record (the store's other read paths share it). */
-export function toPredictionRecord(row: Omit<PredictionRecord, 'level' | 'laterality' | 'timings'> & { level: string; laterality: string | null; timings: unknown }): PredictionRecord {
+export function toPredictionRecord(
+  row: Omit<PredictionRecord, 'level' | 'laterality' | 'timings' | 'flags'> & { level: string; laterality: string | null; timings: unknown; flags: unknown },
+): PredictionRecord {
   return {
     ...row,
     level: row.level as PredictionLevel,
     laterality: row.laterality as PredictionRecord['laterality'],
     timings: (row.timings ?? null) as PredictionRecord['timings'],
+    flags: Array.isArray(row.flags) ? row.flags.filter((f): f is string => typeof f === 'string') : [],
   };
 }
 
@@ -63,7 +78,7 @@ export class PredictionRepository {
   async saveResults(studyId: string, modelVersionId: string, results: PredictionInput[]): Promise<PredictionRecord[]> {
     const keyed = results.map((r, i) => ({ ...r, scopeKey: scopeKeyOf(r, `results[${i}]`) }));
     const rows = await this.db.$transaction(
-      keyed.map(({ timings, ...r }) => {
+      keyed.map(({ timings, flags, ...r }) => {
         const data = {
           level: r.level,
           imageId: r.imageId ?? null,
@@ -71,7 +86,10 @@ export class PredictionRepository {
           probability: r.probability,
           positive: r.positive,
           preprocessingHash: r.preprocessingHash,
+          outOfDistribution: r.outOfDistribution ?? null,
+          outOfDistributionFlagged: r.outOfDistributionFlagged ?? null,
           ...(timings ? { timings } : {}),
+          ...(flags && flags.length > 0 ? { flags } : {}),
         };
         return this.db.prediction.upsert({
           where: { studyId_modelVersionId_scopeKey: { studyId, modelVersionId, scopeKey: r.scopeKey } },

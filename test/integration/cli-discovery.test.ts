@@ -31,6 +31,7 @@ describe.skipIf(!LocalOrthanc.available())('mammocad serve with Orthanc calling 
       MAMMOCAD_PACS_PASSWORD: orthanc.password,
       MAMMOCAD_WEBHOOK_SECRET: secret,
       MAMMOCAD_POLL_INTERVAL_S: '0', // the webhook alone
+      MAMMOCAD_REPORT_RESEARCH_MODE: 'true', // the test model has no validation: reports only in research mode
     });
     try {
       await waitUntil(async () => (await fetch(`http://127.0.0.1:${port}/readyz`).catch(() => null))?.ok ?? false);

@@ -1,7 +1,7 @@
 // The model commands and scoring with the active model, as an admin and a user run them:
 // import -> list -> activate -> score files -> a report from the active model's scores.
 
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -54,8 +54,8 @@ describe('mammocad models and score', () => {
   it('scores files with the active model: JSON lines per image, breast and exam', async () => {
     const ids = newStudyIds();
     const files = [
-      put('l.dcm', mammogram(ids, { laterality: 'L', view: 'CC', size: 96 }).bytes),
-      put('r.dcm', mammogram(ids, { laterality: 'R', view: 'MLO', size: 96 }).bytes),
+      put('l.dcm', mammogram(ids, { laterality: 'L', view: 'CC', size: 256 }).bytes),
+      put('r.dcm', mammogram(ids, { laterality: 'R', view: 'MLO', size: 256 }).bytes),
       put('dose.dcm', doseReport(ids).bytes),
     ];
     const result = await runCli(['score', '--json', ...files], env);
@@ -69,12 +69,20 @@ describe('mammocad models and score', () => {
 
   it('writes a report from the active model when no score set is given', async () => {
     const ids = newStudyIds();
-    const files = [put('sr-l.dcm', mammogram(ids, { laterality: 'L', view: 'CC', size: 96 }).bytes), put('sr-r.dcm', mammogram(ids, { laterality: 'R', view: 'CC', size: 96 }).bytes)];
+    const files = [put('sr-l.dcm', mammogram(ids, { laterality: 'L', view: 'CC', size: 256 }).bytes), put('sr-r.dcm', mammogram(ids, { laterality: 'R', view: 'CC', size: 256 }).bytes)];
     const out = path.join(work, 'report.dcm');
-    const result = await runCli(['sr', ...files, '--out', out, '--json'], env);
+    // The test model has no validation: by default no report is written (report policy) ...
+    const withheld = await runCli(['sr', ...files, '--out', out, '--json'], env);
+    expect(withheld.code).toBe(1);
+    expect(withheld.stderr).toMatch(/REPORT_WITHHELD: model tiny-cli-1: no report written to the PACS: the model has no validation AUC/);
+    expect(existsSync(out)).toBe(false);
+    // ... and in research mode it is written, marked.
+    const result = await runCli(['sr', ...files, '--out', out, '--json'], { ...env, MAMMOCAD_REPORT_RESEARCH_MODE: 'true' });
     expect(result.code, result.stderr).toBe(0);
     const report = readStructuredReport(new Uint8Array(readFileSync(out)));
     expect(report.studyInstanceUid).toBe(ids.studyUid);
+    expect(report.seriesDescription).toMatch(/^RESEARCH USE ONLY/);
+    expect(report.results.researchUse?.statement).toMatch(/no validation AUC/);
     // The same files scored by `mammocad score`: the report carries exactly these probabilities.
     const lines = (await runCli(['score', '--json', ...files], env)).stdout.trim().split('\n').map((l) => JSON.parse(l) as { level: string; sopInstanceUid: string; probability: number });
     for (const image of lines.filter((l) => l.level === 'image')) {

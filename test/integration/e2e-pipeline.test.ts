@@ -73,6 +73,8 @@ describe.skipIf(!LocalOrthanc.available()).each(PROVIDERS.flatMap((provider) => 
       MAMMOCAD_PACS_URL: orthanc.dicomwebUrl,
       MAMMOCAD_PACS_USERNAME: orthanc.username,
       MAMMOCAD_PACS_PASSWORD: orthanc.password,
+      // The test models carry no validation: research mode lets them write (marked) reports.
+      MAMMOCAD_REPORT_RESEARCH_MODE: 'true',
       ...(discovery === 'webhook' ? { MAMMOCAD_WEBHOOK_SECRET: WEBHOOK_SECRET, MAMMOCAD_POLL_INTERVAL_S: '0' } : { MAMMOCAD_POLL_INTERVAL_S: '1' }),
     };
     const pkg = await writeTestPackage(path.join(dataDir, 'incoming'), { version: 'e2e-model' });

@@ -109,7 +109,7 @@ describe.skipIf(skipReason !== null)(`a file's score equals its score through th
     store = await openStore({ databaseUrl: `file:${path.join(work, 'db.sqlite')}` });
     models = new ModelService({ store, modelDir: path.join(work, 'models'), logger });
     discovery = new StudyDiscovery({ pacs, store, logger });
-    job = new ScoreStudyJob({ pacs, store, logger, selection: DEFAULT_SELECTION_POLICY, reportTemplate: 'TID1500', device });
+    job = new ScoreStudyJob({ pacs, store, logger, selection: DEFAULT_SELECTION_POLICY, reportTemplate: 'TID1500', researchMode: true, device });
     worker = new JobWorker({ store, logger, handlers: { [SCORE_STUDY_JOB]: job.handle }, backoffMs: 1 });
   }, 60_000);
 

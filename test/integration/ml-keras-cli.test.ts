@@ -43,7 +43,7 @@ describe('mammocad models import-keras', () => {
     expect((await runCli(['models', 'activate', 'tiny-keras-1'], env)).code).toBe(0);
     const ids = newStudyIds();
     const image = path.join(work, 'l.dcm');
-    writeFileSync(image, mammogram(ids, { laterality: 'L', view: 'CC', size: 96 }).bytes);
+    writeFileSync(image, mammogram(ids, { laterality: 'L', view: 'CC', size: 256 }).bytes);
     const scored = await runCli(['score', '--json', image], env);
     expect(scored.code, scored.stderr).toBe(0);
     const first = JSON.parse(scored.stdout.trim().split('\n')[0]!) as { status: string; probability: number };

@@ -119,8 +119,8 @@ describe.each(PROVIDERS)('model versions on %s', (provider) => {
         return file;
       };
       const files = [
-        write('l-cc.dcm', mammogram(ids, { laterality: 'L', view: 'CC', size: 96 }).bytes),
-        write('r-mlo.dcm', mammogram(ids, { laterality: 'R', view: 'MLO', size: 96 }).bytes),
+        write('l-cc.dcm', mammogram(ids, { laterality: 'L', view: 'CC', size: 256 }).bytes),
+        write('r-mlo.dcm', mammogram(ids, { laterality: 'R', view: 'MLO', size: 256 }).bytes),
         write('dose.dcm', doseReport(ids).bytes),
         write('junk.dcm', new TextEncoder().encode('junk')),
       ];

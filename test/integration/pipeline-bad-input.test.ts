@@ -44,7 +44,7 @@ describe.skipIf(!LocalOrthanc.available())('bad input through the pipeline', () 
     const models = new ModelService({ store, modelDir: path.join(work, 'models'), logger });
     await models.import(await writeTestPackage(path.join(work, 'incoming'), { version: 'tiny-bad-input' }), 'admin:test');
     await models.activate('tiny-bad-input', 'admin:test');
-    job = new ScoreStudyJob({ pacs, store, logger, selection: DEFAULT_SELECTION_POLICY, reportTemplate: 'TID1500', device });
+    job = new ScoreStudyJob({ pacs, store, logger, selection: DEFAULT_SELECTION_POLICY, reportTemplate: 'TID1500', researchMode: true, device });
   }, 60_000);
   afterAll(async () => {
     await job?.dispose();

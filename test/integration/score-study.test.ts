@@ -45,7 +45,7 @@ describe.skipIf(!LocalOrthanc.available())('scoring a study end to end', () => {
     await models.activate('tiny-e2e', 'admin:test');
     discovery = new StudyDiscovery({ pacs, store, logger });
     metrics = new PipelineMetrics(store);
-    job = new ScoreStudyJob({ pacs, store, logger, selection: DEFAULT_SELECTION_POLICY, reportTemplate: 'TID1500', device, metrics });
+    job = new ScoreStudyJob({ pacs, store, logger, selection: DEFAULT_SELECTION_POLICY, reportTemplate: 'TID1500', researchMode: true, device, metrics });
     worker = new JobWorker({ store, logger, handlers: { [SCORE_STUDY_JOB]: job.handle }, backoffMs: 1 });
   }, 60_000);
   afterAll(async () => {
@@ -66,8 +66,8 @@ describe.skipIf(!LocalOrthanc.available())('scoring a study end to end', () => {
 
   it('scores a study: one SR in the PACS, predictions per image, breast and exam, study scored', async () => {
     const ids = newStudyIds();
-    const left = mammogram(ids, { laterality: 'L', view: 'CC', size: 96 });
-    const right = mammogram(ids, { laterality: 'R', view: 'MLO', size: 96 });
+    const left = mammogram(ids, { laterality: 'L', view: 'CC', size: 256 });
+    const right = mammogram(ids, { laterality: 'R', view: 'MLO', size: 256 });
     await pacs.store([left.bytes, right.bytes, doseReport(ids).bytes]);
     expect((await discovery.announce(ids.studyUid, 'manual')).outcome).toBe('new');
 
@@ -125,7 +125,7 @@ describe.skipIf(!LocalOrthanc.available())('scoring a study end to end', () => {
 
   it('keeps studies waiting, without using attempts, while no model is active', async () => {
     const bare = await openStore({ databaseUrl: `file:${path.join(work, 'no-model.sqlite')}` });
-    const waiting = new ScoreStudyJob({ pacs, store: bare, logger, selection: DEFAULT_SELECTION_POLICY, reportTemplate: 'TID1500', device });
+    const waiting = new ScoreStudyJob({ pacs, store: bare, logger, selection: DEFAULT_SELECTION_POLICY, reportTemplate: 'TID1500', researchMode: true, device });
     try {
       const ids = newStudyIds();
       await pacs.store([mammogram(ids).bytes]);
@@ -155,7 +155,7 @@ describe.skipIf(!LocalOrthanc.available())('scoring a study end to end', () => {
     await pacs.store([mammogram(ids).bytes]);
     await discovery.announce(ids.studyUid, 'manual');
     const gone = new DicomwebClient({ url: `http://127.0.0.1:${await freePort()}/dicom-web`, timeoutMs: 500, attempts: 1 });
-    const failing = new ScoreStudyJob({ pacs: gone, store, logger, selection: DEFAULT_SELECTION_POLICY, reportTemplate: 'TID1500', device });
+    const failing = new ScoreStudyJob({ pacs: gone, store, logger, selection: DEFAULT_SELECTION_POLICY, reportTemplate: 'TID1500', researchMode: true, device });
     const flaky = new JobWorker({ store, logger, handlers: { [SCORE_STUDY_JOB]: failing.handle }, backoffMs: 1, maxBackoffMs: 1 });
     try {
       const first = await flaky.runOnce();

@@ -79,9 +79,14 @@ const VIEW_CODES = {
   ML: { CodeValue: 'R-10224', CodingSchemeDesignator: 'SRT', CodeMeaning: 'medio-lateral' },
 };
 
-/** A small 12-bit mammography image (a bright half-disc on the chest-wall side). */
+/**
+ * A 12-bit mammography image (a bright half-disc on the chest-wall side). Small, but one the
+ * image checks take for a mammogram: at least 256 x 256 pixels over at least 80 mm
+ * (src/pipeline/image-checks.ts).
+ */
 export function mammogram(ids: StudyIds, options: ImageOptions = {}): { bytes: Uint8Array; sopInstanceUid: string; seriesUid: string } {
-  const size = options.size ?? 64;
+  const size = options.size ?? 256;
+  const spacing = Math.max(0.1, Math.ceil((80 / size) * 1000) / 1000);
   const laterality = options.laterality ?? 'L';
   const view = options.view ?? 'CC';
   const pixels = new Uint16Array(size * size);
@@ -119,8 +124,8 @@ export function mammogram(ids: StudyIds, options: ImageOptions = {}): { bytes: U
     BitsStored: 12,
     HighBit: 11,
     PixelRepresentation: 0,
-    PixelSpacing: [0.1, 0.1],
-    ImagerPixelSpacing: [0.1, 0.1],
+    PixelSpacing: [spacing, spacing],
+    ImagerPixelSpacing: [spacing, spacing],
     RescaleIntercept: 0,
     RescaleSlope: 1,
     RescaleType: 'US',

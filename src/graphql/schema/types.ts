@@ -53,6 +53,18 @@ export class Prediction {
   @Field(() => Boolean, { description: "At or above the model version's operating threshold when scored" }) positive!: boolean;
   @Field(() => String, { nullable: true, description: 'The image scored (image level only)' }) sopInstanceUid!: string | null;
   @Field(() => GraphQLJSON, { nullable: true, description: 'Per-stage timings in milliseconds (exam level)' }) timings!: JsonValue | null;
+  @Field(() => Float, {
+    nullable: true,
+    description:
+      "How far the model's input lies from its training images (intensity histogram, docs/ood.md): 1 is the 99th percentile of the training images' own values, higher is more unusual. Breast and exam levels: the largest of their images. Null when the model package has no reference",
+  })
+  outOfDistribution!: number | null;
+  @Field(() => Boolean, {
+    nullable: true,
+    description: "outOfDistribution above the model package's threshold: the image is unlike the training images and the probability may not be reliable. Null when not computed",
+  })
+  outOfDistributionFlagged!: boolean | null;
+  @Field(() => [String], { description: "Safety flags in words, e.g. \"outside the model's intended use: ...\"; empty when none" }) flags!: string[];
   @Field(() => GraphQLISODateTime) createdAt!: Date;
 }
 
@@ -67,6 +79,9 @@ export function toPrediction(record: PredictionRecord, sopInstanceUid: string | 
     positive: record.positive,
     sopInstanceUid,
     timings: record.timings,
+    outOfDistribution: record.outOfDistribution,
+    outOfDistributionFlagged: record.outOfDistributionFlagged,
+    flags: record.flags,
     createdAt: record.createdAt,
   });
 }

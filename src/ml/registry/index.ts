@@ -12,6 +12,6 @@ export {
   type PackageProblem,
   type PackageVerification,
 } from './model-package.js';
-export { beatsChance, ciBeatsChance, headlineEvaluation, type HeadlineEvaluation } from './model-evidence.js';
+export { beatsChance, ciBeatsChance, headlineEvaluation, modelEvidence, type HeadlineEvaluation, type ModelEvidence } from './model-evidence.js';
 export { modelManifestSchema } from './manifest.schema.js';
 export { PROBABILITIES_OUTPUT, type Dimension, type OnnxSignature, type TensorSignature } from './onnx-signature.js';

@@ -38,6 +38,21 @@ export const intendedUseSchema = z.strictObject({
   presentation: z.enum(['for-presentation', 'for-processing']),
   views: z.array(z.string().min(1)).min(1),
   notes: z.string(),
+  pixelSpacingMm: z
+    .tuple([z.number().positive(), z.number().positive()])
+    .refine(([min, max]) => min <= max, 'must be [min, max] with min <= max')
+    .optional(),
+  researchUseOnly: z.boolean().optional(),
+});
+
+const outOfDistributionSchema = z.strictObject({
+  file: z.string().superRefine((value, ctx) => {
+    const problem = packagePathProblem(value);
+    if (problem) ctx.addIssue({ code: 'custom', message: problem });
+  }),
+  statistic: z.string().min(1),
+  version: z.number().int().positive(),
+  threshold: z.number().positive().finite(),
 });
 
 export const modelManifestSchema = z
@@ -67,6 +82,10 @@ export const modelManifestSchema = z
       })
       .optional(),
     intendedUse: intendedUseSchema.optional(),
+    outOfDistribution: outOfDistributionSchema.optional(),
+    calibration: z
+      .strictObject({ method: z.literal('platt'), a: z.number().finite(), b: z.number().finite(), fittedOn: z.string() })
+      .optional(),
     metrics: z.record(z.string(), jsonValue).optional(),
     files: z
       .array(fileEntrySchema)
@@ -76,4 +95,8 @@ export const modelManifestSchema = z
   .refine((manifest) => manifest.classes.includes(manifest.positiveClass), {
     message: 'must be one of the classes',
     path: ['positiveClass'],
+  })
+  .refine((manifest) => !manifest.outOfDistribution || manifest.files.some((f) => f.path === manifest.outOfDistribution!.file), {
+    message: 'names a file the manifest does not list',
+    path: ['outOfDistribution', 'file'],
   }) satisfies z.ZodType<ModelManifest>;

@@ -13,6 +13,7 @@ import { copyFile, mkdir, mkdtemp, readFile, readdir, rename, rm, stat, writeFil
 import path from 'node:path';
 import { ConflictError, ModelPackageError, type JsonValue } from '../../domain/index.js';
 import { MANIFEST_FILE, MODEL_FILE, type ModelFileEntry, type ModelManifest } from '../model-manifest.js';
+import { OodModel, oodReferenceSchema, preprocessingSpecSha256, type OodReference } from '../ood/reference.js';
 import { preprocessingHash } from '../preprocess/preprocessing-hash.js';
 import { firstIssue } from '../preprocess/preprocessing-spec.schema.js';
 import { modelManifestSchema, packagePathProblem } from './manifest.schema.js';
@@ -39,6 +40,11 @@ export interface ModelPackage {
     sha256: string;
     signature: OnnxSignature;
   };
+  /**
+   * The out-of-distribution reference (manifest `outOfDistribution`) with its threshold, read
+   * and checked with the package; null (or absent) when the package has none.
+   */
+  outOfDistribution?: OodModel | null;
 }
 
 export type FileStatus = 'ok' | 'missing' | 'not-a-file' | 'unreadable' | 'size-mismatch' | 'hash-mismatch';
@@ -85,7 +91,7 @@ export async function verifyPackage(dir: string): Promise<PackageVerification> {
 /** Verifies a package and returns it; throws ModelPackageError naming the package, file and first problem. */
 export async function readPackage(dir: string): Promise<ModelPackage> {
   const packagePath = path.resolve(dir);
-  const { verification, manifest } = await inspectPackage(packagePath);
+  const { verification, manifest, oodReference } = await inspectPackage(packagePath);
   const [first, ...others] = verification.problems;
   if (first || !manifest || !verification.signature) {
     const more = others.length > 0 ? ` (and ${others.length} more problem${others.length > 1 ? 's' : ''}; verifyPackage lists them)` : '';
@@ -103,6 +109,7 @@ export async function readPackage(dir: string): Promise<ModelPackage> {
     threshold: manifest.value.threshold,
     preprocessingHash: preprocessingHash(manifest.value.preprocessing),
     model: { path: path.join(packagePath, MODEL_FILE), sha256: model.sha256, signature: verification.signature },
+    outOfDistribution: oodReference && manifest.value.outOfDistribution ? new OodModel(oodReference, manifest.value.outOfDistribution.threshold) : null,
   };
 }
 
@@ -207,12 +214,12 @@ interface LoadedManifest {
   hash: string;
 }
 
-async function inspectPackage(packagePath: string): Promise<{ verification: PackageVerification; manifest: LoadedManifest | null }> {
+async function inspectPackage(packagePath: string): Promise<{ verification: PackageVerification; manifest: LoadedManifest | null; oodReference: OodReference | null }> {
   const verification: PackageVerification = { path: packagePath, ok: false, problems: [], files: [], signature: null };
   const loaded = await loadManifest(packagePath);
   if ('problem' in loaded) {
     verification.problems.push(loaded.problem);
-    return { verification, manifest: null };
+    return { verification, manifest: null, oodReference: null };
   }
   const manifest = loaded.value;
   for (const entry of manifest.files) {
@@ -230,8 +237,43 @@ async function inspectPackage(packagePath: string): Promise<{ verification: Pack
       verification.problems.push({ file: MODEL_FILE, problem: (error as Error).message });
     }
   }
+  let oodReference: OodReference | null = null;
+  const ood = manifest.outOfDistribution;
+  if (ood && verification.files.find((file) => file.path === ood.file)?.status === 'ok') {
+    const checked = await loadOodReference(packagePath, manifest);
+    if ('problem' in checked) verification.problems.push({ file: ood.file, problem: checked.problem });
+    else oodReference = checked.reference;
+  }
   verification.ok = verification.problems.length === 0;
-  return { verification, manifest: loaded };
+  return { verification, manifest: loaded, oodReference };
+}
+
+/**
+ * Reads the out-of-distribution reference the manifest names (its digest already checked) and
+ * checks it: its format, the statistic and version the manifest states, and the pre-processing
+ * it was computed under (a reference of other inputs would flag, or pass, the wrong images).
+ */
+async function loadOodReference(packagePath: string, manifest: ModelManifest): Promise<{ reference: OodReference } | { problem: string }> {
+  const ood = manifest.outOfDistribution!;
+  let json: unknown;
+  try {
+    json = JSON.parse(await readFile(filePath(packagePath, ood.file), 'utf8'));
+  } catch (error) {
+    return { problem: `not a readable JSON file (${(error as Error).message})` };
+  }
+  const parsed = oodReferenceSchema.safeParse(json);
+  if (!parsed.success) {
+    const { field, problem } = firstIssue(parsed.error, '');
+    return { problem: `${field}: ${problem}` };
+  }
+  const reference = parsed.data;
+  if (reference.statistic !== ood.statistic || reference.statisticVersion !== ood.version) {
+    return { problem: `holds statistic ${reference.statistic} version ${reference.statisticVersion}; the manifest says ${ood.statistic} version ${ood.version}` };
+  }
+  if (reference.preprocessingSpecSha256 !== preprocessingSpecSha256(manifest.preprocessing)) {
+    return { problem: "was computed under another pre-processing than the manifest's (preprocessingSpecSha256 differs)" };
+  }
+  return { reference };
 }
 
 /** Reads and validates manifest.json; the problem names what is wrong and where. */

@@ -5,10 +5,18 @@
 //
 //   const runtime = await createModelRuntime([await readPackage(dir)], { intraOpThreads: 2 });
 //   const [pMalignant] = await runtime.score([decodedImage]);
+//   const [{ probability, outOfDistribution, outOfDistributionFlagged }] = await runtime.scoreDetailed([decodedImage]);
 //   await runtime.dispose();
+//
+// scoreDetailed adds the out-of-distribution statistic (src/ml/ood, docs/ood.md), taken on the
+// same prepared input as the probability: per member against its package's reference, then the
+// mean over the members that have one, flagged when any of them flags it.
 
 import { MammocadError, ModelInputError, ValidationError } from '../../domain/errors.js';
+import { applyCalibration } from '../calibration.js';
+import { contentMirrored } from '../ood/input-histogram.js';
 import { checkGreyImage, preprocessImage, toBatch, type GreyImage } from '../preprocess/preprocess.js';
+import type { OodResult } from '../ood/reference.js';
 import type { ModelPackage } from '../registry/model-package.js';
 import { ModelSession } from './model-session.js';
 
@@ -29,11 +37,28 @@ export interface RuntimeMember {
   threshold: number;
 }
 
+/** One image's result from scoreDetailed. */
+export interface DetailedScore {
+  /** P(malignant), exactly what score() returns for the image. */
+  probability: number;
+  /**
+   * The out-of-distribution statistic (1 = the training images' 99th percentile): the mean over
+   * the members whose package has a reference; null when none has one.
+   */
+  outOfDistribution: number | null;
+  /** Above a member's threshold for any member with a reference; null when none has one. */
+  outOfDistributionFlagged: boolean | null;
+}
+
 export interface ModelRuntime {
   /** The packages averaged, in the order given. */
   readonly members: readonly RuntimeMember[];
+  /** Per member, the flag threshold of its out-of-distribution reference; null for a package without one. */
+  readonly outOfDistributionThresholds: readonly (number | null)[];
   /** P(malignant) per image: mean over the test-time flips, then over the members. */
   score(images: readonly GreyImage[]): Promise<number[]>;
+  /** P(malignant) as score() gives it, with the out-of-distribution statistic, per image, in one pass. */
+  scoreDetailed(images: readonly GreyImage[]): Promise<DetailedScore[]>;
   /** Releases the sessions (each is closed when no other runtime shares it). Idempotent. */
   dispose(): Promise<void>;
 }
@@ -64,6 +89,7 @@ export async function createModelRuntime(packages: readonly ModelPackage[], opti
 
 class OnnxModelRuntime implements ModelRuntime {
   readonly members: readonly RuntimeMember[];
+  readonly outOfDistributionThresholds: readonly (number | null)[];
   private disposed = false;
 
   constructor(
@@ -76,18 +102,15 @@ class OnnxModelRuntime implements ModelRuntime {
       preprocessingHash: pkg.preprocessingHash,
       threshold: pkg.threshold,
     }));
+    this.outOfDistributionThresholds = sessions.map(({ pkg }) => pkg.outOfDistribution?.threshold ?? null);
   }
 
   async score(images: readonly GreyImage[]): Promise<number[]> {
-    if (this.disposed) throw new MammocadError('MODEL_RUNTIME_DISPOSED', 'the model runtime was disposed');
-    // Refuse a bad image before any inference time is spent on the others.
-    images.forEach((image, index) => withImageIndex(index, () => checkGreyImage(image)));
-    const scores = new Array<number>(images.length).fill(0);
-    for (const session of this.sessions) {
-      const memberScores = await this.scoreWith(session, images);
-      memberScores.forEach((p, i) => (scores[i]! += p / this.sessions.length));
-    }
-    return scores;
+    return (await this.run(images, false)).map((result) => result.probability);
+  }
+
+  async scoreDetailed(images: readonly GreyImage[]): Promise<DetailedScore[]> {
+    return this.run(images, true);
   }
 
   async dispose(): Promise<void> {
@@ -96,23 +119,58 @@ class OnnxModelRuntime implements ModelRuntime {
     await Promise.all(this.sessions.map((session) => session.close()));
   }
 
-  /** One member's P(malignant) per image, averaged over its test-time flips. */
-  private async scoreWith(session: ModelSession, images: readonly GreyImage[]): Promise<number[]> {
+  /** Every member over the images; the statistic only when `detailed`. */
+  private async run(images: readonly GreyImage[], detailed: boolean): Promise<DetailedScore[]> {
+    if (this.disposed) throw new MammocadError('MODEL_RUNTIME_DISPOSED', 'the model runtime was disposed');
+    // Refuse a bad image before any inference time is spent on the others.
+    images.forEach((image, index) => withImageIndex(index, () => checkGreyImage(image)));
+    const scores = new Array<number>(images.length).fill(0);
+    const oodSums = new Float64Array(images.length);
+    const flagged = new Array<boolean>(images.length).fill(false);
+    let oodMembers = 0;
+    for (const session of this.sessions) {
+      const member = await this.scoreWith(session, images, detailed);
+      member.probabilities.forEach((p, i) => (scores[i]! += p / this.sessions.length));
+      if (member.ood) {
+        oodMembers++;
+        member.ood.forEach((r, i) => {
+          oodSums[i]! += r.outOfDistribution;
+          flagged[i] = flagged[i]! || r.outOfDistributionFlagged;
+        });
+      }
+    }
+    return scores.map((probability, i) => ({
+      probability,
+      outOfDistribution: oodMembers > 0 ? oodSums[i]! / oodMembers : null,
+      outOfDistributionFlagged: oodMembers > 0 ? flagged[i]! : null,
+    }));
+  }
+
+  /**
+   * One member's P(malignant) per image, averaged over its test-time flips, and (when
+   * `detailed` and its package has a reference) the statistic of each prepared input.
+   */
+  private async scoreWith(session: ModelSession, images: readonly GreyImage[], detailed: boolean): Promise<{ probabilities: number[]; ood: OodResult[] | null }> {
     const spec = session.pkg.manifest.preprocessing;
+    const oodModel = detailed ? (session.pkg.outOfDistribution ?? null) : null;
     const flips = spec.testTimeFlips;
+    const calibration = session.pkg.manifest.calibration;
     const batchSize = Math.min(this.batchSize, session.maxBatch);
     const scores: number[] = [];
+    const ood: OodResult[] = [];
     for (let start = 0; start < images.length; start += batchSize) {
       const chunk = images.slice(start, start + batchSize);
       const prepared = chunk.map((image, i) => withImageIndex(start + i, () => preprocessImage(image, spec)));
+      if (oodModel) prepared.forEach((input, i) => ood.push(oodModel.statisticOf(input, contentMirrored(chunk[i]!, spec))));
       const sums = new Float64Array(chunk.length);
       for (const flip of flips) {
         const probabilities = await session.probabilities(toBatch(prepared, flip));
         for (let i = 0; i < chunk.length; i++) sums[i]! += probabilities[i]!;
       }
-      for (let i = 0; i < chunk.length; i++) scores.push(sums[i]! / flips.length);
+      // The package's calibration (if any) maps the flip-averaged probability; the threshold is on that scale.
+      for (let i = 0; i < chunk.length; i++) scores.push(calibration ? applyCalibration(calibration, sums[i]! / flips.length) : sums[i]! / flips.length);
     }
-    return scores;
+    return { probabilities: scores, ood: oodModel ? ood : null };
   }
 }
 

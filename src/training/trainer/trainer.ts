@@ -40,12 +40,14 @@ import {
 import { loadTfjsLayersWeights } from '../../ml/keras/tfjs-layers-weights.js';
 import { MANIFEST_FORMAT, type ModelManifest, type PreprocessingSpec, type TestTimeFlip } from '../../ml/model-manifest.js';
 import { exportToOnnx } from '../../ml/onnx/index.js';
+import { DEFAULT_OOD_THRESHOLD, OOD_REFERENCE_FILE, OOD_STATISTIC, OOD_STATISTIC_VERSION, buildOodReference, oodReferenceBytes } from '../../ml/ood/index.js';
 import { canonicalJson, toBatch } from '../../ml/preprocess/index.js';
 import { readPackage, writePackage, type ModelPackage } from '../../ml/registry/index.js';
 import { trainingBackend } from '../../ml/training/index.js';
 import type { TrainingDataset, TrainingImage } from '../datasets/dataset.js';
 import { kFoldsByWoman, seededRandom } from '../datasets/splits.js';
-import { auc, chooseOperatingThreshold, evaluationReport, evaluationReportPerBreast, groupedEvaluation, rocPng } from '../evaluation/index.js';
+import { auc, chooseOperatingThreshold, crossFittedCalibration, evaluationReport, evaluationReportPerBreast, fitPlatt, groupedEvaluation, reliability, reliabilityPng, rocPng } from '../evaluation/index.js';
+import { applyCalibration } from '../../ml/calibration.js';
 import { randomAugment } from '../patches/augment.js';
 import { imageSeed, samplePatchDataset } from '../patches/dataset.js';
 import type { Patch } from '../patches/types.js';
@@ -663,6 +665,30 @@ class Trainer {
     };
   }
 
+  /**
+   * The out-of-distribution reference of the package (src/ml/ood): the histograms of every
+   * training image's model input, taken when the images were first prepared. Null (a package
+   * without one, logged) when too few images or women give no percentile to scale by.
+   */
+  private oodReference(dataset: TrainingDataset, images: readonly TrainingImage[]): { spec: NonNullable<ModelManifest['outOfDistribution']>; bytes: Uint8Array } | null {
+    const { histograms, histogramSettings } = this.prepared;
+    const used = images.filter((image) => histograms.has(image.id));
+    try {
+      const reference = buildOodReference(
+        used.map((image) => histograms.get(image.id)!),
+        used.map((image) => image.womanId),
+        histogramSettings,
+        this.spec,
+        { datasets: [dataset.name], createdAt: new Date().toISOString(), notes: `training images of run ${this.options.runId}` },
+      );
+      return { spec: { file: OOD_REFERENCE_FILE, statistic: OOD_STATISTIC, version: OOD_STATISTIC_VERSION, threshold: DEFAULT_OOD_THRESHOLD }, bytes: oodReferenceBytes(reference) };
+    } catch (error) {
+      if (!(error instanceof RangeError)) throw error;
+      this.options.logger?.warn({ run: this.options.runId, reason: error.message }, 'package written without an out-of-distribution reference');
+      return null;
+    }
+  }
+
   private async finish(dataset: TrainingDataset, images: readonly TrainingImage[]): Promise<TrainingResult> {
     const packageDir = this.store.file('package');
     const oof = this.state.oof;
@@ -671,12 +697,32 @@ class Trainer {
     requireBothClasses(dataset.name, images.filter((i) => oof.some((o) => o.imageId === i.id)), 'the out-of-fold predictions');
     const rule = { targetSpecificity: this.config.thresholdSpecificity };
     const chosen = chooseOperatingThreshold(scores, labels, rule).threshold;
-    const threshold = Number.isFinite(chosen) ? Math.min(1, Math.max(0, chosen)) : 1;
+    const rawThreshold = Number.isFinite(chosen) ? Math.min(1, Math.max(0, chosen)) : 1;
+    // Calibration (Platt on the logit) fitted on the out-of-fold predictions; the package's
+    // threshold is the chosen one on that scale (a monotone map: same images above it). Its
+    // reliability is measured with each fold calibrated by the other folds only.
+    const women = new Set(oof.map((o) => o.womanId)).size;
+    const malignantShare = labels.filter((l) => l === 1).length / labels.length;
+    const calibration = fitPlatt(
+      scores,
+      labels,
+      `out-of-fold predictions of ${oof.length} images of ${women} women, ${(100 * malignantShare).toFixed(0)}% malignant: calibrated for that mix, not for a screening population's prevalence`,
+    );
+    const threshold = applyCalibration(calibration, rawThreshold);
+    const crossFitted = crossFittedCalibration(oof);
+    const calibrationReport = {
+      method: 'Platt scaling on the logit (src/training/evaluation/calibration.ts), fitted on all out-of-fold predictions',
+      a: calibration.a,
+      b: calibration.b,
+      crossFitted: crossFitted.crossFitted,
+      raw: reliability(scores, labels),
+      calibrated: reliability(crossFitted.scores, labels),
+    };
     const bootstrap = { seed: this.config.seed, samples: this.config.bootstrapSamples };
-    const image = evaluationReport({ scores, labels, groups: oof.map((o) => o.womanId) }, { ...bootstrap, threshold });
+    const image = evaluationReport({ scores, labels, groups: oof.map((o) => o.womanId) }, { ...bootstrap, threshold: rawThreshold });
     const breast = evaluationReportPerBreast(
       oof.map((o) => ({ woman: o.womanId, laterality: o.laterality, score: o.score, label: o.label })),
-      { ...bootstrap, threshold },
+      { ...bootstrap, threshold: rawThreshold },
     );
     // Shortcut checks on the same predictions: per machine and site, age alone, within age
     // bands (data sets without those columns give empty groups and nulls).
@@ -709,16 +755,19 @@ class Trainer {
               ? `predictions for the validation women of the first ${this.config.foldsToRun} of ${this.config.folds} folds over women (${oof.length} images; a fixed split by woman, not full cross-validation); the package's model was then trained on all ${images.length} images`
               : `out-of-fold predictions of ${this.config.folds}-fold cross-validation over women; the package's model was then trained on all ${images.length} images`,
           thresholdRule: rule,
+          threshold: { raw: rawThreshold, calibrated: threshold },
+          calibration: calibrationReport,
           image,
           breast,
           shortcuts,
         };
         const manifest = {
-          ...this.manifestBase(this.state.version, threshold, `training run ${this.options.runId}; threshold: highest sensitivity at ${rule.targetSpecificity} specificity on the out-of-fold predictions`),
+          ...this.manifestBase(this.state.version, threshold, `training run ${this.options.runId}; threshold: highest sensitivity at ${rule.targetSpecificity} specificity on the out-of-fold predictions, on the calibrated scale`),
           trainingData: { datasets: [dataset.name], images: images.length, women: new Set(images.map((i) => i.womanId)).size, positives: images.filter((i) => i.malignant).length },
           ...(this.config.model.intendedUse ? { intendedUse: this.config.model.intendedUse } : {}),
           metrics: {
             ...metrics,
+            calibration: { method: 'platt', ece_raw: calibrationReport.raw.ece, ece_calibrated: calibrationReport.calibrated.ece, crossFitted: crossFitted.crossFitted },
             crossValidation: { image: withoutRoc(image), breast: withoutRoc(breast) },
             shortcuts,
             folds: this.config.folds,
@@ -728,7 +777,9 @@ class Trainer {
         };
         const tfjs = await tfjsArtifacts(whole);
         const text = (value: unknown) => new TextEncoder().encode(`${JSON.stringify(value, null, 2)}\n`);
-        await writePackage(packageDir, manifest, {
+        const ood = this.oodReference(dataset, images);
+        await writePackage(packageDir, { ...manifest, calibration, ...(ood ? { outOfDistribution: ood.spec } : {}) }, {
+          ...(ood ? { [OOD_REFERENCE_FILE]: ood.bytes } : {}),
           'model.onnx': exportToOnnx(whole, { docString: this.state.version }),
           'tfjs/model.json': tfjs.modelJson,
           'tfjs/weights.bin': tfjs.weights,
@@ -736,6 +787,16 @@ class Trainer {
           'report/metrics.json': text(evaluation),
           'report/roc.json': text(image.roc),
           'report/roc.png': new Uint8Array(rocPng(image.roc, { title: 'out-of-fold ROC (per image)', auc: image.auc })),
+          'report/reliability.json': text(calibrationReport),
+          'report/reliability.png': new Uint8Array(
+            reliabilityPng(
+              [
+                { label: 'raw', reliability: calibrationReport.raw },
+                { label: crossFitted.crossFitted ? 'calibrated (cross-fitted)' : 'calibrated (in-sample)', reliability: calibrationReport.calibrated },
+              ],
+              { title: 'out-of-fold reliability (per image)' },
+            ),
+          ),
           'report/epochs.json': text(this.state.log),
           'report/out-of-fold.json': text(oof),
           'report/skipped.json': text(this.state.skipped),

@@ -5,6 +5,7 @@
 
 import { DatasetError, MammocadError, ValidationError } from '../../domain/errors.js';
 import type { PreprocessingSpec } from '../../ml/model-manifest.js';
+import { contentMirrored, histogramSettingsFor, inputHistogram, type HistogramSettings } from '../../ml/ood/index.js';
 import { preprocessImage, type GreyImage, type PreparedImage } from '../../ml/preprocess/index.js';
 import { readCbisDdsmDataset } from '../datasets/cbis-ddsm.js';
 import { countClasses, type DatasetSkip, type TrainingDataset, type TrainingImage } from '../datasets/dataset.js';
@@ -55,21 +56,29 @@ export async function canonicalOf(image: TrainingImage): Promise<GreyImage> {
 /**
  * Prepared model inputs of the images, decoded on demand and kept in memory up to a budget
  * (a full-size grey input is 4 MB). Decoding the same file twice gives the same input, so a
- * dropped entry costs time only.
+ * dropped entry costs time only. The out-of-distribution histogram of every input prepared is
+ * kept too (64 numbers), for the package's reference (src/ml/ood).
  */
 export class PreparedImages {
   private readonly cache = new Map<string, PreparedImage>();
   private bytes = 0;
+  readonly histogramSettings: HistogramSettings;
+  /** The out-of-distribution histogram of each image prepared, by image id. */
+  readonly histograms = new Map<string, Float64Array>();
 
   constructor(
     private readonly spec: PreprocessingSpec,
     private readonly budgetBytes: number,
-  ) {}
+  ) {
+    this.histogramSettings = histogramSettingsFor(spec);
+  }
 
   async get(image: TrainingImage): Promise<PreparedImage> {
     const cached = this.cache.get(image.id);
     if (cached) return cached;
-    const prepared = preprocessImage(await canonicalOf(image), this.spec);
+    const grey = await canonicalOf(image);
+    const prepared = preprocessImage(grey, this.spec);
+    if (!this.histograms.has(image.id)) this.histograms.set(image.id, inputHistogram(prepared, this.histogramSettings, contentMirrored(grey, this.spec)));
     if (this.bytes + prepared.data.byteLength <= this.budgetBytes) {
       this.cache.set(image.id, prepared);
       this.bytes += prepared.data.byteLength;
