@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { applyCalibration } from '../../src/ml/calibration.js';
 import { readPackage, verifyPackage } from '../../src/ml/registry/index.js';
 import { createModelRuntime } from '../../src/ml/runtime/index.js';
 import { JobWorker } from '../../src/pipeline/job-worker.js';
@@ -92,6 +93,14 @@ describe('training the two-stage model as a job (tiny configuration)', () => {
     for (const f of ['model.onnx', 'tfjs/model.json', 'tfjs/weights.bin', 'report/config.json', 'report/metrics.json', 'report/roc.png', 'report/roc.json', 'report/epochs.json']) expect(files).toContain(f);
     const png = await readFile(path.join(record!.path, 'report', 'roc.png'));
     expect(png.subarray(1, 4).toString()).toBe('PNG');
+    // Calibrated on the out-of-fold predictions: the threshold is the out-of-fold one mapped
+    // through the calibration, and the reliability of both scales is in the report.
+    const calibration = pkg.manifest.calibration!;
+    expect(calibration).toMatchObject({ method: 'platt', fittedOn: expect.stringMatching(/out-of-fold predictions of 11 images/) });
+    const evaluation = JSON.parse(await readFile(path.join(record!.path, 'report', 'metrics.json'), 'utf8')) as { threshold: { raw: number; calibrated: number }; calibration: { raw: { ece: number }; calibrated: { ece: number } } };
+    expect(applyCalibration(calibration, evaluation.threshold.raw)).toBe(pkg.threshold);
+    expect(evaluation.calibration.raw.ece).toBeGreaterThanOrEqual(0);
+    expect((await readFile(path.join(record!.path, 'report', 'reliability.png'))).subarray(1, 4).toString()).toBe('PNG');
 
     // The job's result and progress say what happened.
     expect(after!.result).toMatchObject({ version: 'tiny-1', metrics: { n: 11, positives: 4 } });
