@@ -89,6 +89,11 @@ function positivePair(value: unknown): [number, number] | null {
   return row > 0 && column > 0 && Number.isFinite(row) && Number.isFinite(column) ? [row, column] : null;
 }
 
+function firstItem(value: unknown): NaturalizedDataset | null {
+  const item = Array.isArray(value) ? (value[0] as unknown) : value;
+  return item !== null && typeof item === 'object' && !Array.isArray(item) ? (item as NaturalizedDataset) : null;
+}
+
 const mm = (value: number) => Number(value.toPrecision(4)).toString();
 const percent = (share: number) => `${Number((share * 100).toPrecision(3))}%`;
 
@@ -105,11 +110,17 @@ export interface PhysicalSpacing {
  * the detector's front plane and "shall never be adjusted" for magnification (PS3.3 C.8.11.4),
  * divided by Estimated Radiographic Magnification Factor (0018,1114; SID / SOD, PS3.3 C.8.11.5)
  * when the header gives one; else Nominal Scanned Pixel Spacing (0018,2010) of a scanned film
- * (PS3.3 C.8.6.2). Null when the header gives none.
+ * (PS3.3 C.8.6.2). A Breast Projection X-Ray Image's Pixel Spacing is read from its Shared
+ * Functional Groups. Null when the header gives none.
  */
 export function physicalSpacing(ds: NaturalizedDataset): PhysicalSpacing | null {
   const pixel = positivePair(ds.PixelSpacing);
   if (pixel) return { mm: pixel, source: 'Pixel Spacing' };
+  // A multi-frame Breast Projection X-Ray Image (the class some vendors store 2D and synthesised
+  // 2D views in) keeps Pixel Spacing in the Pixel Measures functional group (PS3.3 C.7.6.16.2.1,
+  // A.74), not at the top level.
+  const measured = positivePair(firstItem(firstItem(ds.SharedFunctionalGroupsSequence)?.PixelMeasuresSequence)?.PixelSpacing);
+  if (measured) return { mm: measured, source: 'Pixel Spacing (Shared Functional Groups)' };
   const imager = positivePair(ds.ImagerPixelSpacing);
   if (imager) {
     const magnification = firstNumber(ds.EstimatedRadiographicMagnificationFactor);
@@ -415,10 +426,19 @@ export function intendedUseProblems(ds: NaturalizedDataset, view: string | null,
   if (intendedUse.pixelSpacingMm) {
     const [low, high] = intendedUse.pixelSpacingMm;
     const spacing = physicalSpacing(ds);
+    const inRange = (pair: [number, number]) => pair.every((s) => s >= low && s <= high);
+    // MG Pixel Spacing may be the detector's pitch (equal to Imager Pixel Spacing) or calibrated
+    // to the breast (Imager Pixel Spacing / Estimated Radiographic Magnification Factor, 5-15%
+    // smaller), as the vendor chose (PS3.3 10.7.1.1, C.8.11.4): Hologic 0.07 mm detectors write
+    // 0.065, GE headers without Pixel Spacing give 0.1 over the factor. A declared range cannot
+    // know which convention its training headers followed, so the detector-plane pitch (Imager
+    // Pixel Spacing) within the range also counts as within it.
+    const detector = positivePair(ds.ImagerPixelSpacing);
     if (!spacing) {
       notes.push(`no pixel spacing in the header: the model's pixel-size range ${low}-${high} mm not checked`);
-    } else if (spacing.mm.some((s) => s < low || s > high)) {
-      problems.push({ check: 'pixel-spacing', text: `pixel spacing ${mm(spacing.mm[0])} x ${mm(spacing.mm[1])} mm (${spacing.source}); the model is for ${low}-${high} mm` });
+    } else if (!inRange(spacing.mm) && !(detector && inRange(detector))) {
+      const atDetector = detector && spacing.source !== 'Imager Pixel Spacing' ? `, ${mm(detector[0])} x ${mm(detector[1])} mm at the detector (Imager Pixel Spacing)` : '';
+      problems.push({ check: 'pixel-spacing', text: `pixel spacing ${mm(spacing.mm[0])} x ${mm(spacing.mm[1])} mm (${spacing.source}${atDetector}); the model is for ${low}-${high} mm` });
     }
   }
   return { problems, notes };

@@ -151,3 +151,71 @@ export function miasFilm(miasDir: string, imageId: string, uidSeed?: string): Ch
   });
   return { bytes: built.bytes, sopInstanceUid: built.sopInstanceUid, studyInstanceUid: built.studyInstanceUid };
 }
+
+/**
+ * How a vendor writes a For Presentation mammogram, for the vendor table of the image checks'
+ * tests (docs/image-checks.md, "Vendors considered"). Pixels are written as the vendor stores
+ * them (MONOCHROME1 inverted, padding values, a rescale), so the decoder's handling of them is
+ * part of what is tested.
+ */
+export interface VendorStyle {
+  manufacturer: string;
+  rows: number;
+  columns: number;
+  bitsStored: number;
+  photometricInterpretation?: 'MONOCHROME1' | 'MONOCHROME2';
+  /** Share of the image the breast (a half-disc on the chest-wall side) covers. */
+  breastShare: number;
+  /** Stored background level in MONOCHROME2 sense (before any MONOCHROME1 inversion); noise of +-backgroundNoise. */
+  background: number;
+  backgroundNoise?: number;
+  /** Tissue levels, MONOCHROME2 sense: from the skin line (low) to the chest wall (high). */
+  tissue: [number, number];
+  /** An implant: this share of the image, at the top of the stored range (saturated), inside the breast. */
+  implantShare?: number;
+  /** Pixel Padding Value (stored, as written): the columns beyond the collimator on the far side carry it. */
+  pixelPaddingValue?: number;
+  /** Columns of padding on the side away from the chest wall. */
+  paddingColumns?: number;
+  rescaleSlope?: number;
+  rescaleIntercept?: number;
+  /** Spacing attributes as the vendor writes them (PixelSpacing, ImagerPixelSpacing, EstimatedRadiographicMagnificationFactor, ...). */
+  header?: Record<string, unknown>;
+  seed?: number;
+}
+
+export function vendorMammogram(ids: StudyIds, style: VendorStyle): CheckImage & { dataset: Record<string, unknown> } {
+  const { rows, columns, bitsStored } = style;
+  const top = 2 ** bitsStored - 1;
+  const random = seededRandom(style.seed ?? 11);
+  const pixels = new Uint16Array(rows * columns);
+  // A half-disc of radius r against the left edge covers pi r^2 / 2 of the image.
+  const radius = Math.sqrt((2 * style.breastShare * rows * columns) / Math.PI);
+  const implantRadius = style.implantShare ? Math.sqrt((2 * style.implantShare * rows * columns) / Math.PI) : 0;
+  const noise = style.backgroundNoise ?? 0;
+  const [skin, wall] = style.tissue;
+  const monochrome1 = style.photometricInterpretation === 'MONOCHROME1';
+  const padFrom = columns - (style.paddingColumns ?? 0);
+  for (let y = 0; y < rows; y++) {
+    for (let x = 0; x < columns; x++) {
+      const dy = y - rows / 2;
+      const distance = Math.sqrt(x * x + dy * dy);
+      let value: number;
+      if (distance < implantRadius) value = top;
+      else if (distance < radius) value = Math.round(skin + (wall - skin) * (1 - distance / radius) * (0.8 + 0.2 * random()));
+      else value = style.background + Math.round(noise * (2 * random() - 1));
+      value = Math.max(0, Math.min(top, value));
+      pixels[y * columns + x] = x >= padFrom && style.pixelPaddingValue !== undefined ? style.pixelPaddingValue : monochrome1 ? top - value : value;
+    }
+  }
+  const dataset = mgDataset(ids, { manufacturer: style.manufacturer, rows, columns, pixelSpacingMm: null, bitsStored }, pixels);
+  Object.assign(dataset, {
+    PhotometricInterpretation: style.photometricInterpretation ?? 'MONOCHROME2',
+    RescaleSlope: style.rescaleSlope ?? 1,
+    RescaleIntercept: style.rescaleIntercept ?? 0,
+    ...(style.pixelPaddingValue === undefined ? {} : { PixelPaddingValue: style.pixelPaddingValue }),
+    ...style.header,
+  });
+  if (style.pixelPaddingValue !== undefined) (dataset._vrMap as Record<string, string>).PixelPaddingValue = 'US';
+  return { bytes: write(dataset), sopInstanceUid: dataset.SOPInstanceUID as string, dataset };
+}

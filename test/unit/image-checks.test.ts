@@ -22,7 +22,7 @@ import {
   physicalSpacing,
   type ImageCheckOptions,
 } from '../../src/pipeline/image-checks.js';
-import { geHeaderOnly, miasFilm, syntheticMammogram } from '../support/check-images.js';
+import { geHeaderOnly, miasFilm, syntheticMammogram, vendorMammogram, type VendorStyle } from '../support/check-images.js';
 import { newStudyIds } from '../support/dicom-factory.js';
 import { SHARED_DATA_DIR } from '../support/shared-data.js';
 
@@ -240,5 +240,108 @@ describe.skipIf(!existsSync(miasDir) || !existsSync(dicomDir))('real files (a sa
       expect(checkHeader(file.dataset, wrapped.image.view, withUse(DIGITAL)).skip, wrapped.image.id).toBeNull();
       expect(checkPixels(decoded, file.dataset, DEFAULT_IMAGE_CHECK_OPTIONS).skip, wrapped.image.id).toBeNull();
     }
+  });
+});
+
+// Vendor files the project does not have, built from how each vendor writes its For Presentation
+// mammograms (docs/image-checks.md, "Vendors considered"). Matrices and pitches are the vendors'
+// published detector sizes; the spacing conventions are the ones PS3.3 allows for MG (Pixel
+// Spacing equal to Imager Pixel Spacing, or calibrated to the breast; only Imager Pixel Spacing
+// and the magnification factor; a scanned film's nominal spacing).
+describe('vendors considered: headers', () => {
+  const pair = (value: number) => [value, value];
+  const cases: [string, Record<string, unknown>, string | RegExp, 'digital' | 'digitised-film'][] = [
+    ['Hologic Selenia 24 x 29 cm, 0.07 mm, Pixel Spacing = Imager Pixel Spacing', { Rows: 4096, Columns: 3328, PixelSpacing: pair(0.07), ImagerPixelSpacing: pair(0.07), DetectorType: 'DIRECT' }, 'Pixel Spacing', 'digital'],
+    ['Hologic Dimensions, Pixel Spacing calibrated to the breast (GEOMETRY)', { Rows: 4096, Columns: 3328, PixelSpacing: pair(0.0654), ImagerPixelSpacing: pair(0.07), EstimatedRadiographicMagnificationFactor: 1.07, PixelSpacingCalibrationType: 'GEOMETRY', DetectorType: 'DIRECT' }, 'Pixel Spacing', 'digital'],
+    ['Hologic Selenia 18 x 24 cm', { Rows: 3328, Columns: 2560, PixelSpacing: pair(0.07), ImagerPixelSpacing: pair(0.07) }, 'Pixel Spacing', 'digital'],
+    ['GE Senographe DS 19 x 23 cm, only Imager Pixel Spacing', { Rows: 2294, Columns: 1914, PixelSpacing: undefined, ImagerPixelSpacing: pair(0.1), DetectorType: 'SCINTILLATOR' }, 'Imager Pixel Spacing', 'digital'],
+    ['GE Essential / Pristina 24 x 30 cm, Imager Pixel Spacing over the magnification factor', { Rows: 3062, Columns: 2394, PixelSpacing: undefined, ImagerPixelSpacing: pair(0.1), EstimatedRadiographicMagnificationFactor: '1.1', DetectorType: 'DIRECT' }, 'Imager Pixel Spacing / Estimated Radiographic Magnification Factor 1.1', 'digital'],
+    ['Siemens Mammomat 24 x 30 cm, 0.085 mm, magnification factor 1.08', { Rows: 3328, Columns: 4096, PixelSpacing: pair(0.085 / 1.08), ImagerPixelSpacing: pair(0.085), EstimatedRadiographicMagnificationFactor: 1.08, DetectorType: 'DIRECT' }, 'Pixel Spacing', 'digital'],
+    ['Fujifilm Amulet 24 x 30 cm, 0.05 mm (5928 x 4728)', { Rows: 5928, Columns: 4728, PixelSpacing: pair(0.05), ImagerPixelSpacing: pair(0.05), DetectorType: 'DIRECT', PhotometricInterpretation: 'MONOCHROME1' }, 'Pixel Spacing', 'digital'],
+    ['Philips / Sectra MicroDose, photon counting, Detector Type empty (Type 2)', { Rows: 5200, Columns: 4800, PixelSpacing: pair(0.05), ImagerPixelSpacing: pair(0.05), DetectorType: '' }, 'Pixel Spacing', 'digital'],
+    ['Planmed Clarity 24 x 30 cm, 0.085 mm', { Rows: 3584, Columns: 2816, ImagerPixelSpacing: pair(0.085), PixelSpacing: pair(0.085), DetectorType: 'DIRECT' }, 'Pixel Spacing', 'digital'],
+    ['Carestream / Kodak CR, CR class, Modality MG, 0.05 mm', { SOPClassUID: SOP_CLASS.computedRadiography, PresentationIntentType: undefined, Rows: 4784, Columns: 3584, PixelSpacing: pair(0.05) }, 'Pixel Spacing', 'digital'],
+    ['Kodak CR as DX with Modality MG, Detector Type STORAGE', { SOPClassUID: SOP_CLASS.digitalXRayForPresentation, Rows: 4784, Columns: 3584, PixelSpacing: undefined, ImagerPixelSpacing: pair(0.05), DetectorType: 'STORAGE' }, 'Imager Pixel Spacing', 'digital'],
+    ['a DX object with Modality MG (no Detector Type)', { SOPClassUID: SOP_CLASS.digitalXRayForPresentation, Rows: 3328, Columns: 2560 }, 'Pixel Spacing', 'digital'],
+    ['Hologic magnification view (1.8): Pixel Spacing corrected', { Rows: 4096, Columns: 3328, PixelSpacing: pair(0.07 / 1.8), ImagerPixelSpacing: pair(0.07), EstimatedRadiographicMagnificationFactor: 1.8 }, 'Pixel Spacing', 'digital'],
+    ['Breast Projection X-Ray, spacing in the Shared Functional Groups', { SOPClassUID: SOP_CLASS.breastProjectionXRayForPresentation, Rows: 4096, Columns: 3328, PixelSpacing: undefined, SharedFunctionalGroupsSequence: [{ PixelMeasuresSequence: [{ PixelSpacing: pair(0.07) }] }] }, 'Pixel Spacing (Shared Functional Groups)', 'digital'],
+    ['DDSM-style film scan: Secondary Capture, Conversion Type DF, 0.05 mm', { SOPClassUID: SOP_CLASS.secondaryCapture, PresentationIntentType: undefined, ConversionType: 'DF', Rows: 4600, Columns: 3000, PixelSpacing: undefined, NominalScannedPixelSpacing: pair(0.05) }, 'Nominal Scanned Pixel Spacing', 'digitised-film'],
+    ['film digitiser written as MG with Detector Type FILM, 0.1 mm', { Rows: 2400, Columns: 1800, PixelSpacing: pair(0.1), DetectorType: 'FILM' }, 'Pixel Spacing', 'digitised-film'],
+  ];
+  it.each(cases)('%s: plausible, spacing from %j', (_name, attributes, source, kind) => {
+    const ds = mg(attributes);
+    const verdict = checkHeader(ds, 'MLO', DEFAULT_IMAGE_CHECK_OPTIONS);
+    expect(verdict.skip).toBeNull();
+    expect(verdict.notes).toEqual([]);
+    expect(physicalSpacing(ds)?.source).toEqual(source);
+    expect(imagingKind(ds).kind).toBe(kind);
+    // Under a digital-only model: films are outside its use, the others within it.
+    expect(checkHeader(ds, 'MLO', withUse(DIGITAL)).skip).toEqual(kind === 'digital' ? null : expect.stringMatching(/^outside the model's intended use: a digitised film/));
+  });
+
+  it('still stops a Breast Projection X-Ray whose functional groups give an impossible spacing (the GE 74.7 mm case)', () => {
+    const ds = mg({ SOPClassUID: SOP_CLASS.breastProjectionXRayForPresentation, Rows: 512, Columns: 512, PixelSpacing: undefined, SharedFunctionalGroupsSequence: [{ PixelMeasuresSequence: [{ PixelSpacing: [74.7, 74.7] }] }] });
+    expect(checkHeader(ds, 'CC', DEFAULT_IMAGE_CHECK_OPTIONS).skip).toMatch(/^implausible image: field of view 38250 x 38250 mm .*Pixel Spacing \(Shared Functional Groups\)/);
+  });
+
+  it('takes either convention of MG Pixel Spacing as within a declared pixel-size range (detector pitch or calibrated to the breast)', () => {
+    // A model declared for the 0.07-0.1 mm detectors it was trained on (Hologic, GE).
+    const use: IntendedUse = { ...DIGITAL, pixelSpacingMm: [0.07, 0.1] };
+    // Hologic Dimensions writes 0.07 / 1.07 = 0.0654 mm at the breast: within by its detector pitch.
+    expect(checkHeader(mg({ Rows: 4096, Columns: 3328, PixelSpacing: [0.0654, 0.0654], ImagerPixelSpacing: [0.07, 0.07] }), 'CC', withUse(use)).skip).toBeNull();
+    // GE without Pixel Spacing: 0.1 / 1.1 = 0.0909 at the breast, 0.1 at the detector: within either way.
+    expect(checkHeader(mg({ Rows: 3062, Columns: 2394, PixelSpacing: undefined, ImagerPixelSpacing: [0.1, 0.1], EstimatedRadiographicMagnificationFactor: 1.1 }), 'CC', withUse(use)).skip).toBeNull();
+    // A 0.05 mm detector is outside at both planes, and the reason names both.
+    expect(checkHeader(mg({ Rows: 5928, Columns: 4728, PixelSpacing: [0.0463, 0.0463], ImagerPixelSpacing: [0.05, 0.05] }), 'CC', withUse(use)).skip).toBe(
+      "outside the model's intended use: pixel spacing 0.0463 x 0.0463 mm (Pixel Spacing, 0.05 x 0.05 mm at the detector (Imager Pixel Spacing)); the model is for 0.07-0.1 mm",
+    );
+    expect(checkHeader(mg({ Rows: 5928, Columns: 4728, PixelSpacing: undefined, ImagerPixelSpacing: [0.05, 0.05] }), 'CC', withUse(use)).skip).toBe(
+      "outside the model's intended use: pixel spacing 0.05 x 0.05 mm (Imager Pixel Spacing); the model is for 0.07-0.1 mm",
+    );
+  });
+
+  it('judges a For Processing image by its presentation (the selection skips them first)', () => {
+    const forProcessing = mg({ SOPClassUID: SOP_CLASS.digitalMammographyForProcessing, PresentationIntentType: 'FOR PROCESSING', BitsStored: 14 });
+    expect(checkHeader(forProcessing, 'CC', DEFAULT_IMAGE_CHECK_OPTIONS).skip).toBeNull();
+    expect(checkHeader(forProcessing, 'CC', withUse(DIGITAL)).skip).toBe("outside the model's intended use: a For Processing image; the model is for For Presentation images");
+  });
+});
+
+describe('vendors considered: pixels, through the decoder', () => {
+  const size = { rows: 1024, columns: 832 };
+  const styles: [string, VendorStyle][] = [
+    ['Hologic: MONOCHROME2, 12 bits, black background', { ...size, manufacturer: 'HOLOGIC, Inc.', bitsStored: 12, breastShare: 0.35, background: 0, tissue: [400, 3000] }],
+    ['GE: MONOCHROME1, 14 bits, noisy background', { ...size, manufacturer: 'GE MEDICAL SYSTEMS', bitsStored: 14, photometricInterpretation: 'MONOCHROME1', breastShare: 0.4, background: 200, backgroundNoise: 30, tissue: [3000, 12000] }],
+    ['Siemens: MONOCHROME2, 12 bits, background above zero', { ...size, manufacturer: 'SIEMENS', bitsStored: 12, breastShare: 0.45, background: 60, backgroundNoise: 10, tissue: [500, 3500] }],
+    ['Fujifilm: MONOCHROME1, 10 bits stored in 16', { ...size, manufacturer: 'FUJIFILM Corporation', bitsStored: 10, photometricInterpretation: 'MONOCHROME1', breastShare: 0.3, background: 0, tissue: [150, 900] }],
+    ['Carestream CR: MONOCHROME1, Rescale Slope 0.5, intercept -100', { ...size, manufacturer: 'Carestream Health', bitsStored: 12, photometricInterpretation: 'MONOCHROME1', breastShare: 0.3, background: 0, tissue: [400, 3000], rescaleSlope: 0.5, rescaleIntercept: -100 }],
+    ['16 bits stored, a real but narrow range (300-1000)', { ...size, manufacturer: 'x', bitsStored: 16, breastShare: 0.3, background: 100, tissue: [300, 1000] }],
+    ['small breast, 5% of a black field (95% at the minimum)', { ...size, manufacturer: 'x', bitsStored: 12, breastShare: 0.05, background: 0, tissue: [400, 3000] }],
+    ['small breast, 5% of a noisy field', { ...size, manufacturer: 'x', bitsStored: 12, breastShare: 0.05, background: 60, backgroundNoise: 20, tissue: [300, 2500] }],
+    ['implant view: a saturated implant on 25% of the image', { ...size, manufacturer: 'x', bitsStored: 12, breastShare: 0.55, implantShare: 0.25, background: 0, tissue: [400, 3000] }],
+    ['Pixel Padding Value 0 beyond the collimator (MONOCHROME2)', { ...size, manufacturer: 'x', bitsStored: 12, breastShare: 0.3, background: 10, backgroundNoise: 5, tissue: [400, 3000], pixelPaddingValue: 0, paddingColumns: 200 }],
+    ['Pixel Padding Value 4095 beyond the collimator (MONOCHROME1)', { ...size, manufacturer: 'x', bitsStored: 12, photometricInterpretation: 'MONOCHROME1', breastShare: 0.3, background: 10, tissue: [400, 3000], pixelPaddingValue: 4095, paddingColumns: 200 }],
+  ];
+  it.each(styles)('passes %s', async (_name, style) => {
+    const { file, decoded } = await decodedFile(vendorMammogram(newStudyIds(), style).bytes);
+    const verdict = checkPixels(decoded, file.dataset, DEFAULT_IMAGE_CHECK_OPTIONS);
+    expect(verdict.skip).toBeNull();
+    expect(verdict.measured.breastShare).toBeGreaterThan(style.breastShare * 0.8);
+    expect(verdict.measured.breastShare).toBeLessThan(style.breastShare * 1.2);
+  });
+
+  it('passes a full-size Hologic matrix (4096 x 3328) and measures the same breast share as at 1024 x 832', async () => {
+    const { file, decoded } = await decodedFile(vendorMammogram(newStudyIds(), { manufacturer: 'HOLOGIC, Inc.', rows: 4096, columns: 3328, bitsStored: 12, breastShare: 0.3, background: 0, tissue: [400, 3000] }).bytes);
+    const verdict = checkPixels(decoded, file.dataset, DEFAULT_IMAGE_CHECK_OPTIONS);
+    expect(verdict.skip).toBeNull();
+    expect(verdict.measured.breastShare).toBeCloseTo(0.3, 1);
+  });
+
+  it.each([
+    ['a flat field (detector calibration frame, no breast)', { ...size, manufacturer: 'x', bitsStored: 12, breastShare: 0, background: 2000, backgroundNoise: 200, tissue: [0, 0] }, /^implausible image: the breast region .* covers 0.0\d+% of the image/],
+    ['a frame that is all Pixel Padding Value (0) but for a 1% speck', { ...size, manufacturer: 'x', bitsStored: 12, breastShare: 0.01, background: 0, tissue: [400, 3000], pixelPaddingValue: 0, paddingColumns: 0 }, /^implausible image: mostly blank: 99(\.\d+)?% of the pixels are at the minimum value/],
+  ] as [string, VendorStyle, RegExp][])('skips %s', async (_name, style, reason) => {
+    const { file, decoded } = await decodedFile(vendorMammogram(newStudyIds(), style).bytes);
+    expect(checkPixels(decoded, file.dataset, DEFAULT_IMAGE_CHECK_OPTIONS).skip).toMatch(reason);
   });
 });
