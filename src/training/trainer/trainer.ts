@@ -792,9 +792,10 @@ class Trainer {
             reliabilityPng(
               [
                 { label: 'raw', reliability: calibrationReport.raw },
-                { label: crossFitted.crossFitted ? 'calibrated (cross-fitted)' : 'calibrated (in-sample)', reliability: calibrationReport.calibrated },
+                // Cross-fitted when there are several folds (report/reliability.json says which).
+                { label: 'calibrated', reliability: calibrationReport.calibrated },
               ],
-              { title: 'out-of-fold reliability (per image)' },
+              { title: 'reliability, out of fold' },
             ),
           ),
           'report/epochs.json': text(this.state.log),
