@@ -3,7 +3,8 @@
 // research mode, and then every report says RESEARCH USE ONLY where viewers show it; a
 // validated model's report carries its validation AUC. Real Orthanc, real SQLite.
 
-import { mkdtempSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -21,7 +22,8 @@ import { readPackage } from '../../src/ml/registry/index.js';
 import { openStore, type Store } from '../../src/store/index.js';
 import type { ModelVersionRecord } from '../../src/domain/index.js';
 import { LocalOrthanc } from '../../scripts/lib/local-orthanc.js';
-import { mammogram, newStudyIds } from '../support/dicom-factory.js';
+import { geHeaderOnly, syntheticMammogram } from '../support/check-images.js';
+import { mammogram, newStudyIds, type StudyIds } from '../support/dicom-factory.js';
 import { writeTestPackage } from '../support/onnx-fixtures.js';
 
 const logger = createLogger('silent');
@@ -74,22 +76,22 @@ describe.skipIf(!LocalOrthanc.available())('report policy on a real PACS', () =>
     await orthanc?.stop();
   });
 
-  async function score(version: string, researchMode: boolean) {
+  async function score(version: string, researchMode: boolean, images?: (ids: StudyIds) => Uint8Array[]) {
     const record = (await store.modelVersions.findByVersion(version))!;
     const runtime = await createModelRuntime([await readPackage(record.path)]);
     runtimes.push(runtime);
     const deps: ScoreStudyDeps = { pacs, store, logger, selection: DEFAULT_SELECTION_POLICY, reportTemplate: 'TID1500', device, researchMode, model: { record, runtime } };
     const ids = newStudyIds();
-    await pacs.store([mammogram(ids, { laterality: 'L', view: 'CC', size: 256 }).bytes, mammogram(ids, { laterality: 'R', view: 'CC', size: 256 }).bytes]);
+    await pacs.store(images ? images(ids) : [mammogram(ids, { laterality: 'L', view: 'CC', size: 256 }).bytes, mammogram(ids, { laterality: 'R', view: 'CC', size: 256 }).bytes]);
     await discovery.announce(ids.studyUid, 'manual');
     const result = await scoreStudy(deps, ids.studyUid);
     const series = await pacs.search(`studies/${ids.studyUid}/series`, { Modality: 'SR', includefield: ['Manufacturer'] });
     const ours = series.find((s) => jsonString(s, TAG.Manufacturer) === 'mammocad');
-    const report =
+    const bytes =
       ours && result.status === 'scored' && result.reportSopInstanceUid
-        ? readStructuredReport((await pacs.retrieveInstance(ids.studyUid, jsonString(ours, TAG.SeriesInstanceUID), result.reportSopInstanceUid)).bytes)
+        ? (await pacs.retrieveInstance(ids.studyUid, jsonString(ours, TAG.SeriesInstanceUID), result.reportSopInstanceUid)).bytes
         : null;
-    return { ids, result, report, study: (await store.studies.findByUid(ids.studyUid))! };
+    return { ids, result, report: bytes ? readStructuredReport(bytes) : null, bytes, study: (await store.studies.findByUid(ids.studyUid))! };
   }
 
   it('a model at chance writes no report by default: results stored, the study says why', async () => {
@@ -114,5 +116,27 @@ describe.skipIf(!LocalOrthanc.available())('report policy on a real PACS', () =>
     expect(report!.results.researchUse).toBeUndefined();
     expect(report!.seriesDescription ?? '').not.toMatch(/RESEARCH/);
     expect(report!.results.evidence).toEqual({ auc: 0.81, aucCi: [0.74, 0.87], dataset: 'site-archive', method: '4-fold cross-validation by woman, out-of-fold, 600 images' });
+  });
+  it('a study with one implausible image: the others are scored and the report names the skipped one and why (dciodvfy: no error)', async () => {
+    let ge = '';
+    let good = '';
+    const { result, report, bytes, study } = await score('validated', false, (ids) => {
+      const header = geHeaderOnly(ids);
+      const breast = syntheticMammogram(ids, 'breast', { laterality: 'L', view: 'CC' });
+      ge = header.sopInstanceUid;
+      good = breast.sopInstanceUid;
+      return [breast.bytes, header.bytes];
+    });
+    expect(result).toMatchObject({ status: 'scored', images: 1 });
+    expect(study.statusReason).toMatch(/1 image\(s\) skipped by the image checks/);
+    expect(Object.keys(report!.results.images)).toEqual([good]);
+    expect(report!.results.skippedImages).toEqual({ [ge]: expect.stringMatching(/^implausible image: .*1 x 2/) });
+    expect(await store.images.findBySopInstanceUid(ge)).toMatchObject({ status: 'skipped', statusReason: expect.stringMatching(/^implausible image/) });
+    if (spawnSync('dciodvfy', ['-version']).error === undefined) {
+      const file = path.join(work, 'skipped-image-report.dcm');
+      writeFileSync(file, bytes!);
+      const run = spawnSync('dciodvfy', [file], { encoding: 'utf8' });
+      expect(`${run.stdout}${run.stderr}`.split('\n').filter((l) => /Error/.test(l))).toEqual([]);
+    }
   });
 });
