@@ -14,6 +14,8 @@ COPY bin ./bin
 COPY prisma ./prisma
 COPY scripts ./scripts
 COPY src ./src
+# The shipped default model (activated on a fresh install; research use only: docs/structured-reports.md).
+COPY models ./models
 RUN npm ci --omit=dev --no-audit --no-fund
 
 FROM node:22-bookworm-slim
