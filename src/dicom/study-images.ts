@@ -15,6 +15,8 @@ export interface StudyObject {
   rows: number | null;
   columns: number | null;
   decision: ViewDecision;
+  /** The instance's metadata, naturalised (keyword -> value): what the decision was made from. */
+  attributes: Record<string, unknown>;
 }
 
 /** A naturalised dataset (keyword -> value) from one DICOM JSON object. */
@@ -24,6 +26,7 @@ export function naturalize(item: DicomJson): Record<string, unknown> {
 
 /** Decides, for one instance's metadata, whether it is eligible and what it shows. */
 export function describeObject(item: DicomJson, policy: SelectionPolicy = DEFAULT_SELECTION_POLICY): StudyObject {
+  const attributes = naturalize(item);
   return {
     sopInstanceUid: jsonString(item, TAG.SOPInstanceUID),
     seriesUid: jsonString(item, TAG.SeriesInstanceUID),
@@ -32,7 +35,8 @@ export function describeObject(item: DicomJson, policy: SelectionPolicy = DEFAUL
     transferSyntaxUid: jsonString(item, TAG.AvailableTransferSyntaxUID) || jsonString(item, TAG.TransferSyntaxUID) || null,
     rows: jsonNumber(item, TAG.Rows),
     columns: jsonNumber(item, TAG.Columns),
-    decision: selectView(naturalize(item), policy),
+    decision: selectView(attributes, policy),
+    attributes,
   };
 }
 

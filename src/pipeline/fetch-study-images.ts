@@ -3,18 +3,16 @@
 // unsupported encoding, missing pixels) is recorded as failed with its reason and the others go
 // on; a PACS fault is thrown (retryable) so the whole job is retried later. With the image
 // checks (image-checks.ts), an image whose header is implausible or outside the model's
-// intended use is skipped before its pixel data is fetched (the study's WADO-RS metadata is
-// read once for this; the file's own attributes are checked again before decoding), one whose
+// intended use is skipped before its pixel data is fetched (from the metadata the select stage
+// read; the file's own attributes are checked again before decoding), one whose
 // pixels are implausible right after decoding: recorded as skipped with the reason, never
 // scored.
 
 import type { Logger } from 'pino';
 import { MammocadError, NoEligibleViewsError, type ImageRecord } from '../domain/index.js';
 import type { DicomwebClient } from '../dicom/dicomweb-client.js';
-import { TAG, jsonString } from '../dicom/dicom-json.js';
 import { readPart10, type NaturalizedDataset } from '../dicom/part10.js';
 import { decodeImage, type DecodedImage } from '../dicom/pixels/decode-image.js';
-import { naturalize } from '../dicom/study-images.js';
 import { checkGreyImage } from '../ml/preprocess/index.js';
 import type { Store } from '../store/index.js';
 import { checkHeader, checkPixels, type ImageCheckOptions } from './image-checks.js';
@@ -42,18 +40,18 @@ export interface FetchResult {
 
 /**
  * Fetches and decodes the eligible images. `checks`: the image checks and the active model's
- * intended use (scoreStudy always passes them); without, no image is checked.
+ * intended use (scoreStudy always passes them), with the select stage's metadata by SOP
+ * Instance UID (`headers`) for the checks before fetching; without, no image is checked.
  */
 export async function fetchStudyImages(
   deps: { pacs: DicomwebClient; store: Store; logger: Logger },
   studyUid: string,
   images: ImageRecord[],
-  checks?: ImageCheckOptions,
+  checks?: ImageCheckOptions & { headers?: ReadonlyMap<string, NaturalizedDataset> },
 ): Promise<FetchResult> {
   const log = deps.logger.child({ component: 'fetch', study: studyRef(studyUid) });
   const result: FetchResult = { fetched: [], failed: [], skipped: [] };
   const eligible = images.filter((i) => i.status === 'eligible');
-  const headers = checks && eligible.length ? await studyHeaders(deps.pacs, studyUid) : new Map<string, NaturalizedDataset>();
   const skip = async (image: ImageRecord, dataset: NaturalizedDataset, reason: string) => {
     await deps.store.images.setStatus(image.sopInstanceUid, 'skipped', reason);
     result.skipped.push({ image, dataset, reason });
@@ -62,7 +60,7 @@ export async function fetchStudyImages(
   for (const image of eligible) {
     const source = `study ${studyRef(studyUid)}, image ${image.sopInstanceUid}`;
     // From the PACS's metadata first, so an image the header rules out is never fetched.
-    const header = headers.get(image.sopInstanceUid);
+    const header = checks?.headers?.get(image.sopInstanceUid);
     const early = checks && header ? checkHeader(header, image.view, checks) : null;
     if (early?.skip) {
       await skip(image, header!, early.skip);
@@ -106,16 +104,4 @@ export async function fetchStudyImages(
     throw new NoEligibleViewsError(`study ${studyRef(studyUid)}`, reasons);
   }
   return result;
-}
-
-/** Each instance's attributes from the study's WADO-RS metadata, by SOP Instance UID (no pixel data moves). */
-async function studyHeaders(pacs: DicomwebClient, studyUid: string): Promise<Map<string, NaturalizedDataset>> {
-  try {
-    const metadata = await pacs.metadata(`studies/${studyUid}`);
-    return new Map(metadata.map((item) => [jsonString(item, TAG.SOPInstanceUID), naturalize(item)]));
-  } catch (error) {
-    // Gone since it was selected: each retrieval then says so, image by image.
-    if (error instanceof MammocadError && error.code === 'PACS_NOT_FOUND') return new Map();
-    throw error;
-  }
 }

@@ -476,3 +476,8 @@ export function checkPixels(decoded: Pick<DecodedImage, 'width' | 'height' | 'pi
   const plausibility = pixelPlausibility(measured, options.checks.plausibility);
   return { skip: plausibility.length ? implausible(plausibility) : null, plausibility, measured };
 }
+
+/** The flag text of an out-of-distribution image (docs/ood.md). */
+export function outOfDistributionFlag(statistic: number): string {
+  return `out of distribution: the image's intensity statistic is ${statistic.toFixed(2)} (flagged above 1, the 99th percentile of the training images)`;
+}

@@ -10,8 +10,7 @@ import { readPart10 } from '../dicom/part10.js';
 import { decodeImage } from '../dicom/pixels/decode-image.js';
 import { selectView, type SelectionPolicy } from '../dicom/view-selection.js';
 import type { DetailedScore, ModelRuntime } from '../ml/runtime/index.js';
-import { DEFAULT_IMAGE_CHECK_OPTIONS, checkHeader, checkPixels, type ImageCheckOptions } from './image-checks.js';
-import { outOfDistributionFlag } from './score-study.js';
+import { DEFAULT_IMAGE_CHECK_OPTIONS, checkHeader, checkPixels, outOfDistributionFlag, type ImageCheckOptions } from './image-checks.js';
 
 export interface FileScore {
   file: string;

@@ -15,12 +15,13 @@ import { MammocadError, aggregateScores, type ModelVersionRecord, type ReportTem
 import type { DicomwebClient } from '../dicom/dicomweb-client.js';
 import type { DeviceObserver } from '../dicom/sr/index.js';
 import type { SelectionPolicy } from '../dicom/view-selection.js';
+import { combineOod } from '../ml/ood/index.js';
 import type { ModelRuntime } from '../ml/runtime/index.js';
 import type { PredictionInput, Store } from '../store/index.js';
 import { fetchStudyImages } from './fetch-study-images.js';
-import { intendedUseOf, type ImageChecksConfig } from './image-checks.js';
+import { intendedUseOf, outOfDistributionFlag, type ImageChecksConfig } from './image-checks.js';
 import { decideReport } from './report-policy.js';
-import { selectStudyImages } from './select-study-images.js';
+import { selectStudy } from './select-study-images.js';
 import { studyRef } from './study-discovery.js';
 import { writeStudyReport } from './write-report.js';
 
@@ -73,7 +74,7 @@ export async function scoreStudy(deps: ScoreStudyDeps, studyUid: string): Promis
   await store.studies.setStatus(studyUid, 'scoring');
 
   await deps.onStage?.('select');
-  const images = await selectStudyImages(pacs, store, studyUid, deps.selection);
+  const { images, headers } = await selectStudy(pacs, store, studyUid, deps.selection);
   timings.select = elapsed(t);
   if (!images.some((i) => i.status === 'eligible')) {
     const reason = `no eligible views: ${[...new Set(images.map((i) => i.statusReason))].join('; ') || 'the study has no objects'}`;
@@ -86,7 +87,7 @@ export async function scoreStudy(deps: ScoreStudyDeps, studyUid: string): Promis
   await deps.onStage?.('fetch-decode');
   // The checks need the model's intended use: its manifest's declaration (none for an ensemble).
   const intendedUse = model.runtime.members.length === 1 ? intendedUseOf(model.record.manifest) : null;
-  const { fetched, failed, skipped } = await fetchStudyImages({ pacs, store, logger: deps.logger }, studyUid, images, { checks: deps.imageChecks ?? IMAGE_CHECK_DEFAULTS, intendedUse });
+  const { fetched, failed, skipped } = await fetchStudyImages({ pacs, store, logger: deps.logger }, studyUid, images, { checks: deps.imageChecks ?? IMAGE_CHECK_DEFAULTS, intendedUse, headers });
   timings.fetchDecode = elapsed(t);
   if (fetched.length === 0) {
     // Every image skipped (by the selection or the image checks), none failed: skipped, with the reasons.
@@ -205,18 +206,7 @@ export async function scoreStudy(deps: ScoreStudyDeps, studyUid: string): Promis
   };
 }
 
-/** The flag text of an out-of-distribution image (docs/ood.md). */
-export function outOfDistributionFlag(statistic: number): string {
-  return `out of distribution: the image's intensity statistic is ${statistic.toFixed(2)} (flagged above 1, the 99th percentile of the training images)`;
-}
-
 /** The safety signals of a result computed from these images: the largest statistic, any flag, every flag text once. */
 function signalsOf(images: ReadonlyArray<{ outOfDistribution: number | null; outOfDistributionFlagged: boolean | null; flags: string[] }>): Pick<PredictionInput, 'outOfDistribution' | 'outOfDistributionFlagged' | 'flags'> {
-  const statistics = images.map((i) => i.outOfDistribution).filter((v): v is number => v !== null);
-  const flags = images.map((i) => i.outOfDistributionFlagged).filter((v): v is boolean => v !== null);
-  return {
-    outOfDistribution: statistics.length ? Math.max(...statistics) : null,
-    outOfDistributionFlagged: flags.length ? flags.some(Boolean) : null,
-    flags: [...new Set(images.flatMap((i) => i.flags))],
-  };
+  return { ...combineOod(images), flags: [...new Set(images.flatMap((i) => i.flags))] };
 }

@@ -1,17 +1,31 @@
 // The first stage of scoring a study: decide, from the PACS's metadata, which objects are
 // images the classifier is meant for, and record every decision (skips with their reason).
+// The metadata read here is handed on (selectStudy), so the image checks of the fetch stage
+// judge headers without asking the PACS for them again.
 
 import type { ImageRecord } from '../domain/index.js';
 import type { DicomwebClient } from '../dicom/dicomweb-client.js';
+import type { NaturalizedDataset } from '../dicom/part10.js';
 import { describeStudy } from '../dicom/study-images.js';
 import type { SelectionPolicy } from '../dicom/view-selection.js';
 import type { Store } from '../store/index.js';
 
 export async function selectStudyImages(pacs: DicomwebClient, store: Store, studyUid: string, policy: SelectionPolicy): Promise<ImageRecord[]> {
+  return (await selectStudy(pacs, store, studyUid, policy)).images;
+}
+
+/** The recorded images and, by SOP Instance UID, the metadata each decision was made from. */
+export async function selectStudy(
+  pacs: DicomwebClient,
+  store: Store,
+  studyUid: string,
+  policy: SelectionPolicy,
+): Promise<{ images: ImageRecord[]; headers: Map<string, NaturalizedDataset> }> {
   const study = await store.studies.findByUid(studyUid);
   if (!study) throw new Error(`study ${studyUid} has not been announced`);
   const objects = await describeStudy(pacs, studyUid, policy);
-  return store.images.upsertMany(
+  const headers = new Map(objects.map((o) => [o.sopInstanceUid, o.attributes as NaturalizedDataset]));
+  const images = await store.images.upsertMany(
     study.id,
     objects.map((o) => ({
       sopInstanceUid: o.sopInstanceUid,
@@ -28,4 +42,5 @@ export async function selectStudyImages(pacs: DicomwebClient, store: Store, stud
       statusReason: o.decision.reason ?? null,
     })),
   );
+  return { images, headers };
 }

@@ -5,32 +5,16 @@
 
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import dcmjs from 'dcmjs';
 import { buildFilmMammogram } from '../../src/dicom/convert/mias-to-dicom.js';
 import { parsePgm } from '../../src/training/datasets/pgm.js';
 import { seededRandom } from '../../src/training/datasets/splits.js';
-import { EXPLICIT_LE, newUid, type StudyIds } from './dicom-factory.js';
+import { newUid, write, type StudyIds } from './dicom-factory.js';
 
-const { DicomDict, DicomMetaDictionary } = dcmjs.data;
 const DIGITAL_MAMMOGRAPHY_FOR_PRESENTATION = '1.2.840.10008.5.1.4.1.1.1.2';
 
 export interface CheckImage {
   bytes: Uint8Array;
   sopInstanceUid: string;
-}
-
-function write(dataset: Record<string, unknown>): Uint8Array {
-  const meta = {
-    FileMetaInformationVersion: new Uint8Array([0, 1]).buffer,
-    MediaStorageSOPClassUID: dataset.SOPClassUID,
-    MediaStorageSOPInstanceUID: dataset.SOPInstanceUID,
-    TransferSyntaxUID: EXPLICIT_LE,
-    ImplementationClassUID: '1.2.826.0.1.3680043.10.1137.1',
-    ImplementationVersionName: 'MAMMOCAD_TEST',
-  };
-  const dict = new DicomDict(DicomMetaDictionary.denaturalizeDataset(meta));
-  dict.dict = DicomMetaDictionary.denaturalizeDataset(dataset);
-  return new Uint8Array(dict.write());
 }
 
 export interface MammogramHeader {

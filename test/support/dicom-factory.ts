@@ -26,7 +26,8 @@ export function today(): string {
   return new Date().toISOString().slice(0, 10).replace(/-/g, '');
 }
 
-function write(dataset: Record<string, unknown>): Uint8Array {
+/** A naturalised dataset as a Part 10 file (explicit VR little endian). */
+export function write(dataset: Record<string, unknown>): Uint8Array {
   const meta = {
     FileMetaInformationVersion: new Uint8Array([0, 1]).buffer,
     MediaStorageSOPClassUID: dataset.SOPClassUID,
