@@ -1,6 +1,8 @@
 import { createRequire } from 'node:module';
 import { defineConfig } from 'vitest/config';
 
+const SKIP_SUMMARY_REPORTER = './test/support/skip-summary-reporter.ts';
+
 export default defineConfig({
   resolve: {
     // One copy of graphql: type-graphql loads the CommonJS build, a test's `import 'graphql'`
@@ -15,7 +17,11 @@ export default defineConfig({
     maxWorkers: 2,
     testTimeout: 60_000,
     hookTimeout: 60_000,
-    reporters: process.env.CI ? ['default', 'junit'] : ['default'],
+    // Fails a test whose shared data set is missing when MAMMOCAD_REQUIRE_SHARED_DATA=1
+    // (test/support/shared-data.ts skips it otherwise).
+    setupFiles: ['./test/support/shared-data-setup.ts'],
+    // The last one ends the run by saying how many tests were skipped and why.
+    reporters: [...(process.env.CI ? ['default', 'junit'] : ['default']), SKIP_SUMMARY_REPORTER],
     outputFile: { junit: 'var/test-results/junit.xml' },
   },
 });

@@ -4,7 +4,7 @@
 // install: the JSON keys scripts read, the skipped rows, the shortcut checks, and a scores CSV
 // whose probabilities are those of the scoring path itself.
 
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -13,7 +13,7 @@ import { parseCsv } from '../../src/training/datasets/csv.js';
 import { readImageFolderDataset } from '../../src/training/datasets/image-folder.js';
 import { scoreImages } from '../../src/training/trainer/score-dataset.js';
 import { ROOT, runCli } from '../support/cli.js';
-import { SHARED_DATA_DIR } from '../support/shared-data.js';
+import { SHARED_DATA_DIR, needsSharedData } from '../support/shared-data.js';
 
 const RSNA = path.join(SHARED_DATA_DIR, 'rsna-screening');
 const SUMMARY_KEYS = ['auc', 'auc_ci', 'n', 'positives', 'sensitivity_at_spec_0.8', 'sensitivity_at_spec_0.9', 'threshold'];
@@ -38,7 +38,7 @@ function pickRows(): { header: string; rows: string[] } {
   return { header, rows };
 }
 
-describe.skipIf(!existsSync(path.join(RSNA, 'manifest.csv')))('mammocad evaluate on an image folder (needs ../shared/data/rsna-screening)', () => {
+describe('mammocad evaluate on an image folder (needs ../shared/data/rsna-screening)', needsSharedData('rsna-screening'), () => {
   const work = mkdtempSync(path.join(tmpdir(), 'mammocad-cli-image-folder-'));
   // The copies of research images do not outlive the test.
   afterAll(() => rmSync(work, { recursive: true, force: true }));

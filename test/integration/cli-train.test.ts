@@ -8,9 +8,10 @@ import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
 import { runCli } from '../support/cli.js';
+import { needsSharedData } from '../support/shared-data.js';
 import { TINY_IMAGES, tinyConfigInput, tinyMiasDir } from '../support/tiny-training.js';
 
-describe('mammocad train and evaluate', () => {
+describe('mammocad train and evaluate', needsSharedData('mias'), () => {
   const work = mkdtempSync(path.join(tmpdir(), 'mammocad-cli-train-'));
   const env = { MAMMOCAD_DATA_DIR: path.join(work, 'data') };
   let miasDir: string;

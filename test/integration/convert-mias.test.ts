@@ -12,7 +12,7 @@ import { decodeImage } from '../../src/dicom/pixels/decode-image.js';
 import { selectView } from '../../src/dicom/view-selection.js';
 import { readPgm } from '../../src/training/datasets/pgm.js';
 import { runCli } from '../support/cli.js';
-import { sharedFile } from '../support/shared-data.js';
+import { needsSharedData, sharedFile } from '../support/shared-data.js';
 
 const installed = (tool: string) => spawnSync('sh', ['-c', `command -v ${tool}`]).status === 0;
 // w002: two normal films; w029: a normal right breast (mdb057) and a malignant left one (mdb058).
@@ -44,7 +44,7 @@ beforeAll(async () => {
   lines = run.stdout.trim().split('\n').map((l) => JSON.parse(l) as Line);
 });
 
-describe('mammocad convert mias', () => {
+describe('mammocad convert mias', needsSharedData('mias'), () => {
   it('writes OUT/<woman>/<image>.dcm, one line per file and a summary', () => {
     expect(lines.filter((l) => l.level === 'file').map((l) => [l.imageId, l.womanId, l.laterality, l.view, l.imageClass, l.file])).toEqual([
       ['mdb004', 'w002', 'L', 'MLO', 'normal', fileOf(IMAGES[1])],

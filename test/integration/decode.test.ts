@@ -12,7 +12,6 @@ import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import dcmjs from 'dcmjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -20,12 +19,11 @@ import { DicomParseError, PixelDecodeError, UnsupportedTransferSyntaxError } fro
 import { readPart10 } from '../../src/dicom/part10.js';
 import { decodeImage, type DecodedImage } from '../../src/dicom/pixels/decode-image.js';
 import * as ts from '../../src/dicom/pixels/transfer-syntaxes.js';
+import { needsSharedData, sharedData, sharedFile } from '../support/shared-data.js';
 
 const run = promisify(execFile);
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
-const SHARED_DATA = process.env.MAMMOCAD_SHARED_DATA_DIR ?? path.join(ROOT, '..', 'shared', 'data');
-const MIAS = path.join(SHARED_DATA, 'mias');
-const SAMPLES = path.join(SHARED_DATA, 'dicom');
+const MIAS = sharedData('mias').dir;
+const SAMPLES = sharedData('dicom').dir;
 /** mini-MIAS pairs a right (odd number) and a left (even number) film of one woman; the PGM shows the right breast on the right, the left on the left. */
 const RIGHT_FILM = 'mdb003';
 const LEFT_FILM = 'mdb004';
@@ -273,8 +271,8 @@ beforeAll(async () => {
   if (missing.length > 0) throw new Error(`the decoding corpus needs ${missing.join(', ')} (Debian packages dcmtk and libgdcm-tools)`);
 
   dir = mkdtempSync(path.join(tmpdir(), 'mammocad-decode-'));
-  left = readPgm(path.join(MIAS, `${LEFT_FILM}.pgm`));
-  right = readPgm(path.join(MIAS, `${RIGHT_FILM}.pgm`));
+  left = readPgm(sharedFile('mias', `${LEFT_FILM}.pgm`));
+  right = readPgm(sharedFile('mias', `${RIGHT_FILM}.pgm`));
 
   writeMammogram(corpusFile('left8'), { film: left, bitsAllocated: 8, bitsStored: 8, store: (v) => v, attributes: { ImageLaterality: 'L' } });
   writeMammogram(corpusFile('left12'), { film: left, bitsAllocated: 16, bitsStored: 12, store: TWELVE_BIT, attributes: { ImageLaterality: 'L' } });
@@ -325,7 +323,7 @@ afterAll(() => {
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
-describe('lossless transfer syntaxes decode to the source pixels exactly', () => {
+describe('lossless transfer syntaxes decode to the source pixels exactly', needsSharedData('mias'), () => {
   it.each(LOSSLESS)('$name', async (derived) => {
     const file = corpusFile(derivedName(derived));
     expect(await dumpedTransferSyntax(file)).toBe(derived.transferSyntaxUid);
@@ -343,7 +341,7 @@ describe('lossless transfer syntaxes decode to the source pixels exactly', () =>
   });
 });
 
-describe('lossy transfer syntaxes decode within their stated error bounds', () => {
+describe('lossy transfer syntaxes decode within their stated error bounds', needsSharedData('mias'), () => {
   it.each(LOSSY)('$name: mean error <= $maxMeanError, max error <= $maxError', async (derived) => {
     const file = corpusFile(derivedName(derived));
     expect(await dumpedTransferSyntax(file)).toBe(derived.transferSyntaxUid);
@@ -358,7 +356,7 @@ describe('lossy transfer syntaxes decode within their stated error bounds', () =
   });
 });
 
-describe('colour images decode to their luminance', () => {
+describe('colour images decode to their luminance', needsSharedData('mias'), () => {
   it.each(COLOUR)('$name: mean error <= $maxMeanError, max error <= $maxError', async (derived) => {
     const file = corpusFile(derivedName(derived));
     expect(await dumpedTransferSyntax(file)).toBe(derived.transferSyntaxUid);
@@ -370,7 +368,7 @@ describe('colour images decode to their luminance', () => {
   });
 });
 
-describe('pixel transforms', () => {
+describe('pixel transforms', needsSharedData('mias'), () => {
   it('decodes MONOCHROME1 inverted, to the same grey values as its MONOCHROME2 twin', async () => {
     const image = await decodeFile(corpusFile('left12-monochrome1'));
     expect(image.photometricInterpretation).toBe('MONOCHROME1');
@@ -407,7 +405,8 @@ describe('pixel transforms', () => {
   });
 });
 
-describe('real samples', () => {
+// The corpus folder (beforeAll, from mini-MIAS) holds GDCM's reference decode.
+describe('real samples', needsSharedData('mias', 'dicom'), () => {
   it('decodes the NEMA WG04 MG1 JPEG 2000 mammogram bit-exactly against GDCM', async () => {
     const file = path.join(SAMPLES, 'nema-wg04-mg1-j2ki.dcm');
     const reference = path.join(dir, 'nema-raw.dcm');
@@ -434,7 +433,7 @@ describe('real samples', () => {
   });
 });
 
-describe('bad input', () => {
+describe('bad input', needsSharedData('mias'), () => {
   it('reports a truncated file as a parse error naming the file', () => {
     const file = corpusFile('left12');
     const bytes = readFileSync(file);

@@ -15,6 +15,7 @@ import { openStore, type Store } from '../../src/store/index.js';
 import { LocalOrthanc, freePort } from '../../scripts/lib/local-orthanc.js';
 import { jpeg2000Mammogram } from '../support/corrupt-dicom.js';
 import { mammogram, newStudyIds, type StudyIds } from '../support/dicom-factory.js';
+import { needsSharedData } from '../support/shared-data.js';
 
 const logger = createLogger('silent');
 const work = mkdtempSync(path.join(tmpdir(), 'mammocad-fetch-'));
@@ -40,7 +41,7 @@ describe.skipIf(!LocalOrthanc.available())('fetch and decode a study', () => {
     return selectStudyImages(pacs, store, ids.studyUid, DEFAULT_SELECTION_POLICY);
   }
 
-  it('records a corrupt image as failed with its reason and decodes the others', async () => {
+  it('records a corrupt image as failed with its reason and decodes the others', needsSharedData('dicom'), async () => {
     const ids = newStudyIds();
     const good = mammogram(ids, { laterality: 'L', view: 'CC' });
     const j2k = jpeg2000Mammogram(ids, false);
@@ -61,7 +62,7 @@ describe.skipIf(!LocalOrthanc.available())('fetch and decode a study', () => {
     expect(stored).toMatchObject({ status: 'failed', statusReason: result.failed[0]!.reason });
   });
 
-  it('fails a study whose only image is unusable, naming the reasons', async () => {
+  it('fails a study whose only image is unusable, naming the reasons', needsSharedData('dicom'), async () => {
     const ids = newStudyIds();
     await pacs.store([jpeg2000Mammogram(ids, true)]);
     const images = await announced(ids);

@@ -11,7 +11,7 @@
 // also as their JPEG bytes as they are, which puts the service's JPEG codec on the path. A real
 // Orthanc holds them; the service's own discovery, job and worker score them.
 
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -34,7 +34,7 @@ import { LocalOrthanc } from '../../scripts/lib/local-orthanc.js';
 import { ROOT } from '../support/cli.js';
 import { folderImagesAsDicom, type FolderImageDicom } from '../support/image-folder-dicom.js';
 import { writeRandomMobileNetPackage } from '../support/random-mobilenet.js';
-import { SHARED_DATA_DIR } from '../support/shared-data.js';
+import { SHARED_DATA_DIR, needsSharedData, sharedFile } from '../support/shared-data.js';
 
 const RSNA = path.join(SHARED_DATA_DIR, 'rsna-screening');
 const TRAINING_CONFIG = path.join(ROOT, 'models', 'rsna-mobilenet-training.yaml');
@@ -58,16 +58,12 @@ const INVERTING_MACHINES = new Set(['29', '210']);
 
 const defaultFit = (JSON.parse(readFileSync(path.join(DEFAULT_MODEL, 'manifest.json'), 'utf8')) as { preprocessing: PreprocessingSpec }).preprocessing.fit;
 
-const skipReason = !existsSync(path.join(RSNA, 'manifest.csv'))
-  ? `needs the RSNA screening images in ${RSNA}`
-  : !LocalOrthanc.available()
-    ? 'needs Orthanc with its DICOMweb plugin (Debian packages orthanc, orthanc-dicomweb)'
-    : null;
+const skipReason = !LocalOrthanc.available() ? 'needs Orthanc with its DICOMweb plugin (Debian packages orthanc, orthanc-dicomweb)' : null;
 
 /** The chosen rows of the real manifest, with the same files, as an image folder of its own. */
 function copyFolder(dir: string): void {
   mkdirSync(path.join(dir, 'images'), { recursive: true });
-  const [header, ...lines] = readFileSync(path.join(RSNA, 'manifest.csv'), 'utf8').trim().split('\n') as [string, ...string[]];
+  const [header, ...lines] = readFileSync(sharedFile('rsna-screening', 'manifest.csv'), 'utf8').trim().split('\n') as [string, ...string[]];
   const rows = lines.filter((line) => CHOSEN.includes(path.basename(line.split(',')[0]!, '.jpg')));
   for (const row of rows) copyFileSync(path.join(RSNA, row.split(',')[0]!), path.join(dir, row.split(',')[0]!));
   writeFileSync(path.join(dir, 'manifest.csv'), [header, ...rows].join('\n'));
@@ -82,7 +78,7 @@ interface Comparison {
   report: number;
 }
 
-describe.skipIf(skipReason !== null)(`a file's score equals its score through the PACS${skipReason ? ` (skipped: ${skipReason})` : ''}`, () => {
+describe.skipIf(skipReason !== null)(`a file's score equals its score through the PACS${skipReason ? ` (skipped: ${skipReason})` : ''}`, needsSharedData('rsna-screening'), () => {
   const work = mkdtempSync(path.join(tmpdir(), 'mammocad-file-vs-pacs-'));
   const folder = path.join(work, 'rsna-8');
   let dataset: TrainingDataset;

@@ -4,7 +4,7 @@
 // under a model declared for digital mammograms is skipped by default and scored with a flag
 // when imageChecks.outsideIntendedUse is 'score-and-flag'.
 
-import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -24,13 +24,12 @@ import { geHeaderOnly, miasFilm, syntheticMammogram } from '../support/check-ima
 import { runCli } from '../support/cli.js';
 import { newStudyIds } from '../support/dicom-factory.js';
 import { writeTestPackage } from '../support/onnx-fixtures.js';
-import { SHARED_DATA_DIR } from '../support/shared-data.js';
+import { SHARED_DATA_DIR, needsSharedData } from '../support/shared-data.js';
 
 const logger = createLogger('silent');
 const device = { manufacturer: 'mammocad', modelName: 'mammocad', softwareVersion: 'test', uid: '2.25.1234567892' };
 const DIGITAL: IntendedUse = { imaging: 'digital', presentation: 'for-presentation', views: ['CC', 'MLO'], notes: 'digital screening mammograms only' };
 const MIAS_DIR = path.join(SHARED_DATA_DIR, 'mias');
-const haveMias = existsSync(path.join(MIAS_DIR, 'mdb003.pgm'));
 const FILM_REASON = "outside the model's intended use: a digitised film (Detector Type FILM); the model is for digital mammograms";
 
 interface ImageLine {
@@ -81,7 +80,7 @@ describe('mammocad score: the image checks', () => {
     expect(text.stdout.trim()).toBe(`${files[0]}: skipped (implausible image: pixel matrix 1 x 2 (rows x columns) is below 256 x 256)`);
   });
 
-  it.skipIf(!haveMias)('skips a film under a digital-only model by default, and scores it with a flag when configured to', async () => {
+  it('skips a film under a digital-only model by default, and scores it with a flag when configured to', needsSharedData('mias'), async () => {
     const film = put('film.dcm', miasFilm(MIAS_DIR, 'mdb003').bytes);
     const skipped = await runCli(['score', '--json', film], env);
     expect(skipped.code, skipped.stderr).toBe(0);
@@ -185,7 +184,7 @@ describe.skipIf(!LocalOrthanc.available())('the PACS pipeline: the image checks'
     expect(predictions.filter((p) => p.level === 'breast').map((p) => p.laterality)).toEqual(['L']);
   });
 
-  it.skipIf(!haveMias)('skips a film under a digital-only model, and scores another copy with a flag when configured to', async () => {
+  it('skips a film under a digital-only model, and scores another copy with a flag when configured to', needsSharedData('mias'), async () => {
     const film = miasFilm(MIAS_DIR, 'mdb004');
     await pacs.store([film.bytes]);
     const skipped = await score(film.studyInstanceUid, job);

@@ -6,7 +6,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { runCli } from '../support/cli.js';
 import { doseReport, mammogram, newStudyIds } from '../support/dicom-factory.js';
-import { sharedFile } from '../support/shared-data.js';
+import { needsSharedData, sharedFile } from '../support/shared-data.js';
 
 const dir = mkdtempSync(path.join(tmpdir(), 'mammocad-inspect-'));
 const put = (name: string, bytes: Uint8Array | string) => {
@@ -15,7 +15,7 @@ const put = (name: string, bytes: Uint8Array | string) => {
   return file;
 };
 
-describe('mammocad inspect', () => {
+describe('mammocad inspect', needsSharedData('dicom'), () => {
   it('reports eligibility, laterality, view, size, transfer syntax and decode time per file', async () => {
     const ids = newStudyIds();
     const files = [

@@ -21,12 +21,13 @@ import { LocalOrthanc } from '../../scripts/lib/local-orthanc.js';
 import { jpeg2000Mammogram } from '../support/corrupt-dicom.js';
 import { doseReport, mammogram, newStudyIds } from '../support/dicom-factory.js';
 import { writeTestPackage } from '../support/onnx-fixtures.js';
+import { needsSharedData } from '../support/shared-data.js';
 
 const logger = createLogger('silent');
 const device = { manufacturer: 'mammocad', modelName: 'mammocad', softwareVersion: 'test', uid: '2.25.1234567891' };
 const REFUSED_PATIENT = 'REFUSE-SR';
 
-describe.skipIf(!LocalOrthanc.available())('bad input through the pipeline', () => {
+describe.skipIf(!LocalOrthanc.available())('bad input through the pipeline', needsSharedData('dicom'), () => {
   const work = mkdtempSync(path.join(tmpdir(), 'mammocad-bad-input-'));
   let orthanc: LocalOrthanc;
   let pacs: DicomwebClient;

@@ -29,6 +29,7 @@ import { openStore, type LabelInput, type Store } from '../../src/store/index.js
 import { MIAS_PIXEL_SPACING_MM, readMiasDataset, readMiasPixels, type MiasImage } from '../../src/training/datasets/mias.js';
 import type { DatasetSkip } from '../../src/training/datasets/dataset.js';
 import type { TrainingConfigInputFile } from '../../src/training/trainer/index.js';
+import { needsSharedData } from '../support/shared-data.js';
 import { TINY_IMAGES, tinyConfigInput, tinyMiasDir } from '../support/tiny-training.js';
 
 const logger = pino({ level: 'silent' });
@@ -49,7 +50,7 @@ function labelsConfig(miasDir: string, version: string): TrainingConfigInputFile
   return { version, seed, dataset: { kind: 'labels' }, baseVersion: BASE_VERSION, model, stage1, stage2, folds, bootstrapSamples };
 }
 
-describe.skipIf(!LocalOrthanc.available())('retraining on the service\'s own labels (tiny configuration, real Orthanc)', () => {
+describe.skipIf(!LocalOrthanc.available())('retraining on the service\'s own labels (tiny configuration, real Orthanc)', needsSharedData('mias'), () => {
   let root: string;
   let orthanc: LocalOrthanc;
   let pacs: DicomwebClient;

@@ -11,6 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readPackage } from '../../src/ml/registry/index.js';
 import { EPOCH_LOG_FILE, RUN_STATE_FILE, type EpochRecord, type RunState } from '../../src/training/trainer/index.js';
 import { ROOT } from '../support/cli.js';
+import { needsSharedData } from '../support/shared-data.js';
 import { tinyConfigInput, tinyMiasDir } from '../support/tiny-training.js';
 
 const CHILD = path.join(ROOT, 'test', 'support', 'train-child.ts');
@@ -32,7 +33,7 @@ const readLog = (runDir: string): EpochRecord[] =>
     ? readFileSync(path.join(runDir, EPOCH_LOG_FILE), 'utf8').trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as EpochRecord)
     : [];
 
-describe('a training run killed and started again', () => {
+describe('a training run killed and started again', needsSharedData('mias'), () => {
   let root: string;
   beforeAll(async () => {
     root = await mkdtemp(path.join(tmpdir(), 'mammocad-resume-'));

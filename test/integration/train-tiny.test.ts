@@ -18,11 +18,12 @@ import { miasTrainingDataset } from '../../src/training/datasets/mias-training.j
 import { canonicalGreyImage } from '../../src/training/patches/geometry.js';
 import { EPOCH_LOG_FILE, RUN_STATE_FILE, trainModel, type EpochRecord, type RunState } from '../../src/training/trainer/index.js';
 import { createTestDatabase, type TestDatabase } from '../support/databases.js';
+import { needsSharedData } from '../support/shared-data.js';
 import { TINY_IMAGES, tinyConfig, tinyConfigInput, tinyMiasDir } from '../support/tiny-training.js';
 
 const logger = pino({ level: 'silent' });
 
-describe('training the two-stage model as a job (tiny configuration)', () => {
+describe('training the two-stage model as a job (tiny configuration)', needsSharedData('mias'), () => {
   let root: string;
   let db: TestDatabase;
   let store: Store;

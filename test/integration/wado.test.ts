@@ -8,7 +8,7 @@ import { DicomwebClient } from '../../src/dicom/dicomweb-client.js';
 import { TAG, jsonString } from '../../src/dicom/dicom-json.js';
 import { LocalOrthanc } from '../../scripts/lib/local-orthanc.js';
 import { mammogram, newStudyIds } from '../support/dicom-factory.js';
-import { sharedFile } from '../support/shared-data.js';
+import { needsSharedData, sharedFile } from '../support/shared-data.js';
 
 const sha = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
 
@@ -23,7 +23,7 @@ describe.skipIf(!LocalOrthanc.available())('WADO-RS and STOW-RS with Orthanc', (
   });
   afterAll(() => orthanc?.stop());
 
-  it('returns a JPEG 2000 image in its stored transfer syntax, byte for byte', async () => {
+  it('returns a JPEG 2000 image in its stored transfer syntax, byte for byte', needsSharedData('dicom'), async () => {
     const original = new Uint8Array(readFileSync(sharedFile('dicom', 'nema-wg04-mg1-j2ki.dcm')));
     await pacs.store([original]);
     const [series] = await pacs.search('series', { Modality: 'RG', includefield: ['StudyInstanceUID'] });
@@ -48,7 +48,8 @@ describe.skipIf(!LocalOrthanc.available())('WADO-RS and STOW-RS with Orthanc', (
     expect(retrieved.bytes.buffer.byteLength - retrieved.bytes.byteLength).toBeLessThan(1024);
   });
 
-  it('retrieves a frame in its stored encoding: the JPEG 2000 codestream itself', async () => {
+  // The NEMA image the first test stored.
+  it('retrieves a frame in its stored encoding: the JPEG 2000 codestream itself', needsSharedData('dicom'), async () => {
     const [series] = await pacs.search('series', { Modality: 'RG' });
     const studyUid = jsonString(series!, TAG.StudyInstanceUID);
     const seriesUid = jsonString(series!, TAG.SeriesInstanceUID);

@@ -2,7 +2,7 @@
 // header and from decoded pixels, the intended use of a model, and the configuration. Real
 // files where the shared data has them (docs/image-checks.md has the survey of all of them).
 
-import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { readFileSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { IMAGE_CHECK_DEFAULTS } from '../../src/config/config.schema.js';
@@ -24,7 +24,7 @@ import {
 } from '../../src/pipeline/image-checks.js';
 import { geHeaderOnly, miasFilm, syntheticMammogram, vendorMammogram, type VendorStyle } from '../support/check-images.js';
 import { newStudyIds } from '../support/dicom-factory.js';
-import { SHARED_DATA_DIR } from '../support/shared-data.js';
+import { SHARED_DATA_DIR, needsSharedData } from '../support/shared-data.js';
 
 const DIGITAL: IntendedUse = { imaging: 'digital', presentation: 'for-presentation', views: ['CC', 'MLO'], notes: 'test' };
 const withUse = (intendedUse: IntendedUse | null, outsideIntendedUse: 'skip' | 'score-and-flag' = 'skip'): ImageCheckOptions => ({
@@ -206,8 +206,8 @@ const miasDir = path.join(SHARED_DATA_DIR, 'mias');
 const rsnaDir = path.join(SHARED_DATA_DIR, 'rsna-screening', 'images');
 const dicomDir = path.join(SHARED_DATA_DIR, 'dicom');
 
-describe.skipIf(!existsSync(miasDir) || !existsSync(dicomDir))('real files (a sample; scripts/image-checks-survey.ts runs them all)', () => {
-  it('passes mini-MIAS films and the DDSM film of NEMA WG04 as plausible, and knows them for film', async () => {
+describe('real files (a sample; scripts/image-checks-survey.ts runs them all)', () => {
+  it('passes mini-MIAS films and the DDSM film of NEMA WG04 as plausible, and knows them for film', needsSharedData('mias', 'dicom'), async () => {
     const films = readdirSync(miasDir).filter((f) => f.endsWith('.pgm')).sort().slice(0, 6);
     for (const name of films) {
       const { file, decoded } = await decodedFile(miasFilm(miasDir, name.replace('.pgm', '')).bytes);
@@ -224,13 +224,13 @@ describe.skipIf(!existsSync(miasDir) || !existsSync(dicomDir))('real files (a sa
     expect(imagingKind(file.dataset)).toEqual({ kind: 'digitised-film', evidence: 'Conversion Type DF (digitized film)' });
   });
 
-  it('rejects the Clunie MG sample, a text test object and not a mammogram', async () => {
+  it('rejects the Clunie MG sample, a text test object and not a mammogram', needsSharedData('dicom'), async () => {
     const { file, decoded } = await decodedFile(new Uint8Array(readFileSync(path.join(dicomDir, 'clunie-mg-explicit-little.dcm'))));
     expect(checkHeader(file.dataset, 'CC', DEFAULT_IMAGE_CHECK_OPTIONS).skip).toBeNull(); // 512 x 512 of 0.25 mm: a plausible header
     expect(checkPixels(decoded, file.dataset, DEFAULT_IMAGE_CHECK_OPTIONS).plausibility.map((p) => p.check)).toEqual(['grey-levels', 'breast-region']);
   });
 
-  it.skipIf(!existsSync(rsnaDir))('passes RSNA screening exports wrapped as DICOM', async () => {
+  it('passes RSNA screening exports wrapped as DICOM', needsSharedData('rsna-screening'), async () => {
     const { readImageFolderDataset } = await import('../../src/training/datasets/image-folder.js');
     const { folderImagesAsDicom } = await import('../support/image-folder-dicom.js');
     const dataset = await readImageFolderDataset(path.dirname(rsnaDir));

@@ -4,7 +4,7 @@
 // ImageNet MobileNet loaded into the project's own MobileNet backbone computes exactly what the
 // published model computes.
 
-import { existsSync, readFileSync, writeFileSync, mkdtempSync, rmSync, mkdirSync } from 'node:fs';
+import { readFileSync, writeFileSync, mkdtempSync, rmSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
@@ -14,9 +14,9 @@ import { randomizeWeights } from '../../src/ml/architectures/random-weights.js';
 import { loadTfjsLayersWeights, readTfjsLayersWeights } from '../../src/ml/keras/tfjs-layers-weights.js';
 import { tfjsModelFiles } from '../../src/ml/keras/tfjs-files.js';
 import { trainingBackend } from '../../src/ml/training/index.js';
-import { SHARED_DATA_DIR } from '../support/shared-data.js';
+import { needsSharedData, sharedData } from '../support/shared-data.js';
 
-const IMAGENET_MOBILENET = path.join(path.dirname(SHARED_DATA_DIR), 'weights', 'mobilenet_v1_0.75_224');
+const IMAGENET_MOBILENET = sharedData('mobilenet-weights').dir;
 let dir: string;
 
 const backboneLayers = (model: tf.LayersModel) => model.layers.filter((l) => !l.name.startsWith(TOP_LAYER_PREFIX) && l.weights.length > 0).map((l) => l.name);
@@ -89,7 +89,7 @@ describe('tfjs layers weights by layer name', () => {
   });
 });
 
-describe.skipIf(!existsSync(IMAGENET_MOBILENET))('the ImageNet MobileNet of ../shared/weights', () => {
+describe('the ImageNet MobileNet of ../shared/weights', needsSharedData('mobilenet-weights'), () => {
   it('gives the project backbone exactly the published model\'s last feature map', async () => {
     const json = JSON.parse(readFileSync(path.join(IMAGENET_MOBILENET, 'model.json'), 'utf8')) as { modelTopology: object; weightsManifest: Array<{ paths: string[]; weights: tf.io.WeightsManifestEntry[] }> };
     const data = Buffer.concat(json.weightsManifest.flatMap((g) => g.paths.map((p) => readFileSync(path.join(IMAGENET_MOBILENET, p)))));

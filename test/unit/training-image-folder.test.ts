@@ -2,7 +2,7 @@
 // JPEG is copied from the shared RSNA folder into a temporary folder when it is there (research
 // data: never into the repository).
 
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -13,7 +13,7 @@ import { parseImageFolderManifest, readImageFileGrey, readImageFolderDataset } f
 import { parseTrainingConfig } from '../../src/training/trainer/config.js';
 import { readConfiguredDataset } from '../../src/training/trainer/training-data.js';
 import { encodePng, syntheticBreast } from '../support/grey-images.js';
-import { SHARED_DATA_DIR } from '../support/shared-data.js';
+import { SHARED_DATA_DIR, needsSharedData } from '../support/shared-data.js';
 
 const HEADER = 'file,patient_id,laterality,view,malignant,age,site_id,machine_id,density';
 
@@ -148,7 +148,7 @@ describe('readImageFolderDataset', () => {
 
   // One real RSNA JPEG of a machine that stores MONOCHROME1 (machine 29: bright background).
   const RSNA_JPEG = path.join(SHARED_DATA_DIR, 'rsna-screening', 'images', '105_1232990271.jpg');
-  it.skipIf(!existsSync(RSNA_JPEG))('reads a real 8-bit 3-channel JPEG as one grey channel and inverts its bright background (needs ../shared/data/rsna-screening)', async () => {
+  it('reads a real 8-bit 3-channel JPEG as one grey channel and inverts its bright background (needs ../shared/data/rsna-screening)', needsSharedData('rsna-screening'), async () => {
     const dir = folder();
     copyFileSync(RSNA_JPEG, path.join(dir, 'images', 'r.jpg'));
     writeFileSync(path.join(dir, 'manifest.csv'), 'file,patient_id,laterality,view,malignant,machine_id\nimages/r.jpg,105,L,MLO,0,29\n');

@@ -7,13 +7,13 @@ import { samplePatchDataset, type PatchDataset } from '../../src/training/patche
 import { inputGeometry, storedToInput } from '../../src/training/patches/geometry.js';
 import { miasPatchSource } from '../../src/training/patches/mias.js';
 import { patchOverlap } from '../../src/training/patches/sample.js';
-import { sharedFile } from '../support/shared-data.js';
+import { needsSharedData, sharedFile } from '../support/shared-data.js';
 
 // Four women (8 films), 5 lesions: w012 (mdb023 CIRC M), w066 (mdb132: two CIRC B),
 // w105 (mdb209 CALC M), w110 (mdb219 CALC B).
 const WOMEN = ['w012', 'w066', 'w105', 'w110'];
 
-describe('S10 on mini-MIAS, 4 women', () => {
+describe('S10 on mini-MIAS, 4 women', needsSharedData('mias'), () => {
   let images: MiasImage[];
   let dataset: PatchDataset;
 
