@@ -3,11 +3,20 @@
 //   1. a local Orthanc (DICOMweb plugin, mammocad's Lua notifier) under var/demo/orthanc
 //   2. a model: models/default when the repository ships one, else an UNTRAINED stand-in
 //   3. `mammocad serve` (SQLite under var/demo, webhook + polling, in-process worker, GraphQL)
-//   4. a demo study made from a mini-MIAS pair (a woman's left and right MLO), stored into Orthanc
+//   4. a demo study stored into Orthanc. By default a SYNTHETIC PHANTOM: four digital views
+//      (L/R CC/MLO) drawn by src/dicom/convert/synthetic-mammogram.ts from a seed, so a fresh
+//      clone needs no data from outside the repository. It is not a patient: its probability
+//      means nothing clinically, and the output says so. MAMMOCAD_DEMO_SOURCE=mias (or
+//      MAMMOCAD_DEMO_WOMAN=w002, a woman, or mdb003, one of her images) uses a mini-MIAS pair
+//      instead, where that research-only data is present (MAMMOCAD_SHARED_DATA_DIR, default
+//      ../shared/data): digitised film, scored and flagged as outside the default model's
+//      intended use (digital mammograms).
 //   5. Orthanc calls the study stable -> webhook -> scored -> one SR stored back into Orthanc
 //   6. a clinician API key, the GraphQL URL, an example query and its answer
-// The last line of stdout is one JSON object: {studyInstanceUid, examProbability, srSopInstanceUid, ...}.
-// Interactive (a terminal on stdin) or MAMMOCAD_DEMO_KEEP=1: keeps serving until Ctrl-C.
+// The last line of stdout is one JSON object: {studyInstanceUid, examProbability, srSopInstanceUid,
+// ..., demoSource}. Interactive (a terminal on stdin) or MAMMOCAD_DEMO_KEEP=1: keeps serving until
+// Ctrl-C. MAMMOCAD_DEMO_SEED pins the phantom (default: a new one each run, so a re-run against
+// the same Orthanc stores a new study rather than one already scored).
 
 import { spawn, execFile, type ChildProcess } from 'node:child_process';
 import { createWriteStream, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -19,7 +28,8 @@ import type { JsonValue } from '../src/domain/index.js';
 import { DicomwebClient } from '../src/dicom/dicomweb-client.js';
 import { ciBeatsChance, headlineEvaluation, type HeadlineEvaluation } from '../src/ml/registry/model-evidence.js';
 import { buildFilmMammogram } from '../src/dicom/convert/mias-to-dicom.js';
-import { MIAS_PIXEL_SPACING_MM, readMiasDataset, readMiasPixels } from '../src/training/datasets/mias.js';
+import { buildSyntheticStudy } from '../src/dicom/convert/synthetic-mammogram.js';
+import { MIAS_PIXEL_SPACING_MM, readMiasDataset, readMiasPixels, type MiasDataset } from '../src/training/datasets/mias.js';
 import { LocalOrthanc, freePort } from './lib/local-orthanc.js';
 import { writeRandomModel } from './lib/random-model.js';
 
@@ -27,11 +37,13 @@ const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const BIN = path.join(ROOT, 'bin', 'mammocad.mjs');
 const DATA_DIR = path.resolve(process.env.MAMMOCAD_DATA_DIR ?? path.join(ROOT, 'var', 'demo'));
 const SHARED = path.resolve(process.env.MAMMOCAD_SHARED_DATA_DIR ?? path.join(ROOT, '..', 'shared', 'data'));
+const MIAS_DIR = path.join(SHARED, 'mias');
 const DEFAULT_MODEL = path.join(ROOT, 'models', 'default');
 const UNTRAINED_VERSION = 'demo-untrained-1';
 const TIMEOUT_MS = Number(process.env.MAMMOCAD_DEMO_TIMEOUT_S ?? 300) * 1000;
-/** The demo pair: one woman's two MLO views from the mini-MIAS split (default: the first woman). */
-const DEMO_WOMAN = process.env.MAMMOCAD_DEMO_WOMAN;
+/** The MIAS demo pair: one woman's two MLO views from the mini-MIAS split, by woman (w002) or image (mdb003); default the first woman. */
+const DEMO_WOMAN = process.env.MAMMOCAD_DEMO_WOMAN || undefined;
+const PHANTOM_WORDS = 'a SYNTHETIC PHANTOM drawn by mammocad, not a patient: its probability means nothing clinically';
 
 const say = (message: string) => process.stderr.write(`[mammocad demo] ${message}\n`);
 const run = promisify(execFile);
@@ -46,7 +58,7 @@ async function shutdown(): Promise<void> {
 }
 
 function serviceEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
-  return { ...process.env, MAMMOCAD_DATA_DIR: DATA_DIR, MAMMOCAD_SHARED_DATA_DIR: SHARED, ...extra };
+  return { ...process.env, MAMMOCAD_DATA_DIR: DATA_DIR, ...extra };
 }
 
 async function mammocad(args: string[], env: NodeJS.ProcessEnv): Promise<string> {
@@ -103,13 +115,47 @@ function validationLine(model: Awaited<ReturnType<typeof ensureModel>>): string 
   return model.beatsChance ? figure : `${figure}: NOT above chance, the probability below is not evidence of malignancy`;
 }
 
-/** Builds the demo study (a fresh copy each run, dated today) and stores it into Orthanc. */
-async function storeDemoStudy(pacs: DicomwebClient): Promise<string> {
-  const dataset = await readMiasDataset(path.join(SHARED, 'mias'));
-  const woman = DEMO_WOMAN ?? [...dataset.women.keys()][0];
-  const images = dataset.images.filter((i) => i.womanId === woman);
-  if (images.length === 0) throw new Error(`mini-MIAS woman ${woman} not found under ${path.join(SHARED, 'mias')}`);
+/** Where the demo study comes from: mammocad's synthetic phantom, or a mini-MIAS pair where that data is present. */
+type DemoSource = { kind: 'synthetic'; seed: string } | { kind: 'mias'; dataset: MiasDataset; woman: string };
+
+/** Decides the demo study's source before anything starts, and fails with what to do when it cannot be had. */
+async function demoSource(): Promise<DemoSource> {
+  const asked = (process.env.MAMMOCAD_DEMO_SOURCE || (DEMO_WOMAN ? 'mias' : 'synthetic')).toLowerCase();
+  if (asked === 'synthetic') {
+    if (DEMO_WOMAN) throw new Error(`MAMMOCAD_DEMO_WOMAN=${DEMO_WOMAN} names a mini-MIAS woman, but MAMMOCAD_DEMO_SOURCE=synthetic: unset one of them`);
+    return { kind: 'synthetic', seed: process.env.MAMMOCAD_DEMO_SEED || `demo ${new Date().toISOString()}` };
+  }
+  if (asked !== 'mias') throw new Error(`MAMMOCAD_DEMO_SOURCE must be synthetic (the default) or mias; got '${process.env.MAMMOCAD_DEMO_SOURCE}'`);
+  let dataset: MiasDataset;
+  try {
+    dataset = await readMiasDataset(MIAS_DIR);
+  } catch (error) {
+    throw new Error(
+      `the mini-MIAS demo was asked for (MAMMOCAD_DEMO_SOURCE=mias or MAMMOCAD_DEMO_WOMAN), but its data is not readable under ${MIAS_DIR} ` +
+        `(${error instanceof Error ? error.message : String(error)}). mini-MIAS is research-only data the repository does not hold: ` +
+        'point MAMMOCAD_SHARED_DATA_DIR at the folder holding mias/, or unset both variables for the synthetic demo study',
+    );
+  }
+  // A woman (w002) or one of her images (mdb003): the study holds both of her views.
+  const woman = DEMO_WOMAN === undefined ? [...dataset.women.keys()][0] : dataset.women.has(DEMO_WOMAN) ? DEMO_WOMAN : dataset.images.find((i) => i.id === DEMO_WOMAN)?.womanId;
+  if (!woman) {
+    throw new Error(`MAMMOCAD_DEMO_WOMAN=${DEMO_WOMAN ?? ''} is neither a woman nor an image of the mini-MIAS data under ${MIAS_DIR} (women: ${[...dataset.women.keys()].slice(0, 5).join(', ')}, ...; images: mdbNNN)`);
+  }
+  return { kind: 'mias', dataset, woman };
+}
+
+/** Builds the demo study (dated today) and stores it into Orthanc; returns its Study Instance UID. */
+async function storeDemoStudy(pacs: DicomwebClient, source: DemoSource): Promise<string> {
   const today = new Date().toISOString().slice(0, 10).replaceAll('-', '');
+  if (source.kind === 'synthetic') {
+    const images = buildSyntheticStudy(source.seed, { studyDate: today });
+    const studyUid = images[0]!.studyInstanceUid;
+    await pacs.store(images.map((i) => i.bytes), studyUid);
+    say(`stored the demo study into Orthanc: ${PHANTOM_WORDS} (${images.map((i) => `${i.laterality} ${i.view}`).join(', ')}; patient ${images[0]!.patientId}, seed '${source.seed}')`);
+    return studyUid;
+  }
+  const images = source.dataset.images.filter((i) => i.womanId === source.woman);
+  // A fresh copy each run: a re-run against the same Orthanc stores a new study.
   const seed = `demo ${new Date().toISOString()}`;
   let studyUid = '';
   const files: Uint8Array[] = [];
@@ -134,7 +180,7 @@ async function storeDemoStudy(pacs: DicomwebClient): Promise<string> {
     files.push(built.bytes);
   }
   await pacs.store(files, studyUid);
-  say(`stored demo study (${images.map((i) => `${i.id} ${i.laterality} ${i.view}`).join(', ')}) into Orthanc`);
+  say(`stored the demo study (mini-MIAS ${images.map((i) => `${i.id} ${i.laterality} ${i.view}`).join(', ')}) into Orthanc`);
   return studyUid;
 }
 
@@ -148,7 +194,7 @@ async function graphql<T>(url: string, key: string, query: string, variables: Re
 const STUDY_QUERY = `query Demo($uid: String!) {
   study(studyInstanceUid: $uid) {
     studyInstanceUid studyDate status statusReason
-    exam { probability positive modelVersion timings }
+    exam { probability positive modelVersion timings outOfDistribution outOfDistributionFlagged flags }
     breasts { laterality probability positive }
     images { sopInstanceUid laterality view status }
     reports { sopInstanceUid template status }
@@ -159,13 +205,14 @@ interface DemoStudy {
   study: {
     status: string;
     statusReason: string | null;
-    exam: { probability: number; positive: boolean; modelVersion: string } | null;
+    exam: { probability: number; positive: boolean; modelVersion: string; outOfDistribution: number | null; outOfDistributionFlagged: boolean | null; flags: string[] } | null;
     reports: Array<{ sopInstanceUid: string; status: string }>;
   };
 }
 
 async function main(): Promise<void> {
   mkdirSync(DATA_DIR, { recursive: true });
+  const source = await demoSource();
   if (!LocalOrthanc.available()) throw new Error('Orthanc with its DICOMweb plugin is not installed (scripts/demo.sh installs it as root: apt-get install orthanc orthanc-dicomweb orthanc-gdcm)');
   const port = Number(process.env.MAMMOCAD_PORT ?? 0) || (await freePort());
   const secret = webhookSecret();
@@ -186,15 +233,20 @@ async function main(): Promise<void> {
     // The demo's model is trained on research-only data: its reports are written, marked
     // RESEARCH USE ONLY (a site without research mode gets no report from such a model).
     MAMMOCAD_REPORT_RESEARCH_MODE: process.env.MAMMOCAD_REPORT_RESEARCH_MODE ?? 'true',
-    // The demo study is digitised film (mini-MIAS) and the default model is for digital
-    // mammograms: a site's default skips such images; the demo scores them and flags each
-    // result as outside the model's intended use, so the flag can be seen in the API and SR.
-    MAMMOCAD_IMAGE_CHECKS_OUTSIDE_INTENDED_USE: process.env.MAMMOCAD_IMAGE_CHECKS_OUTSIDE_INTENDED_USE ?? 'score-and-flag',
+    // The synthetic study is digital, within the default model's intended use: the site
+    // default (skip what is outside it) stands. The mini-MIAS pair is digitised film: a site's
+    // default would skip it; that demo scores it and flags each result as outside the intended
+    // use, so the flag can be seen in the API and SR.
+    ...(source.kind === 'mias' ? { MAMMOCAD_IMAGE_CHECKS_OUTSIDE_INTENDED_USE: process.env.MAMMOCAD_IMAGE_CHECKS_OUTSIDE_INTENDED_USE ?? 'score-and-flag' } : {}),
   });
   const model = await ensureModel(env);
   say(`active model: ${model.version} (${validationLine(model)})`);
+  if (source.kind === 'synthetic') {
+    say(`the demo study is ${PHANTOM_WORDS}. It shows the service working end to end, nothing about the model's accuracy`);
+  }
   if (env.MAMMOCAD_IMAGE_CHECKS_OUTSIDE_INTENDED_USE === 'score-and-flag') {
-    say("the demo study is digitised film (mini-MIAS), outside the default model's intended use (digital mammograms): its images are scored and flagged as such (imageChecks.outsideIntendedUse = score-and-flag; a site's default skips them)");
+    say("images outside the model's intended use are scored and flagged as such (imageChecks.outsideIntendedUse = score-and-flag; a site's default skips them)");
+    if (source.kind === 'mias') say("the demo study is digitised film (mini-MIAS), outside the default model's intended use (digital mammograms)");
   }
   if (env.MAMMOCAD_REPORT_RESEARCH_MODE === 'true') {
     say('research mode is on (report.researchMode): every report this demo writes into the PACS says RESEARCH USE ONLY, not for clinical decisions');
@@ -219,7 +271,7 @@ async function main(): Promise<void> {
   const { key } = JSON.parse(await mammocad(['apikey', 'create', '--role', 'clinician', '--name', 'demo clinician', '--json'], env)) as { key: string };
   const pacs = new DicomwebClient({ url: orthanc.dicomwebUrl, username: orthanc.username, password: orthanc.password, timeoutMs: 30_000 });
   const started = Date.now();
-  const studyUid = await storeDemoStudy(pacs);
+  const studyUid = await storeDemoStudy(pacs, source);
 
   const url = `${base}/graphql`;
   let answer: DemoStudy | undefined;
@@ -243,6 +295,16 @@ async function main(): Promise<void> {
   // The report really is in the PACS: ask Orthanc, not our database.
   const srInPacs = (await pacs.search(`studies/${studyUid}/instances`, { SOPInstanceUID: report.sopInstanceUid })).length === 1;
 
+  const exam = study.exam;
+  const studyLine =
+    source.kind === 'synthetic'
+      ? `SYNTHETIC PHANTOM (seed '${source.seed}'), not a patient: its probability means nothing clinically`
+      : `mini-MIAS woman ${source.woman} (digitised film, research-only data)`;
+  const oodLine =
+    exam.outOfDistributionFlagged === null
+      ? 'not computed (the model package has no reference)'
+      : `${exam.outOfDistributionFlagged ? 'FLAGGED' : 'not flagged'} (statistic ${exam.outOfDistribution?.toFixed(2)}; 1 = the training images' 99th percentile)` +
+        (exam.outOfDistributionFlagged && source.kind === 'synthetic' ? ': a phantom may well look unlike the screening images the model learnt from' : '');
   const curl = `curl -s ${url} -H 'content-type: application/json' -H 'authorization: Bearer ${key}' \\\n  -d '${JSON.stringify({ query: STUDY_QUERY.replace(/\s+/g, ' '), variables: { uid: studyUid } })}'`;
   process.stdout.write(
     [
@@ -252,6 +314,9 @@ async function main(): Promise<void> {
       `  GraphQL API:      ${url}`,
       `  clinician key:    ${key}`,
       `  model:            ${model.version}  -- ${validationLine(model)}`,
+      `  demo study:       ${studyLine}`,
+      `  exam:             probability ${exam.probability.toFixed(3)} (${exam.positive ? 'at or above' : 'below'} the model's threshold); out of distribution: ${oodLine}`,
+      ...exam.flags.map((flag) => `  flag:             ${flag}`),
       `  SR in the PACS:   ${report.sopInstanceUid} (${srInPacs ? 'found by QIDO' : 'NOT found by QIDO'})${env.MAMMOCAD_REPORT_RESEARCH_MODE === 'true' ? ', marked RESEARCH USE ONLY (research mode)' : ''}`,
       '',
       'Example query:',
@@ -276,6 +341,12 @@ async function main(): Promise<void> {
       researchMode: env.MAMMOCAD_REPORT_RESEARCH_MODE === 'true',
       graphqlUrl: url,
       seconds: Number(elapsed.toFixed(1)),
+      // 'synthetic': a phantom, not a patient (its probability means nothing clinically).
+      demoSource: source.kind,
+      demoSeed: source.kind === 'synthetic' ? source.seed : null,
+      demoWoman: source.kind === 'mias' ? source.woman : null,
+      examOutOfDistributionFlagged: exam.outOfDistributionFlagged,
+      examFlags: exam.flags,
     })}\n`,
   );
   if (!srInPacs) process.exitCode = 1;
