@@ -2,13 +2,14 @@
 // Patient identifiers must never reach a log; the redaction list is a safety net for objects
 // that carry them by mistake, not a licence to log them.
 
-import { pino, type Logger } from 'pino';
+import { pino, type DestinationStream, type Logger } from 'pino';
 
 export type { Logger };
 
 const PATIENT_FIELDS = ['patientName', 'patientId', 'patientBirthDate', 'accessionNumber', 'PatientName', 'PatientID', 'PatientBirthDate', 'AccessionNumber'];
 
-export function createLogger(level: string, fd = 2): Logger {
+/** `destination`: a file descriptor (default stderr), or a stream such as the CLI's progress line, which keeps the two apart. */
+export function createLogger(level: string, destination: number | DestinationStream = 2): Logger {
   return pino(
     {
       level,
@@ -16,6 +17,6 @@ export function createLogger(level: string, fd = 2): Logger {
       redact: { paths: [...PATIENT_FIELDS, ...PATIENT_FIELDS.map((f) => `*.${f}`)], censor: '[redacted]' },
       timestamp: pino.stdTimeFunctions.isoTime,
     },
-    pino.destination({ dest: fd, sync: true }),
+    typeof destination === 'number' ? pino.destination({ dest: destination, sync: true }) : destination,
   );
 }

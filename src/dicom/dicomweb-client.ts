@@ -34,6 +34,27 @@ export interface DicomwebClientOptions {
 /** STOW failure reason 0111H: "Duplicate SOP Instance" (PS3.18 Annex I). */
 const DUPLICATE_SOP_INSTANCE = 0x0111;
 
+/** What a STOW-RS answer says about one instance the PACS refused (an item of its Failed SOP Sequence). */
+export interface StowFailure {
+  sopInstanceUid: string;
+  /** Failure Reason (0008,1197), e.g. 0xC000; null when the PACS gave none. */
+  reason: number | null;
+}
+
+/** The PACS answered a STOW-RS but refused some instances in its Failed SOP Sequence. */
+export class StowRefusedError extends PacsRequestError {
+  constructor(readonly failures: StowFailure[]) {
+    super(`STOW: the PACS refused ${failures.length} instance(s)`, 409);
+  }
+}
+
+/** The Authorization header for the configured credentials: a bearer token, else basic, else none. */
+export function authorizationOf(credentials: { username?: string; password?: string; token?: string }): string | undefined {
+  if (credentials.token) return `Bearer ${credentials.token}`;
+  if (credentials.username !== undefined) return `Basic ${Buffer.from(`${credentials.username}:${credentials.password ?? ''}`).toString('base64')}`;
+  return undefined;
+}
+
 export interface RetrievedInstance {
   /** The DICOM Part 10 bytes as stored in the PACS (not transcoded). */
   bytes: Uint8Array;
@@ -50,11 +71,7 @@ export class DicomwebClient {
 
   constructor(private readonly options: DicomwebClientOptions) {
     this.base = options.url.replace(/\/+$/, '');
-    this.authorization = options.token
-      ? `Bearer ${options.token}`
-      : options.username !== undefined
-        ? `Basic ${Buffer.from(`${options.username}:${options.password ?? ''}`).toString('base64')}`
-        : undefined;
+    this.authorization = authorizationOf(options);
     this.attempts = Math.max(1, options.attempts ?? 3);
     this.backoffMs = options.backoffMs ?? 250;
     this.maxResponseBytes = options.maxResponseBytes ?? 2 ** 31;
@@ -127,7 +144,14 @@ export class DicomwebClient {
     // because the instance is already stored (failure reason 0111H) is success for a retry.
     const failed = (result['00081198']?.Value ?? []) as DicomJson[];
     const refused = failed.filter((item) => Number(item['00081197']?.Value?.[0]) !== DUPLICATE_SOP_INSTANCE);
-    if (refused.length > 0) throw new PacsRequestError(`STOW: the PACS refused ${refused.length} instance(s)`, 409);
+    if (refused.length > 0) {
+      throw new StowRefusedError(
+        refused.map((item) => {
+          const reason = Number(item['00081197']?.Value?.[0] ?? Number.NaN);
+          return { sopInstanceUid: String(item['00081155']?.Value?.[0] ?? ''), reason: Number.isInteger(reason) ? reason : null };
+        }),
+      );
+    }
     return result;
   }
 

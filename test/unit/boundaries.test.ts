@@ -20,6 +20,7 @@ describe('import boundaries', () => {
     ['src/pipeline/x.ts', "import { y } from '../graphql/y.js';", 'src/pipeline must not import src/graphql'],
     ['src/graphql/x.ts', "import { PrismaClient } from '@prisma/client';", 'Only src/store touches Prisma'],
     ['src/pipeline/x.ts', "import { y } from '../store/generated/sqlite/client.js';", 'Only src/store touches Prisma'],
+    ['src/graphql/x.ts', "import { y } from '../cli/y.js';", 'src/graphql must not import src/cli'],
   ])('%s: refuses %s', async (file, code, message) => {
     expect((await restrictedImports(file, `${code}\nexport const z = y;\n`)).join('\n')).toContain(message);
   });
@@ -29,6 +30,7 @@ describe('import boundaries', () => {
     ['src/training/x.ts', "import { y } from '../ml/y.js';"],
     ['src/store/x.ts', "import { y } from '@prisma/adapter-pg';"],
     ['src/graphql/x.ts', "import { y } from '../pipeline/y.js';"],
+    ['src/cli/x.ts', "import { y } from '../graphql/y.js';"],
   ])('%s: allows %s', async (file, code) => {
     expect(await restrictedImports(file, `${code}\nexport const z = y;\n`)).toEqual([]);
   });

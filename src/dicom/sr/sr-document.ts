@@ -117,7 +117,7 @@ function documentModules(report: ValidatedReport, sopClassUid: string): Naturali
 }
 
 /** Local date, time and UTC offset in DICOM form (DA, TM, SH "+HHMM"). */
-function dicomDateTime(at: Date): { date: string; time: string; offset: string } {
+export function dicomDateTime(at: Date): { date: string; time: string; offset: string } {
   const pad = (n: number, width = 2) => String(n).padStart(width, '0');
   const minutes = -at.getTimezoneOffset();
   const sign = minutes < 0 ? '-' : '+';
@@ -128,7 +128,8 @@ function dicomDateTime(at: Date): { date: string; time: string; offset: string }
   };
 }
 
-function writePart10(dataset: NaturalizedDataset): Uint8Array {
+/** A naturalised dataset as a Part 10 file in Explicit VR Little Endian, with mammocad's implementation UID. */
+export function writePart10(dataset: NaturalizedDataset): Uint8Array {
   const { DicomDict, DicomMetaDictionary } = dcmjs.data;
   const meta = {
     FileMetaInformationVersion: new Uint8Array([0, 1]).buffer,

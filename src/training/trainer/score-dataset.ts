@@ -15,26 +15,31 @@ export interface ImageScore {
   score: number;
 }
 
+/** Told after every image, scored or skipped (the CLI draws its progress line from it). */
+export type ScoringProgress = (done: number, total: number) => void;
+
 /** P(malignant) per image; images that cannot be decoded are skipped with the reason. */
 export async function scoreImages(
   pkg: ModelPackage,
   images: readonly TrainingImage[],
-  options: { threads?: number; betweenImages?: () => Promise<void> } = {},
+  options: { threads?: number; betweenImages?: () => Promise<void>; progress?: ScoringProgress } = {},
 ): Promise<{ scores: ImageScore[]; skipped: DatasetSkip[] }> {
   const runtime = await createModelRuntime([pkg], options.threads ? { intraOpThreads: options.threads } : {});
   const scores: ImageScore[] = [];
   const skipped: DatasetSkip[] = [];
   try {
-    for (const image of images) {
+    for (const [index, image] of images.entries()) {
       let grey;
       try {
         grey = await canonicalOf(image);
       } catch (error) {
         skipped.push({ item: image.id, reason: `cannot be decoded (${image.source}): ${(error as Error).message}` });
+        options.progress?.(index + 1, images.length);
         continue;
       }
       const [score] = await runtime.score([grey]);
       scores.push({ image, score: score! });
+      options.progress?.(index + 1, images.length);
       await options.betweenImages?.();
     }
   } finally {
@@ -69,7 +74,7 @@ function reportOf(pkg: ModelPackage, scores: readonly ImageScore[], options: { s
 export async function evaluatePackage(
   pkg: ModelPackage,
   images: readonly TrainingImage[],
-  options: { seed?: number; samples?: number; threads?: number } = {},
+  options: { seed?: number; samples?: number; threads?: number; progress?: ScoringProgress } = {},
 ): Promise<{ evaluation: DatasetEvaluation; report: EvaluationReport; scores: ImageScore[]; skipped: DatasetSkip[] }> {
   const { scores, skipped } = await scoreImages(pkg, images, options);
   const report = reportOf(pkg, scores, options);
@@ -87,7 +92,7 @@ export type GroupedDatasetEvaluation = DatasetEvaluation & GroupedEvaluation & {
 export async function evaluateWithGroups(
   pkg: ModelPackage,
   dataset: TrainingDataset,
-  options: { seed?: number; samples?: number; threads?: number; groupColumns?: readonly string[] } = {},
+  options: { seed?: number; samples?: number; threads?: number; groupColumns?: readonly string[]; progress?: ScoringProgress } = {},
 ): Promise<{ evaluation: GroupedDatasetEvaluation; scores: ImageScore[]; skipped: DatasetSkip[] }> {
   const scored = await scoreImages(pkg, dataset.images, options);
   const skipped = [...dataset.skipped, ...scored.skipped];

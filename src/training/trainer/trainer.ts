@@ -193,7 +193,7 @@ class Trainer {
     await mkdir(this.store.file('checkpoint'), { recursive: true });
 
     // --- data ---
-    await this.context.progress({ stage: 'data', phase: 'reading', runId });
+    await this.progress({ stage: 'data', phase: 'reading', runId });
     const dataset = await readConfiguredDataset(config, this.options.labelledImages);
     this.prepared = new PreparedImages(this.spec, config.imageCacheMb * 2 ** 20);
     const { images, skipped } = await usableImages(dataset, this.prepared, () => this.context.checkpoint());
@@ -243,6 +243,14 @@ class Trainer {
     this.state.done.push(`${unit.name}/${step}`);
     this.state.timings[`${unit.name}/${step}`] = (this.state.timings[`${unit.name}/${step}`] ?? 0) + (Date.now() - started) / 1000;
     await this.store.save(this.state);
+  }
+
+  /**
+   * Reports to the context with the run's epoch count once the plan is known (epochsDone counts
+   * a resumed run's earlier epochs too), so a reader can show done/total without knowing the plan.
+   */
+  private progress(fields: { [key: string]: JsonValue }): Promise<unknown> {
+    return this.context.progress(this.totalEpochs > 0 ? { ...fields, epochsDone: this.state.log.length, epochsTotal: this.totalEpochs } : fields);
   }
 
   private etaSeconds(): number | null {
@@ -332,7 +340,7 @@ class Trainer {
       return patchModel;
     }
     const started = Date.now();
-    await this.context.progress({ stage: 'stage1', phase: 'sampling patches', fold: this.unitLabel, etaSeconds: this.etaSeconds() });
+    await this.progress({ stage: 'stage1', phase: 'sampling patches', fold: this.unitLabel, etaSeconds: this.etaSeconds() });
     const sources = await Promise.all(unit.train.map((image) => patchSource(image)));
     const patches = await samplePatchDataset(sources, {
       set: stage1.set,
@@ -415,7 +423,7 @@ class Trainer {
       return loaded;
     }
     const started = Date.now();
-    await this.context.progress({ stage: 'stage2', phase: 'backbone features', fold: this.unitLabel, images: images.length, etaSeconds: this.etaSeconds() });
+    await this.progress({ stage: 'stage2', phase: 'backbone features', fold: this.unitLabel, images: images.length, etaSeconds: this.etaSeconds() });
     const backbone = await BackboneFeatures.open(whole, this.threads, this.config.stage2.phase1.trainFrom);
     let cache: FeatureCache | null = null;
     try {
@@ -599,7 +607,7 @@ class Trainer {
           at: new Date().toISOString(),
         };
         await this.saveEpoch(unit, step, p.modelKind, epoch + 1, p.model, optimizer, record);
-        await this.context.progress({
+        await this.progress({
           stage: p.stage,
           phase: p.phase,
           fold: this.unitLabel,
@@ -634,7 +642,7 @@ class Trainer {
 
   private async scoreFold(unit: Unit, whole: tf.LayersModel): Promise<void> {
     const started = Date.now();
-    await this.context.progress({ stage: 'evaluation', phase: 'scoring validation images', fold: this.unitLabel, images: unit.validation.length, etaSeconds: this.etaSeconds() });
+    await this.progress({ stage: 'evaluation', phase: 'scoring validation images', fold: this.unitLabel, images: unit.validation.length, etaSeconds: this.etaSeconds() });
     const dir = this.store.file('units', unit.name, 'package');
     await rm(dir, { recursive: true, force: true });
     await writePackage(dir, this.manifestBase(`${this.state.version}-${unit.name}`, 0.5, `cross-validation model of run ${this.options.runId}, ${unit.name}`), { 'model.onnx': exportToOnnx(whole) });
@@ -809,7 +817,7 @@ class Trainer {
     }
     const pkg: ModelPackage = await readPackage(packageDir);
     this.log('training run finished', { version: pkg.version, auc: metrics.auc });
-    await this.context.progress({ stage: 'done', version: pkg.version, auc: metrics.auc, auc_ci: metrics.auc_ci, etaSeconds: 0 });
+    await this.progress({ stage: 'done', version: pkg.version, auc: metrics.auc, auc_ci: metrics.auc_ci, etaSeconds: 0 });
     return {
       runId: this.options.runId,
       version: pkg.version,
