@@ -13,6 +13,12 @@
 //                                  reaches here (its MatMul stays well below the FMA peak)
 //   tfjs-backend-wasm              the same ResNet50 model in tfjs (single-threaded in Node): one
 //                                  warm-up and one timed run (about 6 s each)
+//   heat map output                the default model's architecture (MobileNet v1 x0.75 + VGG top,
+//                                  512 x 512 x 3) exported without and with the "heatmap" output:
+//                                  onnxruntime alone (one image, one run), and the runtime's score()
+//                                  against scoreWithHeatMaps() (a 640 x 640 image, pre-processing and
+//                                  the model's 2 test-time flips included); the two sides alternate
+//                                  run by run, MAMMOCAD_BENCH_HEATMAP_RUNS (default 41) each
 //
 // FLOPs are counted from the model's layers (2 x the multiply-accumulates of convolutions and
 // dense layers). Weights are the initialisers' (speed does not depend on them). Prints a
@@ -21,6 +27,7 @@
 
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
@@ -28,11 +35,16 @@ import * as tf from '@tensorflow/tfjs';
 import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
 import * as ort from 'onnxruntime-node';
 import { PAPER_INPUT_HEIGHT, PAPER_INPUT_WIDTH, countFlops, createWholeImageModel, type BackboneName } from '../../src/ml/architectures/index.js';
-import { ONNX_INPUT_NAME, exportToOnnx } from '../../src/ml/onnx/index.js';
+import type { PreprocessingSpec } from '../../src/ml/model-manifest.js';
+import { ONNX_HEAT_MAP_NAME, ONNX_INPUT_NAME, ONNX_OUTPUT_NAME, exportToOnnx } from '../../src/ml/onnx/index.js';
 import { encodeModel, floatTensor, floatValueInfo, intsAttribute, node } from '../../src/ml/onnx/onnx-graph.js';
+import type { GreyImage } from '../../src/ml/preprocess/index.js';
+import { readPackage, writePackage } from '../../src/ml/registry/index.js';
+import { createModelRuntime } from '../../src/ml/runtime/index.js';
 import { machine, median, time } from './measure.js';
 
 const RUNS = Number(process.env.MAMMOCAD_BENCH_RUNS ?? 7);
+const HEAT_MAP_RUNS = Number(process.env.MAMMOCAD_BENCH_HEATMAP_RUNS ?? 41);
 const WARM_UPS = 2;
 const THREADS = 2;
 const KERNEL_RUNS = 10;
@@ -166,6 +178,125 @@ function measureFmaPeak(): Row | string {
   }
 }
 
+/** The default model's pre-processing (models/default/manifest.json): 512 x 512 stretch, [-1, 1], 2 test-time flips. */
+const DEFAULT_MODEL_SPEC: PreprocessingSpec = {
+  inputHeight: 512,
+  inputWidth: 512,
+  targetPixelSpacingMm: null,
+  fallbackPixelSpacingMm: 0.2,
+  fit: 'stretch',
+  resize: 'area',
+  intensity: { method: 'minmax', mean: 1, scale: 2 },
+  channels: 3,
+  canonicalFlip: true,
+  testTimeFlips: ['none', 'vertical'],
+};
+
+/** Medians of a comparison: `a` and `b` (ms), and of the ratios b / a of the runs made one after the other. */
+interface Paired {
+  a: number;
+  b: number;
+  ratio: number;
+}
+
+interface HeatMapTiming {
+  what: string;
+  /** Wall clock, without (a) and with (b) the heat map. */
+  wall: Paired;
+  /** CPU time of this process (every onnxruntime thread): less sensitive to other processes' load. */
+  cpu: Paired;
+}
+
+function paired(a: number[], b: number[]): Paired {
+  return { a: median(a), b: median(b), ratio: median(a.map((x, i) => b[i]! / x)) };
+}
+
+/**
+ * Wall-clock and CPU-time medians (ms) of `a` and `b`, run alternately (a, b, b, a, ...) so that
+ * a change in the machine's load hits both alike; each pair's ratio is taken within the pair.
+ */
+async function alternate(runs: number, a: () => Promise<unknown>, b: () => Promise<unknown>): Promise<{ wall: Paired; cpu: Paired }> {
+  for (let i = 0; i < WARM_UPS; i++) await Promise.resolve(a()).then(b);
+  const wall: [number[], number[]] = [[], []];
+  const cpu: [number[], number[]] = [[], []];
+  for (let i = 0; i < runs; i++) {
+    for (const side of i % 2 === 0 ? [0, 1] : [1, 0]) {
+      const [startedCpu, started] = [process.cpuUsage(), performance.now()];
+      await (side === 0 ? a() : b());
+      const used = process.cpuUsage(startedCpu);
+      wall[side]!.push(performance.now() - started);
+      cpu[side]!.push((used.user + used.system) / 1e3);
+    }
+  }
+  return { wall: paired(wall[0], wall[1]), cpu: paired(cpu[0], cpu[1]) };
+}
+
+/** The default model's architecture without and with the heat map output (see the header). */
+async function timeHeatMapOutput(): Promise<{ rows: HeatMapTiming[]; head: string }> {
+  const model = createWholeImageModel({ backbone: 'mobilenet', top: 'vgg', inputHeight: 512, inputWidth: 512, channels: 3, filtersScale: 0.75 });
+  const [without, withMap] = [exportToOnnx(model, { heatMap: false }), exportToOnnx(model, { heatMap: true })];
+  const modelFlop = countFlops(model);
+  // The heat map's only extra work: the dense layer (C -> 2) at each cell of the pooled map.
+  const [, gridRows, columns, channels] = model.getLayer('top_block1_pool').outputShape as number[];
+  const headFlop = 2 * channels! * 2 * gridRows! * columns!;
+  const head = `Heat map head: ${(headFlop / 1e3).toFixed(0)} kFLOP (${gridRows} x ${columns} cells x ${channels} channels -> 2), ${((100 * headFlop) / modelFlop).toExponential(1)}% of the model's ${(modelFlop / 1e9).toFixed(2)} GFLOP.`;
+  model.dispose();
+  const rows: HeatMapTiming[] = [];
+
+  const [plain, mapped] = [await createSession(without), await createSession(withMap)];
+  const feeds = { [ONNX_INPUT_NAME]: new ort.Tensor('float32', randomValues(3 * 512 * 512), [1, 3, 512, 512]) };
+  try {
+    const { wall, cpu } = await alternate(
+      HEAT_MAP_RUNS,
+      () => plain.run(feeds),
+      () => mapped.run(feeds, [ONNX_OUTPUT_NAME, ONNX_HEAT_MAP_NAME]),
+    );
+    rows.push({ what: 'onnxruntime: one 512x512x3 input, one run', wall, cpu });
+  } finally {
+    await Promise.all([plain.release(), mapped.release()]);
+  }
+
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'mammocad-bench-heatmap-'));
+  try {
+    const write = async (version: string, bytes: Uint8Array) => {
+      await writePackage(
+        path.join(dir, version),
+        {
+          format: 'mammocad-model/1',
+          version,
+          name: 'UNTRAINED (initialiser weights): the default model architecture, for the benchmark',
+          architecture: 'mobilenet@0.75+vgg-top',
+          classes: ['not_malignant', 'malignant'],
+          positiveClass: 'malignant',
+          preprocessing: DEFAULT_MODEL_SPEC,
+          threshold: 0.5,
+          provenance: { source: 'imported', createdAt: new Date().toISOString() },
+        },
+        { 'model.onnx': bytes },
+      );
+      return readPackage(path.join(dir, version));
+    };
+    const [oldRuntime, newRuntime] = [
+      await createModelRuntime([await write('without-heat-map', without)], { intraOpThreads: THREADS }),
+      await createModelRuntime([await write('with-heat-map', withMap)], { intraOpThreads: THREADS }),
+    ];
+    const image: GreyImage = { width: 640, height: 640, pixels: randomValues(640 * 640, 1000).map(Math.abs), pixelSpacingMm: null };
+    try {
+      const { wall, cpu } = await alternate(
+        HEAT_MAP_RUNS,
+        () => oldRuntime.score([image]),
+        () => newRuntime.scoreWithHeatMaps([image]),
+      );
+      rows.push({ what: 'runtime: score() vs scoreWithHeatMaps(), one 640x640 image, 2 test-time flips', wall, cpu });
+    } finally {
+      await Promise.all([oldRuntime.dispose(), newRuntime.dispose()]);
+    }
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+  return { rows, head };
+}
+
 function wholeImageModel(backbone: BackboneName, channels: number): tf.LayersModel {
   return createWholeImageModel({ backbone, top: 'resnet', inputHeight: PAPER_INPUT_HEIGHT, inputWidth: PAPER_INPUT_WIDTH, channels });
 }
@@ -192,6 +323,7 @@ async function main(): Promise<void> {
 
   const fma = measureFmaPeak();
   const kernels = [await timeMatMul(), await timeConvolution()];
+  const heatMap = await timeHeatMapOutput();
 
   const resnet = wholeImageModel('resnet50', 3);
   const resnetGflop = countFlops(resnet) / 1e9;
@@ -226,12 +358,21 @@ async function main(): Promise<void> {
   console.log(`tfjs-backend-wasm / onnxruntime for ResNet50: ${(wasmMs! / resnetOnnx.ms).toFixed(1)}x`);
   console.log(`ONNX export of ResNet50 + top: ${resnetOnnx.exportMs.toFixed(0)} ms, ${resnetOnnx.megabytes.toFixed(0)} MiB`);
 
+  console.log(`\nHeat map output, the default model's architecture (MobileNet v1 x0.75 + VGG top, 512x512x3), ${THREADS} threads, median of ${HEAT_MAP_RUNS} alternating runs each:\n`);
+  console.log('| what | without heat map, ms | with heat map, ms | with / without | CPU ms without | CPU ms with | CPU with / without |');
+  console.log('|---|---:|---:|---:|---:|---:|---:|');
+  for (const { what, wall, cpu } of heatMap.rows) {
+    console.log(`| ${what} | ${wall.a.toFixed(1)} | ${wall.b.toFixed(1)} | ${wall.ratio.toFixed(3)} | ${cpu.a.toFixed(1)} | ${cpu.b.toFixed(1)} | ${cpu.ratio.toFixed(3)} |`);
+  }
+  console.log('Ratios: the median of the runs\' ratios, each run with the heat map against the run without it next to it.');
+  console.log(heatMap.head);
+
   const ticksAfter = cpuTicks();
   const elapsedTicks = ((performance.now() - started) / 1e3) * Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }));
   const others = ticksAfter.machine - ticksBefore.machine - (ticksAfter.own - ticksBefore.own);
   console.log(`\nOther processes used ${Math.max(0, (100 * others) / (elapsedTicks * os.availableParallelism())).toFixed(0)}% of the CPUs during the run.`);
   console.log(`Machine: ${machine()}`);
-  console.log(`Command: npx tsx scripts/bench/ml.ts (MAMMOCAD_BENCH_RUNS=${RUNS})`);
+  console.log(`Command: npx tsx scripts/bench/ml.ts (MAMMOCAD_BENCH_RUNS=${RUNS}, MAMMOCAD_BENCH_HEATMAP_RUNS=${HEAT_MAP_RUNS})`);
 }
 
 main().catch((error: unknown) => {

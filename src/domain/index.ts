@@ -3,3 +3,4 @@ export * from './errors.js';
 export * from './records.js';
 export * from './vocabulary.js';
 export * from './aggregate.js';
+export * from './heatmap.js';

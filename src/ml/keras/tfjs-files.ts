@@ -2,7 +2,10 @@
 // `file://` handler writes and `tf.loadLayersModel` reads: model.json (topology and weights
 // manifest) and one weights.bin. Saving goes through a handler that keeps the artifacts in
 // memory, so that writePackage writes and digests every file of the package in one place.
+// loadTfjsModel reads such a folder back.
 
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 
 /** Folder of the tfjs files in a package (src/ml/model-manifest.ts). */
@@ -30,4 +33,19 @@ export async function tfjsModelFiles(model: tf.LayersModel): Promise<Record<stri
   );
   // model.save resolves only after the handler ran.
   return files!;
+}
+
+/**
+ * Loads the model a package's tfjs/ folder holds (model.json and the weight files it lists), as
+ * tfjsModelFiles writes it and the trainer saves it.
+ */
+export async function loadTfjsModel(packageDir: string): Promise<tf.LayersModel> {
+  const folder = path.join(packageDir, TFJS_FOLDER);
+  const json = JSON.parse(await readFile(path.join(folder, 'model.json'), 'utf8')) as tf.io.ModelJSON;
+  const paths = json.weightsManifest.flatMap((group) => group.paths);
+  const buffers = await Promise.all(paths.map((file) => readFile(path.join(folder, file))));
+  const weightData = new Uint8Array(Buffer.concat(buffers)).buffer;
+  return tf.loadLayersModel(
+    tf.io.fromMemory({ modelTopology: json.modelTopology, weightSpecs: json.weightsManifest.flatMap((group) => group.weights), weightData }),
+  );
 }

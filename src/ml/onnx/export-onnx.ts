@@ -7,6 +7,14 @@
 // (HWIO -> OIHW) and channel axes move to 1; the input needs no transpose because the ONNX
 // model is NCHW from its first node.
 //
+// A model that ends the method's way (global average pooling straight into the dense softmax)
+// also gives "heatmap" [batch, classes, h, w]: the class logits of every cell of the feature map
+// that is pooled, i.e. the dense layer applied to each cell (a class activation map, as a 1x1
+// convolution with the dense kernel). The pooling is an average and the dense layer is affine,
+// so the mean of the cells' logits is the image's logit vector exactly (up to float rounding):
+// with two classes, the cells' malignant-minus-benign logits average to the image's
+// log(p / (1 - p)). The branch leaves the probabilities' nodes untouched.
+//
 // Supported layers are exactly those the architectures use: InputLayer, Conv2D (with or
 // without bias, linear or ReLU), DepthwiseConv2D (a grouped Conv, one group per input channel),
 // BatchNormalization (folded into the convolution before it, else a BatchNormalization node),
@@ -19,6 +27,7 @@ import {
   type OnnxAttribute,
   type OnnxNode,
   type OnnxTensor,
+  type OnnxValueInfo,
   encodeModel,
   floatAttribute,
   floatTensor,
@@ -32,6 +41,8 @@ import {
 
 export const ONNX_INPUT_NAME = 'input';
 export const ONNX_OUTPUT_NAME = 'probabilities';
+/** The per-cell class logits [batch, classes, h, w] (see the header). */
+export const ONNX_HEAT_MAP_NAME = 'heatmap';
 const BATCH_DIMENSION = 'batch';
 /** Channel axis of ONNX's NCHW (and of [N, C] after pooling). */
 const CHANNEL_AXIS = 1;
@@ -62,6 +73,12 @@ export class OnnxExportError extends MammocadError {
 export interface OnnxExportOptions {
   /** Stored in the ONNX model's doc_string (e.g. the model version). */
   docString?: string;
+  /**
+   * The "heatmap" output: true requires it (refused when the model does not end in global
+   * average pooling followed by the dense softmax), false leaves it out, undefined (default)
+   * adds it whenever the model ends that way.
+   */
+  heatMap?: boolean;
 }
 
 /** One layer as the model's serialised configuration describes it. */
@@ -115,6 +132,43 @@ function kernelToOihw(hwio: Float32Array, shape: number[], scale?: Float64Array)
   return oihw;
 }
 
+/** Where a model's heat map comes from: the pooled feature map (a layer's output) and the dense layer after the pooling. */
+export interface HeatMapHead {
+  /** The layer whose output the global average pooling takes: the top's last feature map. */
+  features: string;
+  pooling: string;
+  /** The final dense (softmax) layer. */
+  dense: string;
+  /** The feature map's grid: the heat map's resolution over the input. */
+  rows: number;
+  columns: number;
+}
+
+/**
+ * The layers a class activation map is computed from, or why the model has none: it must end in
+ * a Dense softmax whose only input is a GlobalAveragePooling2D over a fixed-size feature map.
+ */
+export function heatMapHeadOf(model: tf.LayersModel): HeatMapHead | string {
+  const dense = model.outputs.length === 1 ? model.outputs[0]!.sourceLayer : undefined;
+  if (dense?.getClassName() !== 'Dense') return 'its output layer is not a Dense layer';
+  const inbound = dense.inboundNodes;
+  const pooling = inbound.length === 1 && inbound[0]!.inboundLayers.length === 1 ? inbound[0]!.inboundLayers[0]! : undefined;
+  if (pooling?.getClassName() !== 'GlobalAveragePooling2D') return `its output layer ${dense.name} does not take a GlobalAveragePooling2D directly`;
+  const pooled = pooling.inboundNodes.length === 1 && pooling.inboundNodes[0]!.inboundLayers.length === 1 ? pooling.inboundNodes[0]!.inboundLayers[0]! : undefined;
+  const shape = pooled?.outputShape as Shape | undefined;
+  if (!pooled || !shape || shape.length !== 4 || typeof shape[1] !== 'number' || typeof shape[2] !== 'number') {
+    return `the feature map ${pooling.name} pools has no fixed [height, width]`;
+  }
+  return { features: pooled.name, pooling: pooling.name, dense: dense.name, rows: shape[1], columns: shape[2] };
+}
+
+/** A row-major [rows, columns] matrix transposed to [columns, rows]. */
+function transpose2d(values: Float32Array, rows: number, columns: number): Float32Array {
+  const out = new Float32Array(values.length);
+  for (let r = 0; r < rows; r++) for (let c = 0; c < columns; c++) out[c * rows + r] = values[r * columns + c]!;
+  return out;
+}
+
 class OnnxExporter {
   private readonly layers: LayerEntry[];
   private readonly outputLayer: string;
@@ -163,14 +217,37 @@ class OnnxExporter {
     }
     producer.output = [ONNX_OUTPUT_NAME];
     const classes = (this.model.outputs[0]!.shape as Shape)[1] as number;
+    const outputs = [floatValueInfo(ONNX_OUTPUT_NAME, [BATCH_DIMENSION, classes])];
+    if (options.heatMap !== false) {
+      const head = heatMapHeadOf(this.model);
+      if (typeof head === 'string') {
+        if (options.heatMap === true) throw new OnnxExportError(`model ${this.model.name} cannot give a heat map: ${head}`);
+      } else {
+        outputs.push(this.heatMap(head));
+      }
+    }
     return encodeModel({
       name: this.model.name,
       nodes: this.nodes,
       initializers: this.initializers,
       inputs: [floatValueInfo(ONNX_INPUT_NAME, [BATCH_DIMENSION, ...this.inputDims])],
-      outputs: [floatValueInfo(ONNX_OUTPUT_NAME, [BATCH_DIMENSION, classes])],
+      outputs,
       docString: options.docString,
     });
+  }
+
+  /**
+   * The dense layer applied to every cell of the pooled feature map: a 1x1 convolution whose
+   * kernel [classes, C, 1, 1] is the dense kernel [C, classes] transposed, with the dense bias.
+   */
+  private heatMap(head: HeatMapHead): OnnxValueInfo {
+    const features = this.values.get(head.features)!;
+    const [kernel, bias] = this.weights(this.layers.find((layer) => layer.name === head.dense)!);
+    const [channels, classes] = kernel!.shape as [number, number];
+    const inputs = [features.name, this.addInitializer(`${head.dense}/heatmap_kernel`, [classes, channels, 1, 1], transpose2d(kernel!.values, channels, classes))];
+    if (bias) inputs.push(this.addInitializer(`${head.dense}/heatmap_bias`, [classes], bias.values));
+    this.nodes.push(node('Conv', `${head.dense}/heatmap`, inputs, [ONNX_HEAT_MAP_NAME], [intsAttribute('kernel_shape', [1, 1])]));
+    return floatValueInfo(ONNX_HEAT_MAP_NAME, [BATCH_DIMENSION, classes, head.rows, head.columns]);
   }
 
   private inboundLayerNames(name: string, className: string, inboundNodes: unknown[][]): string[] {

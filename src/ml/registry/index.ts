@@ -13,5 +13,6 @@ export {
   type PackageVerification,
 } from './model-package.js';
 export { beatsChance, ciBeatsChance, headlineEvaluation, modelEvidence, type HeadlineEvaluation, type ModelEvidence } from './model-evidence.js';
+export { DEFAULT_REEXPORT_TOLERANCE, addHeatMapOutput, type HeatMapReexportOptions, type HeatMapReexportReport } from './heat-map-reexport.js';
 export { modelManifestSchema } from './manifest.schema.js';
-export { PROBABILITIES_OUTPUT, type Dimension, type OnnxSignature, type TensorSignature } from './onnx-signature.js';
+export { HEAT_MAP_OUTPUT, PROBABILITIES_OUTPUT, type Dimension, type OnnxSignature, type TensorSignature } from './onnx-signature.js';

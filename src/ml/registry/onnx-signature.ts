@@ -9,6 +9,11 @@ const { onnx } = onnxProto;
 
 /** Name of the output the runtime reads when a model has several. */
 export const PROBABILITIES_OUTPUT = 'probabilities';
+/**
+ * Name of the optional per-cell class logits [N, classes, h, w] (src/ml/onnx/export-onnx.ts);
+ * models exported before heat maps lack it and score as before, without heat maps.
+ */
+export const HEAT_MAP_OUTPUT = 'heatmap';
 
 /** A dimension: its size when fixed, its symbolic name (e.g. "batch") when not, null when not stated. */
 export type Dimension = number | string | null;
@@ -25,6 +30,8 @@ export interface OnnxSignature {
   input: TensorSignature;
   /** The output named "probabilities", or the graph's only output. */
   output: TensorSignature;
+  /** The output named "heatmap", when the model has one (absent otherwise). */
+  heatMap?: TensorSignature;
 }
 
 /** Reads the signature; throws an Error whose message is the problem (the caller adds the package and file). */
@@ -47,7 +54,8 @@ export function readOnnxSignature(bytes: Uint8Array): OnnxSignature {
   if (!output) {
     throw new Error(`the model must have one output or one named "${PROBABILITIES_OUTPUT}"; it has ${graphOutputs.map((o) => o.name).join(', ') || 'none'}`);
   }
-  return { input: tensorSignature(inputs[0]!), output: tensorSignature(output) };
+  const heatMap = output.name === HEAT_MAP_OUTPUT ? undefined : graphOutputs.find((value) => value.name === HEAT_MAP_OUTPUT);
+  return { input: tensorSignature(inputs[0]!), output: tensorSignature(output), ...(heatMap ? { heatMap: tensorSignature(heatMap) } : {}) };
 }
 
 /**
@@ -74,7 +82,18 @@ export function signatureProblem(signature: OnnxSignature, spec: PreprocessingSp
   if (output.shape.length !== 2 || output.shape[1] !== classes) {
     return `output "${output.name}" has shape ${showShape(output.shape)}; expected [N, ${classes}] (one probability per class)`;
   }
+  const heatMap = signature.heatMap;
+  if (heatMap) {
+    const [, mapClasses, rows, columns] = heatMap.shape;
+    if (heatMap.elementType !== 'FLOAT' || heatMap.shape.length !== 4 || mapClasses !== classes || !isPositiveSize(rows) || !isPositiveSize(columns)) {
+      return `output "${heatMap.name}" is ${heatMap.elementType} ${showShape(heatMap.shape)}; expected FLOAT [N, ${classes}, rows, columns] (class logits per cell, fixed grid)`;
+    }
+  }
   return null;
+}
+
+function isPositiveSize(dimension: Dimension | undefined): boolean {
+  return typeof dimension === 'number' && Number.isInteger(dimension) && dimension > 0;
 }
 
 function tensorSignature(value: onnxProto.onnx.IValueInfoProto): TensorSignature {

@@ -1,4 +1,4 @@
-// Inference on onnxruntime-node: model packages in, P(malignant) per image out.
-export { createModelRuntime, type DetailedScore, type ModelRuntime, type ModelRuntimeOptions, type RuntimeMember } from './model-runtime.js';
+// Inference on onnxruntime-node: model packages in, P(malignant) per image out (and heat maps).
+export { createModelRuntime, type DetailedScore, type HeatMapScore, type ModelRuntime, type ModelRuntimeOptions, type RuntimeMember } from './model-runtime.js';
 export { ModelSession, type SessionSettings } from './model-session.js';
 export { sessionCacheStats } from './session-cache.js';

@@ -6,14 +6,24 @@
 //   const runtime = await createModelRuntime([await readPackage(dir)], { intraOpThreads: 2 });
 //   const [pMalignant] = await runtime.score([decodedImage]);
 //   const [{ probability, outOfDistribution, outOfDistributionFlagged }] = await runtime.scoreDetailed([decodedImage]);
+//   const [{ heatMap }] = await runtime.scoreWithHeatMaps([decodedImage]); // null: runtime.heatMapProblem says why
 //   await runtime.dispose();
 //
 // scoreDetailed adds the out-of-distribution statistic (src/ml/ood, docs/ood.md), taken on the
 // same prepared input as the probability: per member against its package's reference, then the
 // mean over the members that have one, flagged when any of them flags it.
+//
+// scoreWithHeatMaps adds, from the same runs, each image's heat map (src/domain/heatmap.ts) when
+// every member's model has the "heatmap" output (heatMapProblem says why not otherwise): per
+// member, the cells' logits of P(malignant) averaged over the test-time flips (each flip undone
+// first), turned into a probability and calibrated like the image's, mapped from the model input
+// back onto the source image (src/ml/heatmap/heat-map-geometry.ts); then the mean over the
+// members on the finest member's grid. score() and scoreDetailed() run exactly as before.
 
 import { MammocadError, ModelInputError, ValidationError } from '../../domain/errors.js';
-import { applyCalibration } from '../calibration.js';
+import type { HeatMap } from '../../domain/heatmap.js';
+import { applyCalibration, sigmoid } from '../calibration.js';
+import { imageGridSize, modelGridToImage, unflipGrid, type GridSize, type InputPlacement } from '../heatmap/heat-map-geometry.js';
 import { contentMirrored } from '../ood/input-histogram.js';
 import { checkGreyImage, preprocessImage, toBatch, type GreyImage } from '../preprocess/preprocess.js';
 import type { OodResult } from '../ood/reference.js';
@@ -50,6 +60,12 @@ export interface DetailedScore {
   outOfDistributionFlagged: boolean | null;
 }
 
+/** One image's result from scoreWithHeatMaps. */
+export interface HeatMapScore extends DetailedScore {
+  /** Where the model looks, on the probability's scale; null when a member's model has no heat map output (heatMapProblem). */
+  heatMap: HeatMap | null;
+}
+
 export interface ModelRuntime {
   /** The packages averaged, in the order given. */
   readonly members: readonly RuntimeMember[];
@@ -59,6 +75,13 @@ export interface ModelRuntime {
   score(images: readonly GreyImage[]): Promise<number[]>;
   /** P(malignant) as score() gives it, with the out-of-distribution statistic, per image, in one pass. */
   scoreDetailed(images: readonly GreyImage[]): Promise<DetailedScore[]>;
+  /** What scoreDetailed gives, with each image's heat map, in one pass. */
+  scoreWithHeatMaps(images: readonly GreyImage[]): Promise<HeatMapScore[]>;
+  /**
+   * Why scoreWithHeatMaps gives null heat maps (a member's model.onnx has no "heatmap" output: it
+   * was exported before heat maps); null when it gives them.
+   */
+  readonly heatMapProblem: string | null;
   /** Releases the sessions (each is closed when no other runtime shares it). Idempotent. */
   dispose(): Promise<void>;
 }
@@ -87,9 +110,23 @@ export async function createModelRuntime(packages: readonly ModelPackage[], opti
   return new OnnxModelRuntime(sessions, batchSize);
 }
 
+/** What a run computes beyond the probabilities. */
+interface RunExtras {
+  ood: boolean;
+  heatMaps: boolean;
+}
+
+/** One member's heat map of one image: calibrated probabilities on the model's grid (flips undone), and where the image lay in the input. */
+interface MemberHeatMap {
+  values: Float64Array;
+  grid: GridSize;
+  placement: InputPlacement;
+}
+
 class OnnxModelRuntime implements ModelRuntime {
   readonly members: readonly RuntimeMember[];
   readonly outOfDistributionThresholds: readonly (number | null)[];
+  readonly heatMapProblem: string | null;
   private disposed = false;
 
   constructor(
@@ -103,14 +140,27 @@ class OnnxModelRuntime implements ModelRuntime {
       threshold: pkg.threshold,
     }));
     this.outOfDistributionThresholds = sessions.map(({ pkg }) => pkg.outOfDistribution?.threshold ?? null);
+    const without = sessions.filter((session) => session.heatMapGrid === null).map(({ pkg }) => pkg.version);
+    this.heatMapProblem =
+      without.length === 0
+        ? null
+        : `no heat maps: the model.onnx of ${without.join(', ')} has no "heatmap" output (exported before heat maps; re-export it from its tfjs/ weights with addHeatMapOutput)`;
   }
 
   async score(images: readonly GreyImage[]): Promise<number[]> {
-    return (await this.run(images, false)).map((result) => result.probability);
+    return (await this.run(images, { ood: false, heatMaps: false })).map((result) => result.probability);
   }
 
   async scoreDetailed(images: readonly GreyImage[]): Promise<DetailedScore[]> {
-    return this.run(images, true);
+    return (await this.run(images, { ood: true, heatMaps: false })).map(({ probability, outOfDistribution, outOfDistributionFlagged }) => ({
+      probability,
+      outOfDistribution,
+      outOfDistributionFlagged,
+    }));
+  }
+
+  async scoreWithHeatMaps(images: readonly GreyImage[]): Promise<HeatMapScore[]> {
+    return this.run(images, { ood: true, heatMaps: this.heatMapProblem === null });
   }
 
   async dispose(): Promise<void> {
@@ -119,17 +169,18 @@ class OnnxModelRuntime implements ModelRuntime {
     await Promise.all(this.sessions.map((session) => session.close()));
   }
 
-  /** Every member over the images; the statistic only when `detailed`. */
-  private async run(images: readonly GreyImage[], detailed: boolean): Promise<DetailedScore[]> {
+  /** Every member over the images; the statistic and the heat maps only when asked for. */
+  private async run(images: readonly GreyImage[], extras: RunExtras): Promise<HeatMapScore[]> {
     if (this.disposed) throw new MammocadError('MODEL_RUNTIME_DISPOSED', 'the model runtime was disposed');
     // Refuse a bad image before any inference time is spent on the others.
     images.forEach((image, index) => withImageIndex(index, () => checkGreyImage(image)));
     const scores = new Array<number>(images.length).fill(0);
     const oodSums = new Float64Array(images.length);
     const flagged = new Array<boolean>(images.length).fill(false);
+    const heatMaps: MemberHeatMap[][] = images.map(() => []);
     let oodMembers = 0;
     for (const session of this.sessions) {
-      const member = await this.scoreWith(session, images, detailed);
+      const member = await this.scoreWith(session, images, extras);
       member.probabilities.forEach((p, i) => (scores[i]! += p / this.sessions.length));
       if (member.ood) {
         oodMembers++;
@@ -138,40 +189,86 @@ class OnnxModelRuntime implements ModelRuntime {
           flagged[i] = flagged[i]! || r.outOfDistributionFlagged;
         });
       }
+      member.heatMaps?.forEach((map, i) => heatMaps[i]!.push(map));
     }
     return scores.map((probability, i) => ({
       probability,
       outOfDistribution: oodMembers > 0 ? oodSums[i]! / oodMembers : null,
       outOfDistributionFlagged: oodMembers > 0 ? flagged[i]! : null,
+      heatMap: extras.heatMaps ? imageHeatMap(images[i]!, heatMaps[i]!) : null,
     }));
   }
 
   /**
-   * One member's P(malignant) per image, averaged over its test-time flips, and (when
-   * `detailed` and its package has a reference) the statistic of each prepared input.
+   * One member's P(malignant) per image, averaged over its test-time flips; with `extras.ood`
+   * (and a reference in its package) the statistic of each prepared input; with
+   * `extras.heatMaps` each image's heat map on the model's grid.
    */
-  private async scoreWith(session: ModelSession, images: readonly GreyImage[], detailed: boolean): Promise<{ probabilities: number[]; ood: OodResult[] | null }> {
+  private async scoreWith(
+    session: ModelSession,
+    images: readonly GreyImage[],
+    extras: RunExtras,
+  ): Promise<{ probabilities: number[]; ood: OodResult[] | null; heatMaps: MemberHeatMap[] | null }> {
     const spec = session.pkg.manifest.preprocessing;
-    const oodModel = detailed ? (session.pkg.outOfDistribution ?? null) : null;
+    const oodModel = extras.ood ? (session.pkg.outOfDistribution ?? null) : null;
+    const grid = extras.heatMaps ? session.heatMapGrid : null;
     const flips = spec.testTimeFlips;
     const calibration = session.pkg.manifest.calibration;
+    const calibrate = (p: number) => (calibration ? applyCalibration(calibration, p) : p);
     const batchSize = Math.min(this.batchSize, session.maxBatch);
     const scores: number[] = [];
     const ood: OodResult[] = [];
+    const heatMaps: MemberHeatMap[] = [];
     for (let start = 0; start < images.length; start += batchSize) {
       const chunk = images.slice(start, start + batchSize);
       const prepared = chunk.map((image, i) => withImageIndex(start + i, () => preprocessImage(image, spec)));
       if (oodModel) prepared.forEach((input, i) => ood.push(oodModel.statisticOf(input, contentMirrored(chunk[i]!, spec))));
       const sums = new Float64Array(chunk.length);
+      const cellSums = grid ? chunk.map(() => new Float64Array(grid.rows * grid.columns)) : [];
       for (const flip of flips) {
-        const probabilities = await session.probabilities(toBatch(prepared, flip));
-        for (let i = 0; i < chunk.length; i++) sums[i]! += probabilities[i]!;
+        const batch = toBatch(prepared, flip);
+        if (grid) {
+          const { probabilities, cellLogits } = await session.probabilitiesAndHeatMaps(batch);
+          const cells = grid.rows * grid.columns;
+          for (let i = 0; i < chunk.length; i++) {
+            sums[i]! += probabilities[i]!;
+            // Each flip's map is mirrored back before the flips are averaged.
+            unflipGrid(cellLogits.subarray(i * cells, (i + 1) * cells), grid, flip).forEach((logit, cell) => (cellSums[i]![cell]! += logit));
+          }
+        } else {
+          const probabilities = await session.probabilities(batch);
+          for (let i = 0; i < chunk.length; i++) sums[i]! += probabilities[i]!;
+        }
       }
       // The package's calibration (if any) maps the flip-averaged probability; the threshold is on that scale.
-      for (let i = 0; i < chunk.length; i++) scores.push(calibration ? applyCalibration(calibration, sums[i]! / flips.length) : sums[i]! / flips.length);
+      for (let i = 0; i < chunk.length; i++) scores.push(calibrate(sums[i]! / flips.length));
+      if (grid) {
+        chunk.forEach((image, i) => {
+          const values = cellSums[i]!.map((sum) => calibrate(sigmoid(sum / flips.length)));
+          const placement: InputPlacement = {
+            input: { width: spec.inputWidth, height: spec.inputHeight },
+            content: prepared[i]!.content,
+            contentMirrored: contentMirrored(image, spec),
+            imageMirrored: image.flippedHorizontally === true,
+          };
+          heatMaps.push({ values, grid, placement });
+        });
+      }
     }
-    return { probabilities: scores, ood: oodModel ? ood : null };
+    return { probabilities: scores, ood: oodModel ? ood : null, heatMaps: grid ? heatMaps : null };
   }
+}
+
+/** The members' maps of one image on the finest of their natural grids over it, averaged. */
+function imageHeatMap(image: GreyImage, maps: readonly MemberHeatMap[]): HeatMap | null {
+  if (maps.length === 0) return null;
+  const sizes = maps.map((map) => imageGridSize(map.grid, map.placement));
+  const target: GridSize = { rows: Math.max(...sizes.map((s) => s.rows)), columns: Math.max(...sizes.map((s) => s.columns)) };
+  const values = new Float32Array(target.rows * target.columns);
+  const sum = new Float64Array(values.length);
+  for (const map of maps) modelGridToImage(map.values, map.grid, map.placement, target).forEach((p, cell) => (sum[cell]! += p / maps.length));
+  sum.forEach((p, cell) => (values[cell] = Math.min(1, Math.max(0, p))));
+  return { rows: target.rows, columns: target.columns, imageRows: image.height, imageColumns: image.width, values };
 }
 
 /** Runs `fn`, prefixing an input error with the position of the image it is about. */

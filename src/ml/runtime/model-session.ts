@@ -1,7 +1,8 @@
 // One model package on onnxruntime: prepared image batches in, P(positive class) out. It checks
 // what goes in (the package's input size, finite values) and what comes out (one probability
 // row per image that sums to 1), so a pre-processing or export mistake fails loudly instead of
-// yielding plausible-looking scores.
+// yielding plausible-looking scores. A model exported with the "heatmap" output also gives, in
+// the same run, the positive class's logit per cell of its last feature map (the heat map).
 
 import { readFile } from 'node:fs/promises';
 import { createHash } from 'node:crypto';
@@ -9,6 +10,8 @@ import { InferenceSession, Tensor } from 'onnxruntime-node';
 import { ModelInputError, ModelPackageError } from '../../domain/errors.js';
 import { MODEL_FILE } from '../model-manifest.js';
 import type { ImageBatch } from '../preprocess/preprocess.js';
+import { positiveLogit } from '../heatmap/cell-logits.js';
+import type { GridSize } from '../heatmap/heat-map-geometry.js';
 import type { ModelPackage } from '../registry/model-package.js';
 import { acquireSession, type SessionLease } from './session-cache.js';
 
@@ -25,6 +28,8 @@ const PROBABILITY_SUM_TOLERANCE = 1e-3;
 export class ModelSession {
   /** Largest batch the model takes: its fixed batch dimension, if it has one. */
   readonly maxBatch: number;
+  /** The heat map's grid (the model's last feature map) when the model has the "heatmap" output; null when it has not. */
+  readonly heatMapGrid: GridSize | null;
   private readonly positiveIndex: number;
 
   private constructor(
@@ -34,6 +39,9 @@ export class ModelSession {
     const batchDimension = pkg.model.signature.input.shape[0];
     this.maxBatch = typeof batchDimension === 'number' ? batchDimension : Infinity;
     this.positiveIndex = pkg.manifest.classes.indexOf(pkg.manifest.positiveClass);
+    // The registry checked the output's shape: [N, classes, rows, columns], rows and columns fixed.
+    const heatMap = pkg.model.signature.heatMap;
+    this.heatMapGrid = heatMap ? { rows: heatMap.shape[2] as number, columns: heatMap.shape[3] as number } : null;
   }
 
   /**
@@ -43,10 +51,15 @@ export class ModelSession {
   static async open(pkg: ModelPackage, settings: SessionSettings): Promise<ModelSession> {
     const key = [pkg.model.path, pkg.model.sha256, settings.intraOpThreads ?? 'default', settings.executionProviders.join(',')].join('|');
     const lease = await acquireSession(key, () => createSession(pkg, settings));
-    const { input, output } = pkg.model.signature;
-    if (!lease.session.inputNames.includes(input.name) || !lease.session.outputNames.includes(output.name)) {
+    const { input, output, heatMap } = pkg.model.signature;
+    const outputs = heatMap ? [output.name, heatMap.name] : [output.name];
+    if (!lease.session.inputNames.includes(input.name) || outputs.some((name) => !lease.session.outputNames.includes(name))) {
       await lease.release();
-      throw new ModelPackageError(pkg.path, MODEL_FILE, `onnxruntime sees inputs ${lease.session.inputNames.join(', ')} and outputs ${lease.session.outputNames.join(', ')}, not "${input.name}" -> "${output.name}"`);
+      throw new ModelPackageError(
+        pkg.path,
+        MODEL_FILE,
+        `onnxruntime sees inputs ${lease.session.inputNames.join(', ')} and outputs ${lease.session.outputNames.join(', ')}, not "${input.name}" -> "${outputs.join('", "')}"`,
+      );
     }
     return new ModelSession(pkg, lease);
   }
@@ -61,6 +74,31 @@ export class ModelSession {
     try {
       results = await this.lease.session.run({ [input.name]: tensor }, [output.name]);
       return this.positiveColumn(results[output.name]!, images);
+    } finally {
+      tensor.dispose();
+      for (const value of Object.values(results ?? {})) value.dispose();
+    }
+  }
+
+  /**
+   * P(positive class) per image, exactly as probabilities() gives it, and from the same run the
+   * heat map: per image, rows x columns cells (row-major) of the positive class's logit against
+   * the others, log(p / (1 - p)) of the cell's softmax (with two classes: the difference of the
+   * two logits, whose mean over the cells is the image's logit). Only for a model with the
+   * "heatmap" output (heatMapGrid not null).
+   */
+  async probabilitiesAndHeatMaps(batch: ImageBatch): Promise<{ probabilities: Float32Array; cellLogits: Float64Array }> {
+    const grid = this.heatMapGrid;
+    const heatMap = this.pkg.model.signature.heatMap;
+    if (!grid || !heatMap) throw new ModelPackageError(this.pkg.path, MODEL_FILE, 'the model has no "heatmap" output (exported before heat maps)');
+    this.checkBatch(batch);
+    const { input, output } = this.pkg.model.signature;
+    const images = batch.shape[0];
+    const tensor = new Tensor('float32', batch.data, batch.shape);
+    let results: InferenceSession.ReturnType | undefined;
+    try {
+      results = await this.lease.session.run({ [input.name]: tensor }, [output.name, heatMap.name]);
+      return { probabilities: this.positiveColumn(results[output.name]!, images), cellLogits: this.positiveCellLogits(results[heatMap.name]!, images, grid) };
     } finally {
       tensor.dispose();
       for (const value of Object.values(results ?? {})) value.dispose();
@@ -107,6 +145,29 @@ export class ModelSession {
       positive[n] = rows[n * classes + this.positiveIndex]!;
     }
     return positive;
+  }
+
+  private positiveCellLogits(output: InferenceSession.OnnxValueMapType[string], images: number, grid: GridSize): Float64Array {
+    const classes = this.pkg.manifest.classes.length;
+    const { rows, columns } = grid;
+    const name = this.pkg.model.signature.heatMap!.name;
+    const dims = output.dims;
+    if (!(output.data instanceof Float32Array) || dims.length !== 4 || dims[0] !== images || dims[1] !== classes || dims[2] !== rows || dims[3] !== columns) {
+      throw new ModelPackageError(this.pkg.path, MODEL_FILE, `output "${name}" came back as ${output.type} [${dims.join(', ')}]; expected float32 [${images}, ${classes}, ${rows}, ${columns}]`);
+    }
+    const data = output.data;
+    const cells = rows * columns;
+    const out = new Float64Array(images * cells);
+    const logits = new Float64Array(classes);
+    for (let n = 0; n < images; n++) {
+      for (let cell = 0; cell < cells; cell++) {
+        for (let k = 0; k < classes; k++) logits[k] = data[(n * classes + k) * cells + cell]!;
+        const value = positiveLogit(logits, this.positiveIndex);
+        if (!Number.isFinite(value)) throw new ModelPackageError(this.pkg.path, MODEL_FILE, `output "${name}" has a non-finite logit in cell ${cell} of image ${n}`);
+        out[n * cells + cell] = value;
+      }
+    }
+    return out;
   }
 }
 
