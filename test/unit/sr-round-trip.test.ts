@@ -16,6 +16,7 @@ import {
   type ReportResults,
 } from '../../src/dicom/sr/index.js';
 import { doseReport, mammogram, newStudyIds } from '../support/dicom-factory.js';
+import { IRREGULAR_REGION, asStored, squareRegion } from '../support/region-fixtures.js';
 
 const REPORT_UIDS = { seriesInstanceUid: '2.25.1001', sopInstanceUid: '2.25.1002' };
 
@@ -96,6 +97,26 @@ describe('structured report round trip', () => {
     expectClose(read.results, validateReportInput(negative).results);
     expect(read.results.exam.positive).toBe(false);
     expect(read.library[3]!.laterality).toBe('U');
+  });
+
+  it.each(['TID1500', 'TID4000'] as const)('%s: marked regions come back with every point (as 32-bit floats) and their image, from the bytes and from DICOM JSON', (template) => {
+    const { input, uids } = studyInput();
+    const regions = { [uids[3]!]: [squareRegion(0.5, 200, 10, 30)], [uids[1]!]: [IRREGULAR_REGION, squareRegion(0.9999999, 0, 0, 256)] };
+    const marked: ReportInput = { ...input, regions };
+    const built = buildStructuredReport(marked, template);
+    const read = readStructuredReport(built.bytes);
+    const expected = validateReportInput(marked).results;
+    expect(Object.keys(read.results.regions!)).toEqual([uids[1], uids[3]]); // in library order
+    expect(read.results.regions![uids[1]!]!.map((r) => ({ ...r, score: 0 }))).toEqual([asStored(IRREGULAR_REGION), squareRegion(0.9999999, 0, 0, 256)].map((r) => ({ ...r, score: 0 })));
+    if (template === 'TID1500') expect(read.results).toEqual(expected);
+    else {
+      // TID 4000 holds the score in percent.
+      const scores = (r: ReportResults) => Object.values(r.regions!).flat().map((region) => region.score);
+      scores(read.results).forEach((score, i) => expect(score).toBeCloseTo(scores(expected)[i]!, 14));
+      expectClose({ ...read.results, regions: undefined }, { ...expected, regions: undefined });
+    }
+    const json = dcmjs.data.DicomMetaDictionary.denaturalizeDataset(readPart10(built.bytes, 'r').dataset) as unknown as DicomJson;
+    expect(readStructuredReportJson(json).results).toEqual(read.results);
   });
 
   it('copies patient and study attributes, keeps the non-ASCII name in UTF-8, and lists the sources as evidence', () => {

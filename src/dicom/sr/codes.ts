@@ -213,3 +213,14 @@ export const SUCCEEDED = dcm('111222', 'Succeeded');
 export const NOT_ATTEMPTED = dcm('111225', 'Not Attempted');
 export const SUCCESSFUL_DETECTIONS = dcm('111063', 'Successful Detections');
 export const DETECTION_PERFORMED = dcm('111022', 'Detection Performed');
+
+// Marked regions (issue 16): where the model looks, on the image --------------------------------
+
+/** TID 4021 Mammography CAD Geometry: the centre of a finding on its image, a SCOORD POINT. */
+export const CENTER = dcm('111010', 'Center');
+/** TID 4021 Mammography CAD Geometry: the outline of a finding on its image, a SCOORD (a closed POLYLINE here). */
+export const OUTLINE = dcm('111041', 'Outline');
+/** TID 1410 Planar ROI Measurements and Qualitative Evaluations: the region measured, a SCOORD on one image. */
+export const IMAGE_REGION = dcm('111030', 'Image Region');
+/** TID 1410: the image an Image Region (or Center) is SELECTED FROM. */
+export const ORIGINAL_SOURCE = dcm('111040', 'Original Source');

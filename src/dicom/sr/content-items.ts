@@ -17,7 +17,13 @@ export type RelationshipType =
   | 'SELECTED FROM'
   | 'HAS CONCEPT MOD';
 
-export type ValueType = 'CONTAINER' | 'CODE' | 'NUM' | 'TEXT' | 'UIDREF' | 'DATE' | 'TIME' | 'IMAGE';
+export type ValueType = 'CONTAINER' | 'CODE' | 'NUM' | 'TEXT' | 'UIDREF' | 'DATE' | 'TIME' | 'IMAGE' | 'SCOORD';
+
+/** The SCOORD graphic types mammocad writes (PS3.3 C.18.6.1.2): a centre, and a closed outline. */
+export type GraphicType = 'POINT' | 'POLYLINE';
+
+/** A point in image pixel coordinates (column, row), (0, 0) at the top-left corner of the top-left pixel. */
+export type ImagePoint = readonly [number, number];
 
 /** One content item (or the document root), as dcmjs reads and writes it. */
 export type ContentItem = Record<string, unknown>;
@@ -153,6 +159,19 @@ export function imageContentItem(relationship: RelationshipType, concept: Code |
 }
 
 /**
+ * A SCOORD item (PS3.3 C.18.6): spatial coordinates on an image, which `children` name by a
+ * SELECTED FROM relationship. Graphic Data is FL, so a reader gets the points back as 32-bit
+ * floats; a POINT has one point, a POLYLINE at least two.
+ */
+export function scoordContentItem(relationship: RelationshipType, concept: Code, graphicType: GraphicType, points: readonly ImagePoint[], children: ContentItem[]): ContentItem {
+  const field = `value of '${concept.meaning}'`;
+  if (graphicType === 'POINT' ? points.length !== 1 : points.length < 2) throw new ValidationError(field, `a ${graphicType} needs ${graphicType === 'POINT' ? 'exactly one point' : 'at least two points'}; got ${points.length}`);
+  if (points.some((p) => p.length !== 2 || !p.every(Number.isFinite))) throw new ValidationError(field, 'every point must be two finite numbers (column, row)');
+  if (children.length === 0) throw new ValidationError(field, 'a SCOORD must name the image it is selected from');
+  return { ...named(relationship, 'SCOORD', concept, children), GraphicType: graphicType, GraphicData: points.flatMap((p) => [p[0], p[1]]) };
+}
+
+/**
  * A by-reference relationship (PS3.3 C.17.3.2.5): the target is another item of the same
  * tree, named by its position (1 = root, then the 1-based index in each Content Sequence).
  */
@@ -270,6 +289,19 @@ export function imageReferenceOf(item: ContentItem, where: string): SopReference
   const reference = { sopClassUid: str(ref?.ReferencedSOPClassUID), sopInstanceUid: str(ref?.ReferencedSOPInstanceUID) };
   if (!reference.sopClassUid || !reference.sopInstanceUid) throw new ReportParseError(`${where}: IMAGE item without a Referenced SOP Sequence`);
   return reference;
+}
+
+/** The graphic type and points (column, row) of a SCOORD item; throws ReportParseError when it has none or an odd number of values. */
+export function scoordValueOf(item: ContentItem, where: string): { graphicType: string; points: Array<[number, number]> } {
+  const raw = item.GraphicData;
+  const values = (Array.isArray(raw) ? raw : raw === undefined || raw === null ? [] : [raw]).map(Number);
+  const name = conceptOf(item)?.meaning ?? '?';
+  if (values.length === 0 || values.length % 2 !== 0 || !values.every(Number.isFinite)) {
+    throw new ReportParseError(`${where}: SCOORD item '${name}' has no (column, row) pairs in its Graphic Data`);
+  }
+  const points: Array<[number, number]> = [];
+  for (let i = 0; i < values.length; i += 2) points.push([values[i]!, values[i + 1]!]);
+  return { graphicType: str(item.GraphicType), points };
 }
 
 /** The target position of a by-reference item, or undefined for an item that holds its own value. */

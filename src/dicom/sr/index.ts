@@ -5,6 +5,8 @@ export { buildStructuredReport, sopClassOf, REPORT_MANUFACTURER, RESEARCH_SERIES
 export { readStructuredReport, readStructuredReportJson, readReportDataset, type ReadReport } from './sr-reader.js';
 export {
   validateReportInput,
+  checkMarkedRegion,
+  MAX_OUTLINE_POINTS,
   type ReportInput,
   type ReportResults,
   type ScoredResult,
@@ -16,3 +18,4 @@ export {
 } from './report-input.js';
 export type { LibraryEntry } from './tid1600-image-library.js';
 export { newUid, uidFromName } from './uids.js';
+export { buildConnectivityTestSr, CONNECTIVITY_TEST_PATIENT, type ConnectivityTestSr } from './connectivity-test-sr.js';

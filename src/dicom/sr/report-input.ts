@@ -4,8 +4,9 @@
 // the PACS never receives a half-valid one.
 
 import { BREAST_SIDES, ValidationError, assertProbability, type BreastSide, type Laterality } from '../../domain/index.js';
+import type { MarkedRegion } from '../../domain/heatmap.js';
 import { isDicomUid, isUidLike } from '../dicom-json.js';
-import type { NaturalizedDataset } from '../part10.js';
+import { integerAttribute, type NaturalizedDataset } from '../part10.js';
 import { selectView } from '../view-selection.js';
 import { LEGACY_VIEW_CODES, LEGACY_VIEW_MODIFIER_CODES, MAMMOGRAPHY_VIEWS, translateLegacyCode, type Code } from './codes.js';
 import { checkCode, checkLo, checkNote } from './content-items.js';
@@ -80,6 +81,11 @@ export interface ReportResults {
   imageFlags?: Record<string, string[]>;
   /** Source images that were not scored, with the reason (SOP Instance UID -> reason), when there are any. */
   skippedImages?: Record<string, string>;
+  /**
+   * The regions the model marks on scored images (SOP Instance UID -> regions, in the order
+   * given), when any image has one. Coordinates are as the report holds them: 32-bit floats.
+   */
+  regions?: Record<string, MarkedRegion[]>;
 }
 
 export interface ReportInput {
@@ -110,6 +116,11 @@ export interface ReportInput {
   imageFlags?: Record<string, string[]>;
   /** Source images that were not scored (SOP Instance UID -> reason), e.g. an implausible image. */
   skippedImages?: Record<string, string>;
+  /**
+   * Regions the model marks on scored images (SOP Instance UID -> regions), in the image's pixel
+   * coordinates (src/domain/heatmap.ts). Absent or empty: the report is exactly as without them.
+   */
+  regions?: Record<string, MarkedRegion[]>;
 }
 
 /** What the report needs to know of one source image. */
@@ -126,6 +137,9 @@ export interface SourceImage {
   studyTime: string | undefined;
   /** Patient Orientation (row, column), when the image has it. */
   patientOrientation: [string, string] | undefined;
+  /** The pixel matrix (Rows, Columns), when the image's attributes give it: marked regions must lie inside it. */
+  rows: number | undefined;
+  columns: number | undefined;
 }
 
 /** A checked input, ready for the builders: nothing in it can make writing fail. */
@@ -229,7 +243,14 @@ function sourceImageOf(ds: NaturalizedDataset, field: string): SourceImage {
     studyDate: /^\d{8}$/.test(studyDate) ? studyDate : undefined,
     studyTime: /^\d{2}(\d{2}(\d{2}(\.\d{1,6})?)?)?$/.test(studyTime) ? studyTime : undefined,
     patientOrientation: row && column ? [row, column] : undefined,
+    rows: positiveInteger(ds.Rows),
+    columns: positiveInteger(ds.Columns),
   };
+}
+
+function positiveInteger(value: unknown): number | undefined {
+  const n = integerAttribute(value);
+  return n !== undefined && n > 0 ? n : undefined;
 }
 
 /** Checks that every referenced image is a source and appears once; returns them in source order. */
@@ -321,10 +342,77 @@ function reportNotes(
 }
 
 /**
+ * The most points an outline may have: a presentation state counts them in Number of Graphic
+ * Points (0070,0021), an unsigned 16-bit value.
+ */
+export const MAX_OUTLINE_POINTS = 65535;
+
+/** Where a point lies in words, for messages. */
+const at = (p: readonly number[]) => `(${p.join(', ')})`;
+
+/**
+ * Checks one (column, row) point: two finite numbers, on or inside the image's pixel matrix
+ * ((0, 0) to (Columns, Rows)) when its size is known, never negative. Returns it as the report
+ * holds it (Graphic Data is FL: the nearest 32-bit float).
+ */
+function imagePoint(field: string, value: unknown, size: { rows: number | undefined; columns: number | undefined }): [number, number] {
+  if (!Array.isArray(value) || value.length !== 2 || !value.every((v) => typeof v === 'number' && Number.isFinite(v))) {
+    throw new ValidationError(field, `must be [column, row], two finite numbers; got ${JSON.stringify(value)}`);
+  }
+  const [column, row] = value as [number, number];
+  const beyond = (size.columns !== undefined && column > size.columns) || (size.rows !== undefined && row > size.rows);
+  if (column < 0 || row < 0 || beyond) {
+    const extent = size.columns !== undefined && size.rows !== undefined ? `${size.columns} columns x ${size.rows} rows, (0, 0) to (${size.columns}, ${size.rows})` : 'no negative coordinates';
+    throw new ValidationError(field, `${at(value as number[])} lies outside the image (${extent})`);
+  }
+  // Rounding is monotonic, so a point inside the image stays inside (Rows and Columns are exact floats).
+  return [Math.fround(column), Math.fround(row)];
+}
+
+/**
+ * Checks a marked region (src/domain/heatmap.ts) against its image: a score in [0, 1], a centre
+ * and a closed outline (at least 4 points, the last repeating the first) inside the image.
+ */
+export function checkMarkedRegion(field: string, value: unknown, size: { rows: number | undefined; columns: number | undefined }): MarkedRegion {
+  if (!isRecord(value)) throw new ValidationError(field, 'must be a region: { score, center, outline }');
+  const score = probability(`${field}.score`, value.score);
+  const center = imagePoint(`${field}.center`, value.center, size);
+  const outline = value.outline;
+  if (!Array.isArray(outline) || outline.length < 4) {
+    throw new ValidationError(`${field}.outline`, `must be a closed outline of at least 4 points (the last repeating the first); got ${Array.isArray(outline) ? `${outline.length} point(s)` : JSON.stringify(outline)}`);
+  }
+  if (outline.length > MAX_OUTLINE_POINTS) throw new ValidationError(`${field}.outline`, `has ${outline.length} points; at most ${MAX_OUTLINE_POINTS} can be written`);
+  const points = outline.map((p, i) => imagePoint(`${field}.outline[${i}]`, p, size));
+  const [first, last] = [points[0]!, points[points.length - 1]!];
+  if (first[0] !== last[0] || first[1] !== last[1]) {
+    throw new ValidationError(`${field}.outline`, `must be closed: its last point ${at(outline[outline.length - 1] as number[])} must repeat its first ${at(outline[0] as number[])}`);
+  }
+  return { score, center, outline: points };
+}
+
+/** Checks the marked regions of the input: each on a scored source, checked against that image's size; images without regions are left out. */
+function markedRegions(input: ReportInput, order: Map<string, number>, sources: SourceImage[], images: ReportResults['images']): Pick<ReportResults, 'regions'> {
+  if (input.regions === undefined) return {};
+  if (!isRecord(input.regions)) throw new ValidationError('regions', 'must map SOP Instance UIDs to lists of marked regions');
+  const regions: Array<[string, MarkedRegion[]]> = [];
+  for (const [uid, list] of Object.entries(input.regions)) {
+    const field = `regions['${uid}']`;
+    if (!order.has(uid)) throw new ValidationError(field, 'is not the SOP Instance UID of a source image');
+    if (!images[uid]) throw new ValidationError(field, "the image has no score: a region is written with the image's result");
+    if (!Array.isArray(list)) throw new ValidationError(field, 'must be a list of marked regions');
+    const source = sources[order.get(uid)!]!;
+    if (list.length) regions.push([uid, list.map((region, i) => checkMarkedRegion(`${field}[${i}]`, region, source))]);
+  }
+  regions.sort(([a], [b]) => order.get(a)! - order.get(b)!);
+  return regions.length ? { regions: Object.fromEntries(regions) } : {};
+}
+
+/**
  * Checks a report input completely and returns it in the form the builders use. Throws
  * ValidationError naming the field for: a source without the patient, study or SOP
  * attributes a report needs; sources from several patients or studies; probabilities that
- * are not finite numbers in [0, 1]; references to images that are not sources; no image.
+ * are not finite numbers in [0, 1]; references to images that are not sources; no image;
+ * a marked region that is not on a scored image, not closed, or not inside its image.
  * Patient identifiers never appear in the messages (they end up in logs).
  */
 export function validateReportInput(input: ReportInput): ValidatedReport {
@@ -394,6 +482,7 @@ export function validateReportInput(input: ReportInput): ValidatedReport {
     },
     ...(input.evidence !== undefined ? { evidence: modelEvidence(input.evidence) } : {}),
     ...reportNotes(input, order, { images, breasts, exam }),
+    ...markedRegions(input, order, sources, images),
   };
 
   const uids = input.uids ?? { seriesInstanceUid: newUid(), sopInstanceUid: newUid() };

@@ -11,7 +11,8 @@
 //       INFERRED FROM  IMAGE: that source
 //     CONTAINS         Image Library > Image Library Group > one IMAGE per source (TID 1600-1603)
 //     CONTAINS         Imaging Measurements
-//       CONTAINS       Measurement Group per image, per breast, for the exam (TID 1501, see there)
+//       CONTAINS       Measurement Group per image, per breast, for the exam (TID 1501, see there);
+//                      after each image's group, one per region marked on it (TID 1410, see there)
 //
 // TID 1500 is extensible (PS3.16 §6.2.5: added items may go wherever they fit), so the two
 // kinds of Comment sit right under the root, before the results, where every viewer shows them.
@@ -47,6 +48,7 @@ import {
 } from './content-items.js';
 import type { ReportResults, ScopedResult, ScoredResult, ValidatedReport } from './report-input.js';
 import { Tid1002ObserverContext } from './tid1002-observer-context.js';
+import { Tid1410PlanarRoiMeasurements, isRegionGroup } from './tid1410-planar-roi-measurements.js';
 import { Tid1501MeasurementGroup, type GroupScope } from './tid1501-measurement-group.js';
 import { Tid1600ImageLibrary, type LibraryEntry } from './tid1600-image-library.js';
 import { Tid4019AlgorithmIdentification } from './tid4019-algorithm-identification.js';
@@ -79,7 +81,8 @@ export class Tid1500MeasurementReport {
 
   readonly observer: Tid1002ObserverContext;
   readonly library: Tid1600ImageLibrary;
-  readonly groups: Tid1501MeasurementGroup[];
+  /** The measurement groups in the order written: each image's score group followed by its region groups, then the breasts and the exam. */
+  readonly groups: Array<Tid1501MeasurementGroup | Tid1410PlanarRoiMeasurements>;
 
   constructor(readonly report: ValidatedReport) {
     const { results, sources, uids } = report;
@@ -96,10 +99,23 @@ export class Tid1500MeasurementReport {
 
     this.observer = new Tid1002ObserverContext(results.device);
     this.library = new Tid1600ImageLibrary(sources);
+    const regionGroups = (uid: string) =>
+      (results.regions?.[uid] ?? []).map(
+        (region, i) =>
+          new Tid1410PlanarRoiMeasurements({
+            image: byUid.get(uid)!,
+            index: i + 1,
+            region,
+            trackingUid: uidFromName(`${uids.sopInstanceUid} ${Tid1410PlanarRoiMeasurements.identifier(i + 1, uid)}`),
+            threshold: results.threshold,
+            algorithm,
+          }),
+      );
     this.groups = [
-      ...Object.entries(results.images).map(([uid, result]) =>
+      ...Object.entries(results.images).flatMap(([uid, result]) => [
         group({ level: 'image', sopInstanceUid: uid, laterality: byUid.get(uid)?.laterality ?? 'U' }, `image ${uid}`, result, [uid], results.imageFlags?.[uid]),
-      ),
+        ...regionGroups(uid),
+      ]),
       ...(['L', 'R'] as const).flatMap((side) => {
         const breast = results.breasts[side];
         return breast ? [group({ level: 'breast', side }, `breast ${side}`, breast, breast.sopInstanceUids)] : [];
@@ -146,7 +162,8 @@ export class Tid1500MeasurementReport {
     const observer = Tid1002ObserverContext.parse(dataset, where);
     const library = Tid1600ImageLibrary.parse(requireChild(dataset, IMAGE_LIBRARY, 'CONTAINER', where), where);
     const measurements = requireChild(dataset, IMAGING_MEASUREMENTS, 'CONTAINER', where);
-    const groups = findChildren(measurements, MEASUREMENT_GROUP, 'CONTAINER').map((g) => Tid1501MeasurementGroup.parse(g, where).group);
+    const allGroups = findChildren(measurements, MEASUREMENT_GROUP, 'CONTAINER');
+    const groups = allGroups.filter((g) => !isRegionGroup(g)).map((g) => Tid1501MeasurementGroup.parse(g, where).group);
     const exam = groups.find((g) => g.scope.level === 'exam');
     if (!exam) throw new ReportParseError(`${where}: no measurement group for the exam`);
     const scoped = (g: (typeof groups)[number]): ScopedResult => ({ ...g.result, sopInstanceUids: g.sources.map((s) => s.sopInstanceUid) });
@@ -179,6 +196,21 @@ export class Tid1500MeasurementReport {
       skipped[imageReferenceOf(image, where).sopInstanceUid] = text.startsWith(NOT_SCORED) ? text.slice(NOT_SCORED.length) : text;
     }
     if (Object.keys(skipped).length) results.skippedImages = skipped;
+    const regions = readRegions(allGroups.filter(isRegionGroup), library, where);
+    if (regions) results.regions = regions;
     return { results, library };
   }
+}
+
+/** The region groups' regions per image, images in library order, each image's regions in the order of their numbers. */
+function readRegions(groups: ContentItem[], library: LibraryEntry[], where: string): ReportResults['regions'] {
+  if (groups.length === 0) return undefined;
+  const parsed = groups.map((g) => Tid1410PlanarRoiMeasurements.parse(g, where));
+  const order = new Map(library.map((entry, i) => [entry.sopInstanceUid, i]));
+  const unknown = parsed.find((p) => !order.has(p.sopInstanceUid));
+  if (unknown) throw new ReportParseError(`${where}: region ${unknown.index} is on image ${unknown.sopInstanceUid}, which is not in the Image Library`);
+  parsed.sort((a, b) => order.get(a.sopInstanceUid)! - order.get(b.sopInstanceUid)! || a.index - b.index);
+  const regions: NonNullable<ReportResults['regions']> = {};
+  for (const { sopInstanceUid, region } of parsed) (regions[sopInstanceUid] ??= []).push(region);
+  return regions;
 }

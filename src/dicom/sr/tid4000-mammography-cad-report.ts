@@ -19,7 +19,10 @@
 //         CONTAINS     Composite Feature: the exam                               (TID 4004)
 //           INFERRED FROM  Composite Feature: each breast                        (TID 4004)
 //             INFERRED FROM  Single Image Finding: each image of that breast     (TID 4006)
-//           INFERRED FROM  Single Image Finding: scored images of no breast      (TID 4006)
+//             INFERRED FROM  Single Image Finding: each region marked on such an image,
+//                            after that image's finding                          (TID 4006)
+//           INFERRED FROM  Single Image Finding: scored images of no breast, and their
+//                          regions                                               (TID 4006)
 //     CONTAINS CODE    Summary of Detections = Succeeded
 //       INFERRED FROM  Successful Detections > Detection Performed = Selected region,
 //                      with the algorithm and a reference to each scored image   (TID 4015, 4017)
@@ -31,6 +34,13 @@
 // Finding whose image the input flagged carries the flags as its Selected Region Description
 // (one line each), the text row of a "Selected region" finding.
 //
+// A region the model marks on an image (issue 16) is a Single Image Finding of its own on the
+// "Selected region" that it outlines: Rendering Intent (Presentation Required at or above the
+// threshold), the algorithm, its score as Probability of cancer in percent, and the TID 4021
+// Mammography CAD Geometry: Center (SCOORD POINT) and Outline (SCOORD POLYLINE, closed), each
+// SELECTED FROM the image's Image Library entry by reference (R-SELECTED FROM). The reader tells
+// a region's finding from the image's by its Center.
+//
 // TID 4000 is not extensible, so nothing can be added under its root: the research-use
 // statement and the images not scored go into the Impression Description rows of the TID 4002
 // bodies that TID 4001 (overall) and TID 4003 (individual) allow. TID 4002 has one Impression
@@ -38,10 +48,12 @@
 
 import { ReportParseError, ValidationError, type BreastSide } from '../../domain/index.js';
 import { SOP_CLASS } from '../sop-classes.js';
+import type { MarkedRegion } from '../../domain/heatmap.js';
 import {
   ALL_SUCCEEDED_WITHOUT_FINDINGS,
   ALL_SUCCEEDED_WITH_FINDINGS,
   CAD_PROCESSING_AND_FINDINGS_SUMMARY,
+  CENTER,
   COMPOSITE_FEATURE,
   DETECTION_PERFORMED,
   ENGLISH_US,
@@ -51,6 +63,7 @@ import {
   LANGUAGE_OF_CONTENT,
   MAMMOGRAPHY_CAD_REPORT,
   NOT_ATTEMPTED,
+  OUTLINE,
   PERCENT,
   PRESENTATION_OPTIONAL,
   PRESENTATION_REQUIRED,
@@ -78,6 +91,8 @@ import {
   referenceContentItem,
   referencedPositionOf,
   requireChild,
+  scoordContentItem,
+  scoordValueOf,
   textContentItem,
   textValueOf,
   valueTypeOf,
@@ -139,16 +154,29 @@ export class Tid4000MammographyCadReport {
       const texts = results.imageFlags?.[uid];
       return texts?.length ? [textContentItem('HAS PROPERTIES', SELECTED_REGION_DESCRIPTION, texts.join(LINE_BREAK))] : [];
     };
-    const singleImageFinding = (uid: string) => finding('INFERRED FROM', SINGLE_IMAGE_FINDING, results.images[uid]!, [referenceTo(uid)], flags(uid));
+    const selectedFrom = (uid: string) => [referenceContentItem('SELECTED FROM', positions.get(uid)!)];
+    const regionFinding = (uid: string, region: MarkedRegion) =>
+      codeContentItem('INFERRED FROM', SINGLE_IMAGE_FINDING, SELECTED_REGION, [
+        codeContentItem('HAS CONCEPT MOD', RENDERING_INTENT, region.score >= results.threshold ? PRESENTATION_REQUIRED : PRESENTATION_OPTIONAL),
+        ...this.algorithm.items('HAS CONCEPT MOD'),
+        numContentItem('HAS PROPERTIES', PROBABILITY_OF_CANCER, region.score * 100, PERCENT),
+        scoordContentItem('HAS PROPERTIES', CENTER, 'POINT', [region.center], selectedFrom(uid)),
+        scoordContentItem('HAS PROPERTIES', OUTLINE, 'POLYLINE', region.outline, selectedFrom(uid)),
+      ]);
+    // Each image's finding, then a finding for each region marked on it.
+    const singleImageFindings = (uid: string) => [
+      finding('INFERRED FROM', SINGLE_IMAGE_FINDING, results.images[uid]!, [referenceTo(uid)], flags(uid)),
+      ...(results.regions?.[uid] ?? []).map((region) => regionFinding(uid, region)),
+    ];
 
     const inBreast = new Set<string>();
     const breastFeatures = (['L', 'R'] as const).flatMap((side) => {
       const breast = results.breasts[side];
       if (!breast) return [];
       breast.sopInstanceUids.forEach((uid) => inBreast.add(uid));
-      return [finding('INFERRED FROM', COMPOSITE_FEATURE, breast, breast.sopInstanceUids.map(singleImageFinding))];
+      return [finding('INFERRED FROM', COMPOSITE_FEATURE, breast, breast.sopInstanceUids.flatMap(singleImageFindings))];
     });
-    const looseFindings = Object.keys(results.images).filter((uid) => !inBreast.has(uid)).map(singleImageFinding);
+    const looseFindings = Object.keys(results.images).filter((uid) => !inBreast.has(uid)).flatMap(singleImageFindings);
     const examFeature = finding('CONTAINS', COMPOSITE_FEATURE, results.exam, [...breastFeatures, ...looseFindings]);
 
     // TID 4002 bodies: an Impression Description with the algorithm that made the impression.
@@ -210,7 +238,33 @@ export class Tid4000MammographyCadReport {
     };
     const images: ReportResults['images'] = {};
     const flags = new Map<string, string[]>();
-    const readSingle = (item: ContentItem): string => {
+    const regions = new Map<string, MarkedRegion[]>();
+    // A region's geometry: a SCOORD of the finding, SELECTED FROM (by reference) an image of the library.
+    const geometry = (item: ContentItem, concept: Code, graphicType: string, here: string) => {
+      const scoord = requireChild(item, concept, 'SCOORD', here);
+      const { graphicType: type, points } = scoordValueOf(scoord, here);
+      if (type !== graphicType) throw new ReportParseError(`${here}: '${concept.meaning}' must be a ${graphicType}, not '${type}'`);
+      const position = childrenOf(scoord).map(referencedPositionOf).find((p) => p !== undefined);
+      const entry = position && byPosition.get(position.join('.'));
+      if (!entry) throw new ReportParseError(`${here}: '${concept.meaning}' is not selected from an image of the Image Library`);
+      return { uid: entry.sopInstanceUid, points };
+    };
+    const readRegion = (item: ContentItem) => {
+      const here = `${where}, Single Image Finding of a region`;
+      const center = geometry(item, CENTER, 'POINT', here);
+      const outline = geometry(item, OUTLINE, 'POLYLINE', here);
+      if (outline.uid !== center.uid) throw new ReportParseError(`${here}: its Center and Outline are on different images`);
+      const { value } = numValueOf(requireChild(item, PROBABILITY_OF_CANCER, 'NUM', here), here);
+      const list = regions.get(center.uid) ?? [];
+      list.push({ score: value / 100, center: center.points[0]!, outline: outline.points });
+      regions.set(center.uid, list);
+    };
+    /** Reads a Single Image Finding: the image's result (returns its image), or a region marked on it (returns undefined). */
+    const readSingle = (item: ContentItem): string | undefined => {
+      if (findChildren(item, CENTER, 'SCOORD').length > 0) {
+        readRegion(item);
+        return undefined;
+      }
       const here = `${where}, Single Image Finding`;
       const position = childrenOf(item).map(referencedPositionOf).find((p) => p !== undefined);
       const entry = position && byPosition.get(position.join('.'));
@@ -228,7 +282,11 @@ export class Tid4000MammographyCadReport {
     const exam = readFinding(examItem, `${where}, exam`);
     const breasts: ReportResults['breasts'] = {};
     for (const feature of findChildren(examItem, COMPOSITE_FEATURE, 'CODE')) {
-      const uids = inLibraryOrder(findChildren(feature, SINGLE_IMAGE_FINDING, 'CODE').map(readSingle));
+      const uids = inLibraryOrder(
+        findChildren(feature, SINGLE_IMAGE_FINDING, 'CODE')
+          .map(readSingle)
+          .filter((uid): uid is string => uid !== undefined),
+      );
       const sides = new Set(uids.map((uid) => library[order.get(uid)!]!.laterality));
       const side = [...sides][0];
       if (sides.size !== 1 || (side !== 'L' && side !== 'R')) throw new ReportParseError(`${where}: a breast's Composite Feature must reference images of one side (L or R)`);
@@ -258,6 +316,10 @@ export class Tid4000MammographyCadReport {
     const skipped = skippedText ? lines(textValueOf(skippedText)).map((line) => NOT_SCORED.exec(line)) : [];
     if (skipped.some((match) => !match)) throw new ReportParseError(`${where}: the Individual Impression's description has a line that is not 'Image <UID> not scored: <reason>'`);
     if (skipped.length) results.skippedImages = Object.fromEntries(skipped.map((match) => [match![1]!, match![2]!]));
+    const unscored = [...regions.keys()].find((uid) => !images[uid]);
+    if (unscored) throw new ReportParseError(`${where}: a region is marked on image ${unscored}, which has no Single Image Finding of its own`);
+    const marked = examResult.sopInstanceUids.filter((uid) => regions.has(uid)).map((uid) => [uid, regions.get(uid)!] as const);
+    if (marked.length) results.regions = Object.fromEntries(marked);
     return { library, results };
   }
 }
