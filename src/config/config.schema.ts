@@ -142,6 +142,12 @@ export const configSchema = z.strictObject({
      * "RESEARCH USE ONLY" and why. docs/structured-reports.md, "Model evidence".
      */
     researchMode: z.boolean(),
+    /**
+     * Write a Grayscale Softcopy Presentation State beside each report that marks regions: the
+     * regions' outlines drawn on the images, for viewers that do not render an SR's coordinates
+     * (default true). docs/heatmaps.md.
+     */
+    presentationState: z.boolean(),
   }),
   log: z.strictObject({
     level: z.enum(LOG_LEVELS, { error: `must be one of ${LOG_LEVELS.join(', ')}` }),
@@ -212,6 +218,7 @@ export const ENVIRONMENT_KEYS: ReadonlyArray<{ env: string; key: string; boolean
   { env: 'MAMMOCAD_WEBHOOK_SECRET', key: 'webhook.secret' },
   { env: 'MAMMOCAD_REPORT_TEMPLATE', key: 'report.template' },
   { env: 'MAMMOCAD_REPORT_RESEARCH_MODE', key: 'report.researchMode', boolean: true },
+  { env: 'MAMMOCAD_REPORT_PRESENTATION_STATE', key: 'report.presentationState', boolean: true },
   { env: 'MAMMOCAD_API_INTROSPECTION', key: 'api.introspection', boolean: true },
   { env: 'MAMMOCAD_API_LANDING_PAGE', key: 'api.landingPage', boolean: true },
   { env: 'MAMMOCAD_API_MAX_DEPTH', key: 'api.maxDepth' },

@@ -112,7 +112,7 @@ export function loadConfig(options: LoadOptions = {}): LoadedConfig {
       rateLimit: { perKeyPerMinute: 600, perAddressPerMinute: 1_200, ...((tree.api as Tree | undefined)?.rateLimit as Tree) },
       jwt: { roleClaim: 'role', maxLifetimeSeconds: 43_200, ...((tree.api as Tree | undefined)?.jwt as Tree) },
     },
-    report: { template: 'TID1500', researchMode: false, ...(tree.report as Tree) },
+    report: { template: 'TID1500', researchMode: false, presentationState: true, ...(tree.report as Tree) },
     log: { level: 'info', ...(tree.log as Tree) },
     imageChecks: {
       ...structuredClone(IMAGE_CHECK_DEFAULTS),

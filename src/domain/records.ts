@@ -1,5 +1,6 @@
 // The records the store hands to the rest of the program: plain data in domain terms.
 
+import type { MarkedRegion, StoredHeatMap } from './heatmap.js';
 import type {
   ImageStatus,
   JobStatus,
@@ -70,6 +71,10 @@ export interface PredictionRecord {
   outOfDistributionFlagged: boolean | null;
   /** Safety flags in words (e.g. "outside the model's intended use: ..."); empty when none. */
   flags: string[];
+  /** Image level: the heat map over the image (docs/heatmaps.md); null when the model gives none. */
+  heatMap: StoredHeatMap | null;
+  /** Image level: the regions marked at the operating threshold, highest score first; empty when none. */
+  regions: MarkedRegion[];
   createdAt: Date;
 }
 
@@ -82,6 +87,9 @@ export interface ReportRecord {
   srSopInstanceUid: string;
   srSeriesUid: string;
   srSopClassUid: string;
+  /** The Grayscale Softcopy Presentation State with the marked regions written beside the SR; null when none. */
+  gspsSopInstanceUid: string | null;
+  gspsSeriesUid: string | null;
   status: ReportStatus;
   storedAt: string | null;
   storedOn: Date | null;

@@ -1,12 +1,20 @@
 // Scoring one study, top to bottom — the product's main job:
 //
-//   select -> fetch -> decode -> pre-process + infer -> aggregate -> write SR -> store
+//   select -> fetch -> decode -> pre-process + infer (+ heat maps) -> aggregate -> write SR
+//   (+ presentation state) -> store
 //
 // Each stage is a function of its own (one jump from here); this one only orders them, times
 // them and records the outcome. Exactly-once effect: the report is keyed by (study, scored
 // images, model version), so a retried or re-announced study re-sends the same SR at most, and
 // predictions are stored once per scope. Faults of the PACS are thrown (the job retries them);
 // a study without usable images ends as skipped or failed with its reason.
+//
+// Heat maps (issue 16, docs/heatmaps.md): when the model has the heat map output, each scored
+// image's map is stored with its prediction, and an image whose probability reaches the
+// operating threshold gets its marked regions (connected cells at or above it), which go into the
+// SR and the presentation state. Regions are marked only on such images: a cell's probability
+// can exceed the threshold on an image that as a whole does not, and marking those would put
+// marks on images the report calls negative.
 
 import { createHash } from 'node:crypto';
 import type { Logger } from 'pino';
@@ -15,6 +23,8 @@ import { MammocadError, aggregateScores, type ModelVersionRecord, type ReportTem
 import type { DicomwebClient } from '../dicom/dicomweb-client.js';
 import type { DeviceObserver } from '../dicom/sr/index.js';
 import type { SelectionPolicy } from '../dicom/view-selection.js';
+import { quantiseHeatMap, type HeatMap, type MarkedRegion } from '../domain/heatmap.js';
+import { markedRegions } from '../ml/heatmap/index.js';
 import { combineOod } from '../ml/ood/index.js';
 import type { ModelRuntime } from '../ml/runtime/index.js';
 import type { PredictionInput, Store } from '../store/index.js';
@@ -41,6 +51,11 @@ export interface ScoreStudyDeps {
    * package) writes reports, marked RESEARCH USE ONLY (true), or none (false). report-policy.ts.
    */
   researchMode: boolean;
+  /**
+   * report.presentationState: whether a Grayscale Softcopy Presentation State with the marked
+   * regions is written beside the SR when there are regions (default true).
+   */
+  presentationState?: boolean;
   /** Called as each stage starts: the job's heartbeat (a silent worker's job is taken over). */
   onStage?: (stage: string) => Promise<void>;
 }
@@ -53,6 +68,8 @@ export type ScoreStudyResult =
       /** Null when the report policy withheld the report (reportWithheld says why). */
       reportSopInstanceUid: string | null;
       reportWithheld: string | null;
+      /** The presentation state written beside the report; null when none (no regions, none asked for, no report). */
+      presentationStateSopInstanceUid: string | null;
       images: number;
       failedImages: number;
       /** Images scored with a safety flag (outside the intended use, out of distribution). */
@@ -100,17 +117,18 @@ export async function scoreStudy(deps: ScoreStudyDeps, studyUid: string): Promis
 
   t = performance.now();
   await deps.onStage?.('infer');
-  const results = await model.runtime.scoreDetailed(fetched.map((f) => f.decoded));
+  const results = await model.runtime.scoreWithHeatMaps(fetched.map((f) => f.decoded));
   timings.infer = elapsed(t);
+  const threshold = model.record.threshold;
 
   const scored = fetched.map((f, i) => {
-    const { probability, outOfDistribution, outOfDistributionFlagged } = results[i]!;
+    const { probability, outOfDistribution, outOfDistributionFlagged, heatMap } = results[i]!;
     const flags = [...f.flags];
     if (outOfDistributionFlagged) flags.push(outOfDistributionFlag(outOfDistribution!));
-    return { image: f.image, dataset: f.dataset, probability, outOfDistribution, outOfDistributionFlagged, flags };
+    return { image: f.image, dataset: f.dataset, probability, outOfDistribution, outOfDistributionFlagged, flags, heatMap, regions: regionsOf(heatMap, probability, threshold) };
   });
   const aggregate = aggregateScores(scored.map((s) => ({ sopInstanceUid: s.image.sopInstanceUid, laterality: s.image.laterality, probability: s.probability })));
-  const threshold = model.record.threshold;
+  const marked = scored.filter((s) => s.regions.length > 0);
 
   t = performance.now();
   const scoredUids = scored.map((s) => s.image.sopInstanceUid).sort();
@@ -127,6 +145,7 @@ export async function scoreStudy(deps: ScoreStudyDeps, studyUid: string): Promis
           modelVersionId: model.record.id,
           idempotencyKey,
           template: deps.reportTemplate,
+          presentationState: deps.presentationState ?? true,
           report: {
             // Images the checks skipped are listed too, each with its reason, so the report says what was not scored.
             sources: [...scored.map((s) => s.dataset), ...skipped.map((s) => s.dataset)],
@@ -138,6 +157,7 @@ export async function scoreStudy(deps: ScoreStudyDeps, studyUid: string): Promis
             device: deps.device,
             evidence: decision.evidence,
             ...(decision.researchUse ? { researchUse: decision.researchUse } : {}),
+            ...(marked.length ? { regions: Object.fromEntries(marked.map((s) => [s.image.sopInstanceUid, s.regions])) } : {}),
             ...(flagged.length ? { imageFlags: Object.fromEntries(flagged.map((s) => [s.image.sopInstanceUid, s.flags])) } : {}),
             ...(skipped.length ? { skippedImages: Object.fromEntries(skipped.map((s) => [s.image.sopInstanceUid, s.reason])) } : {}),
           },
@@ -159,6 +179,8 @@ export async function scoreStudy(deps: ScoreStudyDeps, studyUid: string): Promis
       positive: s.probability >= threshold,
       preprocessingHash,
       ...signalsOf([s]),
+      heatMap: s.heatMap ? { rows: s.heatMap.rows, columns: s.heatMap.columns, bytes: quantiseHeatMap(s.heatMap.values) } : null,
+      regions: s.regions,
     })),
     ...aggregate.breasts.map((b) => ({
       level: 'breast' as const,
@@ -190,7 +212,18 @@ export async function scoreStudy(deps: ScoreStudyDeps, studyUid: string): Promis
 
   const positive = aggregate.exam.probability >= threshold;
   log.info(
-    { images: scored.length, failedImages: failed.length, flaggedImages: flagged.length, positive, report: report?.sopInstanceUid ?? null, reportWithheld: decision.withheldReason !== null, timingsMs: timings },
+    {
+      images: scored.length,
+      failedImages: failed.length,
+      flaggedImages: flagged.length,
+      markedImages: marked.length,
+      heatMaps: model.runtime.heatMapProblem === null,
+      positive,
+      report: report?.sopInstanceUid ?? null,
+      presentationState: report?.presentationStateSopInstanceUid ?? null,
+      reportWithheld: decision.withheldReason !== null,
+      timingsMs: timings,
+    },
     'study scored',
   );
   return {
@@ -199,11 +232,17 @@ export async function scoreStudy(deps: ScoreStudyDeps, studyUid: string): Promis
     positive,
     reportSopInstanceUid: report?.sopInstanceUid ?? null,
     reportWithheld: decision.withheldReason,
+    presentationStateSopInstanceUid: report?.presentationStateSopInstanceUid ?? null,
     images: scored.length,
     failedImages: failed.length,
     flaggedImages: flagged.length,
     timingsMs: timings,
   };
+}
+
+/** The regions marked on an image: none without a heat map or below the operating threshold (see the header). */
+function regionsOf(heatMap: HeatMap | null, probability: number, threshold: number): MarkedRegion[] {
+  return heatMap && probability >= threshold ? markedRegions(heatMap, threshold) : [];
 }
 
 /** The safety signals of a result computed from these images: the largest statistic, any flag, every flag text once. */

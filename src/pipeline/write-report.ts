@@ -1,9 +1,12 @@
 // The write-back stage of scoring a study: the results go into the PACS as a structured
-// report, stored with the study's predictions.
+// report, stored with the study's predictions, and, when the model marks regions and the site
+// wants it (report.presentationState), a Grayscale Softcopy Presentation State that draws them
+// on the images for viewers that do not render an SR's coordinates.
 //
-//   validate (build once, UIDs not yet reserved) -> reserve the report's UIDs (idempotent by
-//   key) -> build the report with the reserved UIDs -> STOW-RS into the study -> check the
-//   PACS kept it (QIDO) -> mark stored
+//   validate (build once, UIDs not yet reserved) -> reserve the report's UIDs, and the
+//   presentation state's (idempotent by key) -> build the report with the reserved UIDs ->
+//   STOW-RS into the study -> check the PACS kept it (QIDO) -> the same for the presentation
+//   state -> mark stored
 //
 // The check is there because a PACS may answer a STOW with success and keep nothing: Orthanc
 // does exactly that when its ReceivedInstanceFilter (a site's Lua policy) filters the instance
@@ -17,6 +20,7 @@
 import type { Logger } from 'pino';
 import { MammocadError, type ReportRecord, type ReportTemplate } from '../domain/index.js';
 import type { DicomJson, DicomwebClient } from '../dicom/dicomweb-client.js';
+import { buildPresentationState } from '../dicom/gsps/index.js';
 import { buildStructuredReport, newUid, sopClassOf, type BuiltReport, type ReportInput } from '../dicom/sr/index.js';
 import type { Store } from '../store/index.js';
 import { studyRef } from './study-discovery.js';
@@ -28,6 +32,8 @@ export interface WriteReportRequest {
   /** The same key for the same scoring result: a retry must pass the key of the first attempt. */
   idempotencyKey: string;
   template: ReportTemplate;
+  /** Write a presentation state with the marked regions beside the report, when there are any (report.presentationState). */
+  presentationState?: boolean;
   /** The results; the UIDs come from the reservation. */
   report: Omit<ReportInput, 'uids'>;
 }
@@ -39,6 +45,8 @@ export interface WriteReportResult {
   sopInstanceUid: string;
   seriesInstanceUid: string;
   template: ReportTemplate;
+  /** The presentation state stored beside the report; null when none was written. */
+  presentationStateSopInstanceUid: string | null;
 }
 
 const REFERENCED_SOP_SEQUENCE = '00081199';
@@ -51,6 +59,7 @@ export async function writeStudyReport(
   const started = Date.now();
   // Throws ValidationError for bad input before anything is reserved or sent.
   const checked = buildStructuredReport(request.report, request.template);
+  const withPresentationState = Boolean(request.presentationState) && Object.keys(request.report.regions ?? {}).length > 0;
   const log = deps.logger.child({ component: 'report', study: studyRef(checked.studyInstanceUid), modelVersion: request.modelVersionId });
 
   const { report: reservation, created } = await deps.store.reports.reserve({
@@ -61,25 +70,56 @@ export async function writeStudyReport(
     srSopInstanceUid: newUid(),
     srSeriesUid: newUid(),
     srSopClassUid: sopClassOf(request.template),
+    ...(withPresentationState ? { gspsSopInstanceUid: newUid(), gspsSeriesUid: newUid() } : {}),
   });
   // The reservation decides template and UIDs, so a retry writes the very report the first attempt meant to.
   const built = buildStructuredReport(
     { ...request.report, uids: { seriesInstanceUid: reservation.srSeriesUid, sopInstanceUid: reservation.srSopInstanceUid } },
     reservation.template,
   );
-  const response = await deps.pacs.store([built.bytes], built.studyInstanceUid);
-  const kept = await deps.pacs.search(`studies/${built.studyInstanceUid}/instances`, { SOPInstanceUID: built.sopInstanceUid });
+  const response = await storeAndCheck(deps.pacs, built.bytes, built.studyInstanceUid, built.sopInstanceUid, 'report');
+  // The presentation state's UIDs come from the reservation too (a reservation made when none was
+  // asked for has none: a retry does not add one the first attempt did not mean to write).
+  const gspsUids = reservation.gspsSopInstanceUid && reservation.gspsSeriesUid ? { sopInstanceUid: reservation.gspsSopInstanceUid, seriesInstanceUid: reservation.gspsSeriesUid } : null;
+  const presentationState = gspsUids
+    ? buildPresentationState(
+        { ...request.report, uids: { seriesInstanceUid: reservation.srSeriesUid, sopInstanceUid: reservation.srSopInstanceUid } },
+        { uids: gspsUids, createdAt: reservation.createdAt },
+      )
+    : null;
+  if (presentationState) await storeAndCheck(deps.pacs, presentationState.bytes, presentationState.studyInstanceUid, presentationState.sopInstanceUid, 'presentation state');
+  const stored = await deps.store.reports.markStored(built.sopInstanceUid, storedAtOf(response, built));
+  log.info(
+    {
+      report: built.sopInstanceUid,
+      template: built.template,
+      presentationState: presentationState?.sopInstanceUid ?? null,
+      markedRegions: presentationState?.regionCount ?? 0,
+      reserved: created,
+      durationMs: Date.now() - started,
+    },
+    created ? 'report stored' : 'report re-sent with its reserved UIDs',
+  );
+  return {
+    report: stored,
+    reserved: created,
+    sopInstanceUid: built.sopInstanceUid,
+    seriesInstanceUid: built.seriesInstanceUid,
+    template: built.template,
+    presentationStateSopInstanceUid: presentationState?.sopInstanceUid ?? null,
+  };
+}
+
+/** STOW-RS of one instance into its study, then a QIDO-RS check that the PACS kept it; returns the STOW response. */
+async function storeAndCheck(pacs: DicomwebClient, bytes: Uint8Array, studyUid: string, sopInstanceUid: string, what: string): Promise<DicomJson> {
+  const response = await pacs.store([bytes], studyUid);
+  const kept = await pacs.search(`studies/${studyUid}/instances`, { SOPInstanceUID: sopInstanceUid });
   if (kept.length === 0) {
     // Retryable: a PACS that indexes a little after answering shows it on the next attempt (the
     // same UIDs are re-sent); one whose rules discard it keeps failing until attempts run out.
-    throw new MammocadError('PACS_DISCARDED_REPORT', 'STOW: the PACS answered success but did not keep the report (filtered out by its rules?)', { retryable: true });
+    throw new MammocadError('PACS_DISCARDED_REPORT', `STOW: the PACS answered success but did not keep the ${what} (filtered out by its rules?)`, { retryable: true });
   }
-  const stored = await deps.store.reports.markStored(built.sopInstanceUid, storedAtOf(response, built));
-  log.info(
-    { report: built.sopInstanceUid, template: built.template, reserved: created, durationMs: Date.now() - started },
-    created ? 'report stored' : 'report re-sent with its reserved UIDs',
-  );
-  return { report: stored, reserved: created, sopInstanceUid: built.sopInstanceUid, seriesInstanceUid: built.seriesInstanceUid, template: built.template };
+  return response;
 }
 
 /** Where the PACS says the report can be retrieved (its Retrieve URL, without credentials), or the instance's DICOMweb path. */

@@ -2,7 +2,7 @@
 // breast or the exam. Saving the same result again (a retried job) changes nothing.
 
 import { randomUUID } from 'node:crypto';
-import type { ExamPredictionRecord, PredictionLevel, PredictionRecord } from '../domain/index.js';
+import type { ExamPredictionRecord, MarkedRegion, PredictionLevel, PredictionRecord, StoredHeatMap } from '../domain/index.js';
 import { BREAST_SIDES, PREDICTION_LEVELS, ValidationError, assertOneOf, assertProbability } from '../domain/index.js';
 import type { Db } from './database.js';
 import { insertRowsForSeeding } from './study.repository.js';
@@ -26,6 +26,10 @@ export interface PredictionInput {
   outOfDistributionFlagged?: boolean | null;
   /** Safety flags in words (e.g. "outside the model's intended use: ..."); stored as given, null or [] for none. */
   flags?: string[] | null;
+  /** Image level: the heat map over the image (quantised); null or absent when the model gives none. */
+  heatMap?: StoredHeatMap | null;
+  /** Image level: the regions marked at the operating threshold; null, absent or [] for none. */
+  regions?: MarkedRegion[] | null;
 }
 
 /** A prediction row for `bulkSeed`, with the study and model version it belongs to. */
@@ -46,6 +50,10 @@ export function scopeKeyOf(input: PredictionInput, field = 'prediction'): string
   if (input.flags != null && !(Array.isArray(input.flags) && input.flags.every((f) => typeof f === 'string' && f.length > 0))) {
     throw new ValidationError(`${field}.flags`, 'must be a list of non-empty strings');
   }
+  if (input.heatMap != null) checkHeatMap(input.heatMap, `${field}.heatMap`);
+  if ((input.heatMap != null || (input.regions?.length ?? 0) > 0) && input.level !== 'image') {
+    throw new ValidationError(`${field}.heatMap`, `heat maps and regions belong to image-level predictions, not ${input.level}`);
+  }
   switch (input.level) {
     case 'image':
       if (!input.imageId) throw new ValidationError(`${field}.imageId`, 'is required for an image-level prediction');
@@ -58,16 +66,39 @@ export function scopeKeyOf(input: PredictionInput, field = 'prediction'): string
   }
 }
 
+function checkHeatMap(map: StoredHeatMap, field: string): void {
+  const { rows, columns, bytes } = map;
+  if (!(Number.isInteger(rows) && rows > 0 && rows <= 1024 && Number.isInteger(columns) && columns > 0 && columns <= 1024)) {
+    throw new ValidationError(field, `needs 1-1024 rows and columns; got ${rows} x ${columns}`);
+  }
+  if (!(bytes instanceof Uint8Array) || bytes.length !== rows * columns) {
+    throw new ValidationError(field, `needs rows x columns = ${rows * columns} bytes; got ${bytes instanceof Uint8Array ? bytes.length : typeof bytes}`);
+  }
+}
+
+/** The columns of a Prediction row that the record reshapes (the rest are copied as they are). */
+type PredictionRow = Omit<PredictionRecord, 'level' | 'laterality' | 'timings' | 'flags' | 'heatMap' | 'regions'> & {
+  level: string;
+  laterality: string | null;
+  timings: unknown;
+  flags: unknown;
+  heatMap?: Uint8Array | null;
+  heatMapRows?: number | null;
+  heatMapColumns?: number | null;
+  regions?: unknown;
+};
+
 /** A Prediction row as a record (the store's other read paths share it). */
-export function toPredictionRecord(
-  row: Omit<PredictionRecord, 'level' | 'laterality' | 'timings' | 'flags'> & { level: string; laterality: string | null; timings: unknown; flags: unknown },
-): PredictionRecord {
+export function toPredictionRecord(row: PredictionRow): PredictionRecord {
+  const { heatMap, heatMapRows, heatMapColumns, regions, ...rest } = row;
   return {
-    ...row,
+    ...rest,
     level: row.level as PredictionLevel,
     laterality: row.laterality as PredictionRecord['laterality'],
     timings: (row.timings ?? null) as PredictionRecord['timings'],
     flags: Array.isArray(row.flags) ? row.flags.filter((f): f is string => typeof f === 'string') : [],
+    heatMap: heatMap && heatMapRows && heatMapColumns ? { rows: heatMapRows, columns: heatMapColumns, bytes: new Uint8Array(heatMap) } : null,
+    regions: Array.isArray(regions) ? (regions as MarkedRegion[]) : [],
   };
 }
 
@@ -78,7 +109,7 @@ export class PredictionRepository {
   async saveResults(studyId: string, modelVersionId: string, results: PredictionInput[]): Promise<PredictionRecord[]> {
     const keyed = results.map((r, i) => ({ ...r, scopeKey: scopeKeyOf(r, `results[${i}]`) }));
     const rows = await this.db.$transaction(
-      keyed.map(({ timings, flags, ...r }) => {
+      keyed.map(({ timings, flags, heatMap, regions, ...r }) => {
         const data = {
           level: r.level,
           imageId: r.imageId ?? null,
@@ -90,6 +121,8 @@ export class PredictionRepository {
           outOfDistributionFlagged: r.outOfDistributionFlagged ?? null,
           ...(timings ? { timings } : {}),
           ...(flags && flags.length > 0 ? { flags } : {}),
+          ...(heatMap ? { heatMap: new Uint8Array(heatMap.bytes), heatMapRows: heatMap.rows, heatMapColumns: heatMap.columns } : {}),
+          ...(regions && regions.length > 0 ? { regions: regions.map((g) => ({ score: g.score, center: g.center, outline: g.outline })) } : {}),
         };
         return this.db.prediction.upsert({
           where: { studyId_modelVersionId_scopeKey: { studyId, modelVersionId, scopeKey: r.scopeKey } },

@@ -15,6 +15,9 @@ export interface ReportReservation {
   srSopInstanceUid: string;
   srSeriesUid: string;
   srSopClassUid: string;
+  /** The presentation state's UIDs, reserved with the report's when one is to be written beside it. */
+  gspsSopInstanceUid?: string;
+  gspsSeriesUid?: string;
 }
 
 const asRecord = (row: unknown) => row as ReportRecord;

@@ -72,6 +72,8 @@ export interface ImageOptions {
   seriesUid?: string;
   size?: number;
   magnification?: boolean;
+  /** A bright disc (default value 4000) at `center` (column, row; pixel centres at + 0.5) with `radius`, in pixels. */
+  blob?: { center: [number, number]; radius: number; value?: number };
 }
 
 const VIEW_CODES = {
@@ -96,6 +98,14 @@ export function mammogram(ids: StudyIds, options: ImageOptions = {}): { bytes: U
       const dx = laterality === 'L' ? x : size - 1 - x;
       const dy = y - size / 2;
       pixels[y * size + x] = dx * dx + dy * dy < (size * 0.45) ** 2 ? 2000 + ((x * 7 + y * 13) % 500) : 50;
+    }
+  }
+  const blob = options.blob;
+  if (blob) {
+    for (let y = 0; y < size; y++) {
+      for (let x = 0; x < size; x++) {
+        if ((x + 0.5 - blob.center[0]) ** 2 + (y + 0.5 - blob.center[1]) ** 2 <= blob.radius ** 2) pixels[y * size + x] = blob.value ?? 4000;
+      }
     }
   }
   const forProcessing = options.forProcessing ?? false;

@@ -1,8 +1,9 @@
 // Studies for clinicians: a filtered, sorted, paginated list; one study with its images,
 // predictions, reports and labels; and the worklist of positive exams.
 
-import { Arg, Args, Authorized, Ctx, FieldResolver, Query, Resolver, Root, UseMiddleware } from 'type-graphql';
+import { Arg, Args, Authorized, Ctx, FieldResolver, Int, Query, Resolver, Root, UseMiddleware } from 'type-graphql';
 import { MammocadError, NotFoundError, type ModelVersionRecord, type PredictionRecord } from '../../domain/index.js';
+import { heatMapOverlayPng } from '../../pipeline/heat-map-png.js';
 import { auditMiddleware } from '../audit.js';
 import type { ApiContext } from '../context.js';
 import { PredictionLevelValue } from '../schema/enums.js';
@@ -128,6 +129,31 @@ export class PredictionResolver {
   @FieldResolver(() => String, { description: 'The model version that produced it' })
   async modelVersion(@Root() prediction: Prediction, @Ctx() context: ApiContext): Promise<string> {
     return context.cache.versionName(prediction.modelVersionId);
+  }
+
+  @FieldResolver(() => String, {
+    nullable: true,
+    description:
+      'Image level: the heat map as a PNG overlay (RGBA, base64): colour from half the operating threshold up, transparent below, the marked regions outlined; ' +
+      "it spans the whole image (the image's aspect ratio, longest side maxSize): stretch it over the image. Null when the model gives no heat map",
+  })
+  async heatMapOverlayPng(
+    @Root() prediction: Prediction,
+    @Ctx() context: ApiContext,
+    @Arg('maxSize', () => Int, { defaultValue: 512, description: 'Longest side in pixels, 16 to 2048' }) maxSize: number,
+  ): Promise<string | null> {
+    const grid = prediction.heatMap;
+    if (!grid || !prediction.imageId) return null;
+    const image = (await context.services.store.images.listByStudy(prediction.studyId)).find((i) => i.id === prediction.imageId);
+    const png = heatMapOverlayPng({
+      heatMap: { rows: grid.rows, columns: grid.columns, bytes: grid.bytes },
+      regions: prediction.regions.map((r) => ({ score: r.score, center: [r.center.column, r.center.row], outline: r.outline.map((p) => [p.column, p.row]) })),
+      imageRows: image?.rows ?? null,
+      imageColumns: image?.columns ?? null,
+      threshold: (await context.cache.modelVersions()).get(prediction.modelVersionId)?.threshold ?? 0.5,
+      maxSize,
+    });
+    return png.toString('base64');
   }
 }
 

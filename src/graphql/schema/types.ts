@@ -15,6 +15,7 @@ import type {
   ReportRecord,
   StudyRecord,
 } from '../../domain/index.js';
+import { dequantiseHeatMap } from '../../domain/index.js';
 import { ciBeatsChance, headlineEvaluation } from '../../ml/registry/model-evidence.js';
 import {
   ImageLaterality,
@@ -39,6 +40,30 @@ export class Actor {
   @Field(() => String) name!: string;
   @Field(() => RoleValue) role!: RoleValue;
 }
+
+@ObjectType({ description: "A point in an image's pixels: (0, 0) is the top-left corner of the top-left pixel (DICOM SCOORD)" })
+export class ImagePoint {
+  @Field(() => Float) column!: number;
+  @Field(() => Float) row!: number;
+}
+
+@ObjectType({ description: 'A region the model marks on an image: connected heat-map cells at or above the operating threshold' })
+export class MarkedRegion {
+  @Field(() => Float, { description: 'The highest probability of malignancy inside the region, 0..1' }) score!: number;
+  @Field(() => ImagePoint, { description: 'Its centre, weighted by probability' }) center!: ImagePoint;
+  @Field(() => [ImagePoint], { description: 'A closed outline (the first point repeated at the end)' }) outline!: ImagePoint[];
+}
+
+@ObjectType({ description: "A heat map: P(malignant) per cell of a grid that spans the image evenly (cell (r, c) covers columns c*imageColumns/columns to (c+1)*imageColumns/columns, rows likewise)" })
+export class HeatMapGrid {
+  @Field(() => Int) rows!: number;
+  @Field(() => Int) columns!: number;
+  @Field(() => [Float], { description: 'rows x columns values, row-major, each 0..1 in steps of 1/255' }) values!: number[];
+  /** The stored bytes, for the PNG overlay resolver. */
+  bytes!: Uint8Array;
+}
+
+const point = ([column, row]: [number, number]): ImagePoint => Object.assign(new ImagePoint(), { column, row });
 
 @ObjectType({ description: 'A probability of malignancy from one model version for an image, a breast or the whole exam' })
 export class Prediction {
@@ -65,6 +90,12 @@ export class Prediction {
   })
   outOfDistributionFlagged!: boolean | null;
   @Field(() => [String], { description: "Safety flags in words, e.g. \"outside the model's intended use: ...\"; empty when none" }) flags!: string[];
+  @Field(() => [MarkedRegion], {
+    description: "Image level: the regions the model marks at its operating threshold, highest score first, in the image's pixels; empty when none (or the model gives no heat map)",
+  })
+  regions!: MarkedRegion[];
+  @Field(() => HeatMapGrid, { nullable: true, description: 'Image level: the heat map over the image; null when the model gives none' })
+  heatMap!: HeatMapGrid | null;
   @Field(() => GraphQLISODateTime) createdAt!: Date;
 }
 
@@ -82,6 +113,10 @@ export function toPrediction(record: PredictionRecord, sopInstanceUid: string | 
     outOfDistribution: record.outOfDistribution,
     outOfDistributionFlagged: record.outOfDistributionFlagged,
     flags: record.flags,
+    regions: record.regions.map((r) => Object.assign(new MarkedRegion(), { score: r.score, center: point(r.center), outline: r.outline.map(point) })),
+    heatMap: record.heatMap
+      ? Object.assign(new HeatMapGrid(), { rows: record.heatMap.rows, columns: record.heatMap.columns, values: [...dequantiseHeatMap(record.heatMap.bytes)], bytes: record.heatMap.bytes })
+      : null,
     createdAt: record.createdAt,
   });
 }
@@ -132,6 +167,12 @@ export class StructuredReport {
   @Field(() => String, { description: 'TID1500 or TID4000' }) template!: string;
   @Field(() => String, { description: 'pending (UIDs reserved) or stored' }) status!: string;
   @Field(() => GraphQLISODateTime, { nullable: true }) storedOn!: Date | null;
+  @Field(() => String, {
+    nullable: true,
+    description: 'The Grayscale Softcopy Presentation State drawing the marked regions on the images, written beside the report (report.presentationState); null when none',
+  })
+  presentationStateSopInstanceUid!: string | null;
+  @Field(() => String, { nullable: true }) presentationStateSeriesInstanceUid!: string | null;
 }
 
 export function toReport(record: ReportRecord): StructuredReport {
@@ -143,6 +184,8 @@ export function toReport(record: ReportRecord): StructuredReport {
     template: record.template,
     status: record.status,
     storedOn: record.storedOn,
+    presentationStateSopInstanceUid: record.gspsSopInstanceUid ?? null,
+    presentationStateSeriesInstanceUid: record.gspsSeriesUid ?? null,
   });
 }
 

@@ -1,4 +1,4 @@
-// A minimal PNG writer (8-bit RGB, no interlace) on node:zlib, so plots need no image package:
+// A minimal PNG writer (8-bit RGB or RGBA, no interlace) on node:zlib, so plots need no image package:
 // signature, IHDR, one IDAT of deflated scanlines (filter 0), IEND, each chunk with its CRC-32.
 
 import { deflateSync } from 'node:zlib';
@@ -33,17 +33,27 @@ export function pngChunk(type: string, data: Uint8Array): Buffer {
 
 /** Encodes `rgb` (width x height x 3 bytes, row-major) as a PNG file. */
 export function encodePngRgb(width: number, height: number, rgb: Uint8Array): Buffer {
-  if (rgb.length !== width * height * 3) throw new RangeError(`expected ${width * height * 3} bytes, got ${rgb.length}`);
+  return encodePng(width, height, rgb, 3);
+}
+
+/** Encodes `rgba` (width x height x 4 bytes, row-major, alpha not premultiplied) as a PNG file: an overlay for a viewer to lay on an image. */
+export function encodePngRgba(width: number, height: number, rgba: Uint8Array): Buffer {
+  return encodePng(width, height, rgba, 4);
+}
+
+function encodePng(width: number, height: number, pixels: Uint8Array, channels: 3 | 4): Buffer {
+  const stride = width * channels;
+  if (pixels.length !== stride * height) throw new RangeError(`expected ${stride * height} bytes, got ${pixels.length}`);
   const ihdr = Buffer.alloc(13);
   ihdr.writeUInt32BE(width, 0);
   ihdr.writeUInt32BE(height, 4);
   ihdr[8] = 8; // bit depth
-  ihdr[9] = 2; // colour type: RGB
+  ihdr[9] = channels === 3 ? 2 : 6; // colour type: RGB, or RGB with alpha
   // compression 0, filter 0, interlace 0 stay zero
-  const raw = Buffer.alloc(height * (1 + width * 3));
+  const raw = Buffer.alloc(height * (1 + stride));
   for (let y = 0; y < height; y++) {
-    raw[y * (1 + width * 3)] = 0; // filter: none
-    raw.set(rgb.subarray(y * width * 3, (y + 1) * width * 3), y * (1 + width * 3) + 1);
+    raw[y * (1 + stride)] = 0; // filter: none
+    raw.set(pixels.subarray(y * stride, (y + 1) * stride), y * (1 + stride) + 1);
   }
   return Buffer.concat([SIGNATURE, pngChunk('IHDR', ihdr), pngChunk('IDAT', deflateSync(raw)), pngChunk('IEND', new Uint8Array(0))]);
 }
