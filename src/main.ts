@@ -30,7 +30,7 @@ import { PAPER_DATASET_MEANS } from './ml/preprocess/index.js';
 import { createModelRuntime, type ModelRuntime } from './ml/runtime/index.js';
 import { AnnouncementQueue } from './pipeline/announcement-queue.js';
 import { ModelService } from './pipeline/model-service.js';
-import { scoreFiles, type FilesScore } from './pipeline/score-files.js';
+import { scoreFiles, type FilesScore, type HeatMapSink } from './pipeline/score-files.js';
 import { createJobQueue, type JobQueue } from './pipeline/job-queue.js';
 import { PipelineMetrics } from './pipeline/metrics.js';
 import { ScoreStudyJob } from './pipeline/score-study-job.js';
@@ -39,6 +39,10 @@ import { StudyPoller } from './pipeline/study-poller.js';
 import type { Logger } from './config/index.js';
 import { applyMigrations, openStore, parseDatabaseUrl, type Store } from './store/index.js';
 import { MIAS_PIXEL_SPACING_MM, readMiasDataset, readMiasPixels } from './training/datasets/mias.js';
+import { registerPacsCommands } from './cli/pacs.js';
+import { ProgressReporter } from './cli/progress-reporter.js';
+import { trainingProgressUpdate } from './cli/training-progress.js';
+import { HEAT_MAP_PICTURE_MAX_SIZE, heatMapPictureWriter } from './cli/score-heatmap.js';
 
 const VERSION = (JSON.parse(readFileSync(path.join(PROJECT_ROOT, 'package.json'), 'utf8')) as { version: string }).version;
 
@@ -54,8 +58,11 @@ function configFrom(command: Command): LoadedConfig {
   return loadConfig(config ? { file: config } : {});
 }
 
-function print(json: boolean, value: unknown, text: string): void {
-  process.stdout.write(json ? `${JSON.stringify(value)}\n` : `${text}\n`);
+/** One line of output on stdout; while a progress line is drawn, through it, so the two stay apart. */
+function print(json: boolean, value: unknown, text: string, progress?: ProgressReporter): void {
+  const line = json ? `${JSON.stringify(value)}\n` : `${text}\n`;
+  if (progress) progress.write(line, process.stdout);
+  else process.stdout.write(line);
 }
 
 async function migrateCommand(command: Command, json: boolean): Promise<void> {
@@ -98,7 +105,7 @@ interface Services {
 
 /** The job queue of this process (embedded on SQLite, graphile-worker on PostgreSQL): scores studies, evaluates models. */
 function buildWorker({ config, logger, store, pacs, selection }: Services, metrics: PipelineMetrics): { worker: JobQueue; scoring: ScoreStudyJob } {
-  const scoring = new ScoreStudyJob({ pacs, store, logger, selection, reportTemplate: config.report.template, device: reportDevice(), metrics, inferenceThreads: config.worker.inferenceThreads, imageChecks: config.imageChecks, researchMode: config.report.researchMode });
+  const scoring = new ScoreStudyJob({ pacs, store, logger, selection, reportTemplate: config.report.template, device: reportDevice(), metrics, inferenceThreads: config.worker.inferenceThreads, imageChecks: config.imageChecks, researchMode: config.report.researchMode, presentationState: config.report.presentationState });
   const worker = createJobQueue({
     store,
     databaseUrl: config.database.url,
@@ -397,7 +404,10 @@ async function trainCommand(command: Command, opts: { config?: string; runId?: s
   if (!file) throw new ConfigError('--config', 'mammocad train needs --config FILE (the training configuration)');
   const trainingConfig = await loadTrainingConfig(file);
   const { config } = opts.config === undefined || globalConfig === opts.config ? loadConfig({}) : configFrom(command);
-  const logger = createLogger(opts.json ? 'warn' : config.log.level);
+  // The progress line on stderr (none with --json); on a terminal the log passes through it, so
+  // that a log line never lands in the middle of the redrawn line.
+  const progress = new ProgressReporter({ label: 'train', unit: 'epochs', ratePer: 'minute', enabled: !opts.json });
+  const logger = createLogger(opts.json ? 'warn' : config.log.level, progress.mode === 'tty' ? progress.logStream : 2);
   const store = await openStore({ databaseUrl: config.database.url, migrate: config.database.migrateOnStart, logger });
   try {
     const payload = { config: trainingConfig, requestedBy: cliActor(), ...(opts.runId ? { runId: opts.runId } : {}) };
@@ -405,15 +415,36 @@ async function trainCommand(command: Command, opts: { config?: string; runId?: s
     const holder = `cli:${hostname()}:${process.pid}`;
     const claimed = await store.jobs.claimById(job.id, [TRAIN_MODEL_JOB], holder);
     let finished;
+    progress.start({ phase: `job ${job.id}${claimed ? '' : ', run by another worker'}` });
     if (claimed) {
-      const runner = new JobRunner({ store, logger, handlers: { [TRAIN_MODEL_JOB]: trainJob(config, store, logger).handle } }, logger.child({ component: 'train-cli' }));
+      const train = trainJob(config, store, logger).handle;
+      const runner = new JobRunner(
+        {
+          store,
+          logger,
+          handlers: {
+            // The job's progress reports (also its heartbeat) draw the progress line too.
+            [TRAIN_MODEL_JOB]: (j, context) =>
+              train(j, {
+                ...context,
+                progress: (p) => {
+                  progress.update(trainingProgressUpdate(p));
+                  return context.progress(p);
+                },
+              }),
+          },
+        },
+        logger.child({ component: 'train-cli' }),
+      );
       finished = await runner.run(claimed, holder);
     } else {
       for (finished = await store.jobs.get(job.id); !['succeeded', 'failed', 'cancelled', 'dead', 'skipped'].includes(finished.status); finished = await store.jobs.get(job.id)) {
+        progress.update(trainingProgressUpdate(finished.progress));
         await new Promise((resolve) => setTimeout(resolve, 2_000));
       }
     }
     if (finished.status !== 'succeeded') throw new MammocadError('TRAINING_FAILED', `training job ${job.id} ${finished.status}: ${finished.lastError ?? ''}`);
+    progress.finish();
     const result = finished.result as { version: string; packageDir: string; metrics: Record<string, unknown>; runId: string };
     const m = result.metrics as { auc: number; auc_ci: [number, number]; n: number; positives: number; threshold: number };
     print(
@@ -422,6 +453,7 @@ async function trainCommand(command: Command, opts: { config?: string; runId?: s
       `model ${result.version} trained (run ${result.runId}, registered inactive)\n  cross-validated AUC ${m.auc.toFixed(3)} [${m.auc_ci[0].toFixed(3)}, ${m.auc_ci[1].toFixed(3)}] on ${m.n} images (${m.positives} malignant), threshold ${m.threshold.toFixed(4)}\n  package: ${result.packageDir}`,
     );
   } finally {
+    progress.stop();
     await store.close();
   }
 }
@@ -455,10 +487,13 @@ async function evaluateCommand(command: Command, opts: EvaluateOptions): Promise
   let result: { evaluation: DatasetEvaluation; scores: ImageScore[] };
   let details: string[] = [];
   let json: object;
+  const progress = new ProgressReporter({ label: 'evaluate', unit: 'images', enabled: !opts.json });
+  // After the last image come the AUCs and their bootstrap CIs (seconds on a large set).
+  const scoring = { progress: (done: number, total: number) => progress.update({ done, total, phase: done < total ? 'scoring' : 'AUC and bootstrap CI' }) };
   if (opts.dataset === 'mias') {
     const dataset = miasTrainingDataset(await readMiasDataset(opts.dir));
     name = dataset.name;
-    const evaluated = await evaluatePackage(pkg, dataset.images);
+    const evaluated = await progress.track({ done: 0, total: dataset.images.length, phase: 'scoring' }, () => evaluatePackage(pkg, dataset.images, scoring));
     for (const skip of evaluated.skipped) process.stderr.write(`mammocad: skipped ${skip.item}: ${skip.reason}\n`);
     result = evaluated;
     json = evaluated.evaluation;
@@ -466,7 +501,7 @@ async function evaluateCommand(command: Command, opts: EvaluateOptions): Promise
     const { readImageFolderDataset } = await import('./training/datasets/image-folder.js');
     const dataset = await readImageFolderDataset(opts.dir, opts.dataset === 'rsna-screening' ? { name: 'rsna-screening' } : {});
     name = dataset.name;
-    const evaluated = await evaluateWithGroups(pkg, dataset);
+    const evaluated = await progress.track({ done: 0, total: dataset.images.length, phase: 'scoring' }, () => evaluateWithGroups(pkg, dataset, scoring));
     for (const skip of evaluated.skipped) process.stderr.write(`mammocad: skipped ${skip.item}: ${skip.reason}\n`);
     const e = evaluated.evaluation;
     result = evaluated;
@@ -647,14 +682,23 @@ async function oodReferenceCommand(command: Command, opts: { package: string; da
   );
 }
 
-async function scoreCommand(command: Command, files: string[], json: boolean): Promise<void> {
+async function scoreCommand(command: Command, files: string[], opts: { json?: boolean; heatmap?: string }): Promise<void> {
+  const json = Boolean(opts.json);
   const { config } = configFrom(command);
-  const result = await withActiveModel(command, (runtime, pkg) =>
-    scoreFiles(files, runtime, config.selection, { checks: config.imageChecks, intendedUse: pkg.manifest.intendedUse ?? null }),
-  );
+  const result = await withActiveModel(command, async (runtime, pkg) => {
+    let heatMaps: HeatMapSink | undefined;
+    if (opts.heatmap !== undefined) {
+      // Before any file is scored: a model without heat maps gives no pictures, whatever the files.
+      if (runtime.heatMapProblem !== null) throw new MammocadError('HEAT_MAPS_UNAVAILABLE', `--heatmap: model ${pkg.version}: ${runtime.heatMapProblem}`);
+      await mkdir(opts.heatmap, { recursive: true });
+      heatMaps = heatMapPictureWriter(opts.heatmap, runtime.members.reduce((sum, m) => sum + m.threshold, 0) / runtime.members.length);
+    }
+    return scoreFiles(files, runtime, config.selection, { checks: config.imageChecks, intendedUse: pkg.manifest.intendedUse ?? null }, { heatMaps });
+  });
   for (const image of result.images) {
     const flags = image.flags.map((flag) => ` [${flag}]`).join('');
-    print(json, { level: 'image', ...image }, `${image.file}: ${image.status}${image.probability !== null ? ` p=${image.probability.toFixed(4)}` : ''}${image.reason ? ` (${image.reason})` : ''}${flags}`);
+    const picture = image.heatMap ? ` -> ${image.heatMap}` : '';
+    print(json, { level: 'image', ...image }, `${image.file}: ${image.status}${image.probability !== null ? ` p=${image.probability.toFixed(4)}` : ''}${image.reason ? ` (${image.reason})` : ''}${flags}${picture}`);
   }
   for (const breast of result.aggregate?.breasts ?? []) {
     print(json, { level: 'breast', ...breast, positive: breast.probability >= result.threshold }, `breast ${breast.laterality}: p=${breast.probability.toFixed(4)}`);
@@ -669,23 +713,29 @@ async function scoreCommand(command: Command, files: string[], json: boolean): P
 /** mini-MIAS -> one DICOM MG file per image, OUT/<woman>/<image id>.dcm; a re-run writes the same UIDs. */
 async function convertMiasCommand(dir: string, out: string, json: boolean): Promise<void> {
   const dataset = await readMiasDataset(dir);
+  const progress = new ProgressReporter({ label: 'convert mias', unit: 'images', enabled: !json });
   let malignant = 0;
-  for (const [womanId, images] of [...dataset.women].sort(([a], [b]) => a.localeCompare(b))) {
-    await mkdir(path.join(out, womanId), { recursive: true });
-    for (const [index, image] of images.entries()) {
-      const pgm = await readMiasPixels(image);
-      const built = buildFilmMammogram({
-        imageId: image.id, patientId: `MIAS-${womanId}`, patientName: `MIAS^${womanId}`, laterality: image.laterality, view: image.view,
-        instanceNumber: index + 1, rows: pgm.height, columns: pgm.width, pixels: pgm.pixels, pixelSpacingMm: MIAS_PIXEL_SPACING_MM, collection: 'mini-MIAS',
-      });
-      const file = path.join(out, womanId, `${image.id}.dcm`);
-      writeFileSync(`${file}.partial`, built.bytes);
-      renameSync(`${file}.partial`, file);
-      if (image.malignant) malignant++;
-      const { bytes: _bytes, ...uids } = built;
-      print(json, { level: 'file', file, imageId: image.id, womanId, laterality: image.laterality, view: image.view, imageClass: image.imageClass, ...uids }, `${file}: ${image.laterality} ${image.view}, ${image.imageClass}`);
+  let done = 0;
+  await progress.track({ done: 0, total: dataset.images.length }, async () => {
+    for (const [womanId, images] of [...dataset.women].sort(([a], [b]) => a.localeCompare(b))) {
+      await mkdir(path.join(out, womanId), { recursive: true });
+      for (const [index, image] of images.entries()) {
+        const pgm = await readMiasPixels(image);
+        const built = buildFilmMammogram({
+          imageId: image.id, patientId: `MIAS-${womanId}`, patientName: `MIAS^${womanId}`, laterality: image.laterality, view: image.view,
+          instanceNumber: index + 1, rows: pgm.height, columns: pgm.width, pixels: pgm.pixels, pixelSpacingMm: MIAS_PIXEL_SPACING_MM, collection: 'mini-MIAS',
+        });
+        const file = path.join(out, womanId, `${image.id}.dcm`);
+        writeFileSync(`${file}.partial`, built.bytes);
+        renameSync(`${file}.partial`, file);
+        if (image.malignant) malignant++;
+        const { bytes: _bytes, ...uids } = built;
+        // Through the progress line: on a terminal, stdout's lines and the redrawn line share the screen.
+        print(json, { level: 'file', file, imageId: image.id, womanId, laterality: image.laterality, view: image.view, imageClass: image.imageClass, ...uids }, `${file}: ${image.laterality} ${image.view}, ${image.imageClass}`, progress);
+        progress.update({ done: ++done, phase: `${womanId} ${image.id}` });
+      }
     }
-  }
+  });
   const summary = { level: 'summary', dir, out, images: dataset.images.length, women: dataset.women.size, malignantImages: malignant };
   print(json, summary, `wrote ${summary.images} images of ${summary.women} women (${malignant} malignant) under ${out}`);
 }
@@ -838,8 +888,9 @@ export function buildCli(): Command {
     .command('score')
     .description('score DICOM files with the active model: one line per image, then per breast and per exam')
     .argument('<file...>', 'DICOM Part 10 files')
-    .option('--json', 'print one JSON object per line')
-    .action(async (files: string[], opts: { json?: boolean }, cmd: Command) => scoreCommand(cmd, files, Boolean(opts.json)));
+    .option('--heatmap <dir>', `also write, per scored image, <dir>/<SOP Instance UID>.png: the image (longest side at most ${HEAT_MAP_PICTURE_MAX_SIZE} pixels) with the model's heat map and, at or above its threshold, the regions it marks`)
+    .option('--json', 'print one JSON object per line (with --heatmap, each image line names its picture in "heatMap")')
+    .action(async (files: string[], opts: { json?: boolean; heatmap?: string }, cmd: Command) => scoreCommand(cmd, files, opts));
 
   program
     .command('sr')
@@ -871,6 +922,7 @@ export function buildCli(): Command {
 
   registerConvertCommands(program);
   registerApiKeyCommands(program);
+  registerPacsCommands(program);
 
   for (const command of [program, ...program.commands, ...configCommand.commands, ...models.commands]) command.exitOverride();
   return program;

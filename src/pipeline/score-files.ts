@@ -3,13 +3,16 @@
 // aggregate per breast and exam. Bad files are reported with their reason and never stop the
 // others; an implausible image or one outside the model's intended use is skipped with its
 // reason (or, configured so, scored with a flag), as in the PACS pipeline (image-checks.ts).
+// Asked for heat maps (`mammocad score --heatmap`), it scores with them from the same run and
+// hands each scored image's map, with the decoded image it belongs to, to the caller's sink.
 
 import { readFile } from 'node:fs/promises';
-import { MammocadError, aggregateScores, type AggregatedScores, type Laterality } from '../domain/index.js';
+import { MammocadError, aggregateScores, type AggregatedScores, type HeatMap, type Laterality } from '../domain/index.js';
 import { readPart10 } from '../dicom/part10.js';
 import { decodeImage } from '../dicom/pixels/decode-image.js';
 import { selectView, type SelectionPolicy } from '../dicom/view-selection.js';
-import type { DetailedScore, ModelRuntime } from '../ml/runtime/index.js';
+import type { GreyImage } from '../ml/preprocess/index.js';
+import type { HeatMapScore, ModelRuntime } from '../ml/runtime/index.js';
 import { DEFAULT_IMAGE_CHECK_OPTIONS, checkHeader, checkPixels, outOfDistributionFlag, type ImageCheckOptions } from './image-checks.js';
 
 export interface FileScore {
@@ -24,6 +27,21 @@ export interface FileScore {
   outOfDistribution: number | null;
   /** What the score carries: "outside the model's intended use: ..." when configured to score and flag, "out of distribution: ..." above 1. */
   flags: string[];
+  /** Only when heat maps were asked for: what the sink made of the image's map (e.g. the picture written); null when not scored. */
+  heatMap?: string | null;
+}
+
+/**
+ * Takes one scored image's heat map (on the image's probability scale, in its stored pixel
+ * geometry) with the decoded image it belongs to, and says what it made of it (e.g. the file
+ * written), which the image's line then carries. A sink that throws fails that image (with its
+ * reason), not the others.
+ */
+export type HeatMapSink = (image: Readonly<FileScore>, decoded: GreyImage, heatMap: HeatMap) => Promise<string>;
+
+export interface ScoreFilesOptions {
+  /** Score with heat maps and pass each scored image's map here; the runtime must give maps (heatMapProblem null). */
+  heatMaps?: HeatMapSink;
 }
 
 export interface FilesScore {
@@ -38,11 +56,20 @@ export interface FilesScore {
  * `checks`: the image checks and the active model's intended use (default: the default
  * thresholds, no intended use). An ensemble has no single intended use: not checked.
  */
-export async function scoreFiles(files: string[], runtime: ModelRuntime, policy: SelectionPolicy, checks: ImageCheckOptions = DEFAULT_IMAGE_CHECK_OPTIONS): Promise<FilesScore> {
+export async function scoreFiles(
+  files: string[],
+  runtime: ModelRuntime,
+  policy: SelectionPolicy,
+  checks: ImageCheckOptions = DEFAULT_IMAGE_CHECK_OPTIONS,
+  { heatMaps }: ScoreFilesOptions = {},
+): Promise<FilesScore> {
+  // Refused before any file is read: maps asked for and none to give is a setup problem, not an image's.
+  if (heatMaps && runtime.heatMapProblem !== null) throw new MammocadError('HEAT_MAPS_UNAVAILABLE', runtime.heatMapProblem);
   const options: ImageCheckOptions = runtime.members.length === 1 ? checks : { ...checks, intendedUse: null };
   const images: FileScore[] = [];
   for (const file of files) {
     const entry: FileScore = { file, sopInstanceUid: null, laterality: null, view: null, status: 'failed', probability: null, outOfDistribution: null, reason: null, flags: [] };
+    if (heatMaps) entry.heatMap = null;
     images.push(entry);
     try {
       const dicom = readPart10(new Uint8Array(await readFile(file)), file);
@@ -67,9 +94,16 @@ export async function scoreFiles(files: string[], runtime: ModelRuntime, policy:
         Object.assign(entry, { status: 'skipped', reason: pixels.skip });
         continue;
       }
-      const [{ probability, outOfDistribution, outOfDistributionFlagged }] = (await runtime.scoreDetailed([decoded])) as [DetailedScore];
+      // One run either way: scoreWithHeatMaps is scoreDetailed plus the maps.
+      const [{ probability, outOfDistribution, outOfDistributionFlagged, heatMap }] = (heatMaps
+        ? await runtime.scoreWithHeatMaps([decoded])
+        : await runtime.scoreDetailed([decoded]).then((scores) => scores.map((score) => ({ ...score, heatMap: null })))) as [HeatMapScore];
       const flags = outOfDistributionFlagged ? [...header.flags, outOfDistributionFlag(outOfDistribution!)] : header.flags;
-      Object.assign(entry, { status: 'scored', probability, outOfDistribution, flags });
+      const scored = { status: 'scored' as const, probability, outOfDistribution, flags };
+      // The picture is part of what was asked for: an image whose map the sink cannot take is
+      // failed with the sink's reason (below), not reported as scored without it.
+      if (heatMaps && heatMap) entry.heatMap = await heatMaps({ ...entry, ...scored }, decoded, heatMap);
+      Object.assign(entry, scored);
     } catch (error) {
       entry.reason = error instanceof MammocadError ? `${error.code}: ${error.message}` : error instanceof Error ? error.message : String(error);
     }
