@@ -269,21 +269,17 @@ describe('preprocessingHash', () => {
   });
 });
 
-describe('speed', () => {
-  it('prepares a 14-Mpixel detector image for a 1152x896x3 input in well under a second', () => {
+// Its speed is measured by `npm run bench` (docs/benchmarks.md), not asserted here.
+describe('a full-field detector image', () => {
+  it('prepares a 14-Mpixel detector image for a 1152x896x3 input', () => {
     const width = 3328;
     const height = 4096;
     const pixels = new Float32Array(width * height);
     for (let i = 0; i < pixels.length; i++) pixels[i] = (i % width) < width * 0.6 ? 500 + ((i * 7919) % 3000) : 0;
     const detector: GreyImage = { width, height, pixels, pixelSpacingMm: [0.07, 0.07] };
-    preprocessImage(detector, DEFAULT_PREPROCESSING); // warm-up (JIT)
-    const started = performance.now();
     const prepared = preprocessImage(detector, DEFAULT_PREPROCESSING);
-    const elapsed = performance.now() - started;
     expect(prepared.shape).toEqual([3, 1152, 896]);
     // At 0.2 mm the 286.7 x 233 mm field would take 1434 x 1165 pixels: it shrinks to the input's width.
     expect(prepared.content).toEqual({ height: 1103, width: 896 });
-    console.log(`preprocess 4096x3328 -> 3x1152x896: ${elapsed.toFixed(0)} ms`);
-    expect(elapsed).toBeLessThan(1500);
   });
 });
