@@ -372,6 +372,10 @@ describe.each(PROVIDERS)('GraphQL API on %s', (provider) => {
       });
       const jobs = await gql<{ jobs: Array<{ id: string }> }>('{ jobs(kind: "train", status: QUEUED) { id } }', undefined, 'admin');
       expect(jobs.data!.jobs.map((j) => j.id)).toEqual([(res.data!.startTraining as { id: string }).id]);
+      // An explicit null is no filter (it was an internal error: Prisma refuses null there).
+      const unfiltered = await gql<{ jobs: Array<{ id: string }> }>('query($kind: String, $status: JobStatus) { jobs(kind: $kind, status: $status) { id } }', { kind: null, status: null }, 'admin');
+      expect(unfiltered.errors).toBeUndefined();
+      expect(unfiltered.data!.jobs.map((j) => j.id)).toContain((res.data!.startTraining as { id: string }).id);
     });
 
     it('refuses bad training values with field-level messages, queueing nothing', async () => {

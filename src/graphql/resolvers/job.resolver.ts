@@ -15,7 +15,8 @@ export class JobResolver {
   @Authorized('admin')
   @Query(() => [Job], { description: 'Jobs, newest first' })
   async jobs(@Args(() => JobsArgs) args: JobsArgs, @Ctx() context: ApiContext): Promise<Job[]> {
-    return (await context.services.store.jobs.list({ kind: args.kind, status: args.status, take: args.first })).map(toJob);
+    // An explicit null (a client's "no filter") means no filter: Prisma refuses null on a required column.
+    return (await context.services.store.jobs.list({ kind: args.kind ?? undefined, status: args.status ?? undefined, take: args.first ?? undefined })).map(toJob);
   }
 
   @Authorized('admin')
