@@ -12,7 +12,8 @@
 //      ../shared/data): digitised film, scored and flagged as outside the default model's
 //      intended use (digital mammograms).
 //   5. Orthanc calls the study stable -> webhook -> scored -> one SR stored back into Orthanc
-//   6. a clinician API key, the GraphQL URL, an example query and its answer
+//   6. a clinician API key, the GraphQL URL, the web console's URL (sign in with that key), an
+//      example query and its answer
 // The last line of stdout is one JSON object: {studyInstanceUid, examProbability, srSopInstanceUid,
 // ..., demoSource}. Interactive (a terminal on stdin) or MAMMOCAD_DEMO_KEEP=1: keeps serving until
 // Ctrl-C. MAMMOCAD_DEMO_SEED pins the phantom (default: a new one each run, so a re-run against
@@ -305,6 +306,8 @@ async function main(): Promise<void> {
       ? 'not computed (the model package has no reference)'
       : `${exam.outOfDistributionFlagged ? 'FLAGGED' : 'not flagged'} (statistic ${exam.outOfDistribution?.toFixed(2)}; 1 = the training images' 99th percentile)` +
         (exam.outOfDistributionFlagged && source.kind === 'synthetic' ? ': a phantom may well look unlike the screening images the model learnt from' : '');
+  const consoleUrl = `${base}/console`;
+  const keepServing = process.stdin.isTTY || process.env.MAMMOCAD_DEMO_KEEP === '1';
   const curl = `curl -s ${url} -H 'content-type: application/json' -H 'authorization: Bearer ${key}' \\\n  -d '${JSON.stringify({ query: STUDY_QUERY.replace(/\s+/g, ' '), variables: { uid: studyUid } })}'`;
   process.stdout.write(
     [
@@ -312,6 +315,7 @@ async function main(): Promise<void> {
       `mammocad demo: study scored and reported in ${elapsed.toFixed(1)} s after it was stored`,
       `  PACS (Orthanc):   ${orthanc.url}  (user ${orthanc.username})`,
       `  GraphQL API:      ${url}`,
+      `  console:          ${consoleUrl}  (a browser: sign in with the clinician key below${keepServing ? '' : '; MAMMOCAD_DEMO_KEEP=1 keeps the demo serving'})`,
       `  clinician key:    ${key}`,
       `  model:            ${model.version}  -- ${validationLine(model)}`,
       `  demo study:       ${studyLine}`,
@@ -340,6 +344,7 @@ async function main(): Promise<void> {
       modelBeatsChance: model.beatsChance,
       researchMode: env.MAMMOCAD_REPORT_RESEARCH_MODE === 'true',
       graphqlUrl: url,
+      consoleUrl,
       seconds: Number(elapsed.toFixed(1)),
       // 'synthetic': a phantom, not a patient (its probability means nothing clinically).
       demoSource: source.kind,
@@ -350,8 +355,8 @@ async function main(): Promise<void> {
     })}\n`,
   );
   if (!srInPacs) process.exitCode = 1;
-  if (process.stdin.isTTY || process.env.MAMMOCAD_DEMO_KEEP === '1') {
-    say('serving; press Ctrl-C to stop');
+  if (keepServing) {
+    say(`serving; open ${consoleUrl} and sign in with the clinician key; press Ctrl-C to stop`);
     await new Promise<void>((resolve) => {
       process.once('SIGINT', () => resolve());
       process.once('SIGTERM', () => resolve());

@@ -2,8 +2,9 @@
 # fresh machine one command is enough. Source it; do not run it.
 
 # Debian packages the service and its tests use: the PACS (Orthanc with DICOMweb and GDCM),
-# the DICOM validators and dumpers (dicom3tools, dcmtk) and PostgreSQL.
-MAMMOCAD_DEBIAN_PACKAGES=(orthanc orthanc-dicomweb orthanc-gdcm dcmtk dicom3tools libgdcm-tools postgresql)
+# the DICOM validators and dumpers (dicom3tools, dcmtk), PostgreSQL, and Chromium for the web
+# console's browser test (test/browser, driven by playwright-core; no browser is downloaded).
+MAMMOCAD_DEBIAN_PACKAGES=(orthanc orthanc-dicomweb orthanc-gdcm dcmtk dicom3tools libgdcm-tools postgresql chromium)
 
 log() { printf '[mammocad] %s\n' "$*" >&2; }
 

@@ -1,9 +1,12 @@
 // The service's HTTP front door: liveness (/healthz), readiness (/readyz), Prometheus
-// /metrics, the PACS's study-stable webhook and the GraphQL endpoint (/graphql).
+// /metrics, the PACS's study-stable webhook, the GraphQL endpoint (/graphql), the rendered
+// images (/images/..., src/graphql/image-endpoint.ts) and the web console (/console, static
+// files built from src/console).
 
 import { timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
+import { loadConsoleAssets, type ConsoleAssets } from '../console/build.js';
 import { MammocadError } from '../domain/index.js';
 
 export const WEBHOOK_PATH = '/webhooks/study-stable';
@@ -31,7 +34,27 @@ export interface HttpServerOptions {
   metrics?: () => Promise<string>;
   /** The GraphQL endpoint (absent: 404). */
   graphql?: { path: string; handle(req: IncomingMessage, res: ServerResponse): Promise<void> };
+  /** Rendered images for the console (an ImageEndpoint under /images/; absent: 404, and the console shows the heat maps alone). */
+  images?: { prefix: string; handle(req: IncomingMessage, res: ServerResponse): Promise<void> };
+  /** The web console at /console (default true). */
+  console?: boolean;
 }
+
+export const CONSOLE_PATH = '/console';
+
+/**
+ * The console's pages may load only the console's own files, talk only to this service, show
+ * images from it (and the heat maps it sends as data: URLs), and may not be framed.
+ */
+const CONSOLE_HEADERS = {
+  'content-security-policy':
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' blob: data:; connect-src 'self'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'",
+  'x-content-type-options': 'nosniff',
+  'x-frame-options': 'DENY',
+  'referrer-policy': 'no-referrer',
+  // Revalidated on every load (the ETag makes that a 304): a rebuilt console is seen at once.
+  'cache-control': 'no-cache',
+};
 
 function secretMatches(header: string | undefined, secret: string): boolean {
   const presented = Buffer.from(/^Bearer (.+)$/.exec(header ?? '')?.[1] ?? '');
@@ -94,7 +117,9 @@ export function createHttpServer(options: HttpServerOptions): Server {
     const path = new URL(req.url ?? '/', 'http://localhost').pathname;
     if (path === WEBHOOK_PATH) return handleWebhook(req, res);
     if (options.graphql && path === options.graphql.path) return options.graphql.handle(req, res);
+    if (options.images && path.startsWith(options.images.prefix)) return options.images.handle(req, res);
     if (req.method !== 'GET' && req.method !== 'HEAD') return sendJson(res, 405, { error: 'method not allowed' });
+    if (options.console !== false && (path === CONSOLE_PATH || path.startsWith(`${CONSOLE_PATH}/`))) return serveConsole(req, res, path);
     if (path === '/healthz') return sendJson(res, 200, { status: 'ok', version: options.version });
     if (path === '/metrics' && options.metrics) {
       const text = await options.metrics();
@@ -107,6 +132,37 @@ export function createHttpServer(options: HttpServerOptions): Server {
       return sendJson(res, result.ready ? 200 : 503, { status: result.ready ? 'ready' : 'not ready', checks: result.checks });
     }
     return sendJson(res, 404, { error: 'not found', path });
+  };
+  // Loaded at the first request: the built files, or a build when they are missing or stale.
+  let consoleAssets: Promise<ConsoleAssets> | undefined;
+  const serveConsole = async (req: IncomingMessage, res: ServerResponse, path: string): Promise<void> => {
+    // Relative to /console/, so the console's own relative addresses work (behind a proxy's prefix too).
+    if (path === CONSOLE_PATH) {
+      res.writeHead(308, { location: 'console/' });
+      res.end();
+      return;
+    }
+    consoleAssets ??= loadConsoleAssets(log).catch((error: unknown) => {
+      consoleAssets = undefined;
+      throw error;
+    });
+    let assets: ConsoleAssets;
+    try {
+      assets = await consoleAssets;
+    } catch (error) {
+      log.error({ err: error }, 'the web console is not built and could not be built');
+      return sendJson(res, 503, { error: 'the web console is not built (npm run console:build)' });
+    }
+    const name = path === `${CONSOLE_PATH}/` ? 'index.html' : path.slice(CONSOLE_PATH.length + 1);
+    const asset = assets.get(name);
+    if (!asset) return sendJson(res, 404, { error: 'not found', path });
+    if (req.headers['if-none-match'] === asset.etag) {
+      res.writeHead(304, { etag: asset.etag, ...CONSOLE_HEADERS });
+      res.end();
+      return;
+    }
+    res.writeHead(200, { 'content-type': asset.contentType, 'content-length': String(asset.body.length), etag: asset.etag, ...CONSOLE_HEADERS });
+    res.end(req.method === 'HEAD' ? undefined : asset.body);
   };
   const handleWebhook = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const webhook = options.webhook;
