@@ -2,16 +2,13 @@
 // with the configured settings and prints each step, or one JSON object with --json. Exit code
 // 0 when every step that ran is ok, 1 otherwise (2, as everywhere, for bad configuration).
 
-import { readFileSync } from 'node:fs';
-import path from 'node:path';
 import { CommanderError, type Command } from 'commander';
-import { PROJECT_ROOT, createLogger, loadConfig, type Config } from '../config/index.js';
+import { createLogger, type Config } from '../config/index.js';
 import { ConfigError } from '../domain/index.js';
 import { WEBHOOK_PATH } from '../graphql/http-server.js';
 import { checkPacs, type PacsCheckResult, type StepResult } from '../pipeline/pacs-check.js';
-
-/** The exit code of a check with a failed step (main.ts's EXIT.failed). */
-const CHECK_FAILED = 1;
+import { EXIT, VERSION, configFrom } from './context.js';
+import { print } from './output.js';
 
 interface PacsCheckOptions {
   json?: boolean;
@@ -35,18 +32,17 @@ export function registerPacsCommands(program: Command): Command {
 }
 
 async function pacsCheckCommand(command: Command, opts: PacsCheckOptions): Promise<void> {
-  const { config: file } = command.optsWithGlobals<{ config?: string }>();
-  const { config, sources } = loadConfig(file ? { file } : {});
+  const { config, sources } = configFrom(command);
   const secret = config.webhook.secret;
   const result = await checkPacs({
     pacs: config.pacs,
     webhook: secret ? { url: opts.webhookUrl ? parseUrl(opts.webhookUrl) : defaultWebhookUrl(config), secret } : undefined,
-    softwareVersion: (JSON.parse(readFileSync(path.join(PROJECT_ROOT, 'package.json'), 'utf8')) as { version: string }).version,
+    softwareVersion: VERSION,
     // The steps are the command's output; unless log.level is set, only failed ones reach the log too.
     logger: createLogger(sources['log.level'] ? config.log.level : 'warn'),
   });
-  process.stdout.write(opts.json ? `${JSON.stringify(result)}\n` : `${formatPacsCheck(result)}\n`);
-  if (!result.ok) throw new CommanderError(CHECK_FAILED, 'mammocad.pacs.check', 'the PACS check failed');
+  print(Boolean(opts.json), result, formatPacsCheck(result));
+  if (!result.ok) throw new CommanderError(EXIT.failed, 'mammocad.pacs.check', 'the PACS check failed');
 }
 
 function parseUrl(raw: string): string {

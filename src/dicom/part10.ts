@@ -10,6 +10,7 @@
 // before the pixel data, and the pixel data comes from the walk, as views on the input: frames
 // cost no copy unless they span several fragments or need byte swapping. Elements after the
 // pixel data (trailing padding, digital signatures) are not in the returned data set.
+// Kept whole: one reader of one format; the element walk and the frame assembly it feeds are read together.
 
 import { inflateRawSync } from 'node:zlib';
 import dcmjs from 'dcmjs';

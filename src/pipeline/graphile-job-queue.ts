@@ -17,7 +17,7 @@ import { hostname } from 'node:os';
 import { Logger as GraphileLogger, run, type JobHelpers, type Runner } from 'graphile-worker';
 import type { Logger } from 'pino';
 import type { Store } from '../store/index.js';
-import type { JobQueue } from './job-queue.js';
+import type { JobQueue } from './job-queue-types.js';
 import { JobRunner, type JobRunnerOptions } from './job-runner.js';
 
 /** The one graphile task: its payload is { jobId }; what to do is the Job row's kind. */

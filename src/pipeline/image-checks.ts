@@ -12,6 +12,7 @@
 //
 // Everything reads a naturalised data set (WADO-RS metadata or a file's attributes) and the
 // decoder's output, so the PACS pipeline and `mammocad score FILE` decide alike.
+// One module: the image checks read as one list of rules; splitting it would scatter them.
 
 import { IMAGE_CHECK_DEFAULTS, type Config } from '../config/config.schema.js';
 import type { JsonValue } from '../domain/index.js';

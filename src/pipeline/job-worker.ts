@@ -10,7 +10,7 @@ import { hostname } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import type { JobRecord } from '../domain/index.js';
-import type { JobQueue } from './job-queue.js';
+import type { JobQueue } from './job-queue-types.js';
 import { JobRunner, type JobRunnerOptions } from './job-runner.js';
 
 // Re-exported: handlers and callers have always imported these from here.

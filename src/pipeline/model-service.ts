@@ -5,8 +5,9 @@
 import path from 'node:path';
 import type { Logger } from 'pino';
 import { ConflictError, NotFoundError, type JsonValue, type ModelVersionRecord } from '../domain/index.js';
-import { ciBeatsChance, headlineEvaluation, importPackage, listPackages, readPackage, verifyPackage, type ModelPackage, type PackageVerification } from '../ml/registry/index.js';
+import { importPackage, listPackages, readPackage, verifyPackage, type ModelPackage, type PackageVerification } from '../ml/registry/index.js';
 import type { Store } from '../store/index.js';
+import { versionEvidence } from './model-evidence.js';
 
 export interface ModelVersionView {
   version: string;
@@ -73,8 +74,8 @@ export class ModelService {
     const active = await this.deps.store.modelVersions.activate(version, actor);
     await this.deps.store.audit.record({ actor, action: 'model.activate', target: `model:${version}` });
     this.deps.logger.info({ version, actor }, 'model version activated');
-    const { auc, aucCi } = headlineEvaluation(active.metrics);
-    if (ciBeatsChance(aucCi) !== true) {
+    const { auc, aucCi, beatsChance } = versionEvidence(active.metrics);
+    if (beatsChance !== true) {
       // Scores are written to the PACS as they come: say plainly when nothing shows they mean anything.
       this.deps.logger.warn(
         { version, auc, aucCi },

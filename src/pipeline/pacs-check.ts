@@ -9,6 +9,7 @@
 // Each step ends ok, failed (with the cause and the setting to change) or skipped (with why);
 // a step never throws. Nothing here prints or logs a patient identifier: the real instance is
 // named by a hash of its study UID, and error texts have its UIDs replaced.
+// Kept whole: the steps and the diagnosis of their failures read as one check; split, a cause would sit apart from its step.
 
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';

@@ -6,10 +6,12 @@ import { describe, expect, it } from 'vitest';
 
 const eslint = new ESLint();
 
-async function restrictedImports(file: string, code: string): Promise<string[]> {
+async function messagesOf(rule: string, file: string, code: string): Promise<string[]> {
   const [result] = await eslint.lintText(code, { filePath: file });
-  return result!.messages.filter((m) => m.ruleId === 'no-restricted-imports').map((m) => m.message);
+  return result!.messages.filter((m) => m.ruleId === rule).map((m) => m.message);
 }
+
+const restrictedImports = (file: string, code: string) => messagesOf('no-restricted-imports', file, code);
 
 describe('import boundaries', () => {
   it.each([
@@ -21,6 +23,10 @@ describe('import boundaries', () => {
     ['src/graphql/x.ts', "import { PrismaClient } from '@prisma/client';", 'Only src/store touches Prisma'],
     ['src/pipeline/x.ts', "import { y } from '../store/generated/sqlite/client.js';", 'Only src/store touches Prisma'],
     ['src/graphql/x.ts', "import { y } from '../cli/y.js';", 'src/graphql must not import src/cli'],
+    // The API reaches dicom and ml through the pipeline (e.g. src/pipeline/model-evidence.ts).
+    ['src/graphql/x.ts', "import { y } from '../ml/y.js';", 'src/graphql must not import src/ml'],
+    ['src/graphql/schema/x.ts', "import { y } from '../../ml/registry/model-evidence.js';", 'src/graphql must not import src/ml'],
+    ['src/graphql/resolvers/x.ts', "import { y } from '../../dicom/y.js';", 'src/graphql must not import src/dicom'],
   ])('%s: refuses %s', async (file, code, message) => {
     expect((await restrictedImports(file, `${code}\nexport const z = y;\n`)).join('\n')).toContain(message);
   });
@@ -30,8 +36,27 @@ describe('import boundaries', () => {
     ['src/training/x.ts', "import { y } from '../ml/y.js';"],
     ['src/store/x.ts', "import { y } from '@prisma/adapter-pg';"],
     ['src/graphql/x.ts', "import { y } from '../pipeline/y.js';"],
+    ['src/graphql/schema/x.ts', "import { y } from '../../pipeline/model-evidence.js';"],
     ['src/cli/x.ts', "import { y } from '../graphql/y.js';"],
   ])('%s: allows %s', async (file, code) => {
     expect(await restrictedImports(file, `${code}\nexport const z = y;\n`)).toEqual([]);
+  });
+
+  // import-x/no-cycle follows the real files on disk, so each case stands in for one of them
+  // with an import that would close a circle through the others.
+  it.each([
+    // the job-queue circle of issue 19: an implementation importing the factory that imports it
+    ['src/pipeline/graphile-job-queue.ts', "import { createJobQueue } from './job-queue.js';\nexport const z = createJobQueue;\n"],
+    // the trainer's run state importing a phase that imports it
+    ['src/training/trainer/run-state.ts', "import { stage1 } from './stage1.js';\nexport const z = stage1;\n"],
+  ])('%s: refuses an import cycle', async (file, code) => {
+    expect(await messagesOf('import-x/no-cycle', file, code)).not.toEqual([]);
+  });
+
+  it.each([
+    ['src/pipeline/graphile-job-queue.ts', "import type { JobQueue } from './job-queue-types.js';\nexport type Z = JobQueue;\n"],
+    ['src/pipeline/x.ts', "import { createJobQueue } from './job-queue.js';\nexport const z = createJobQueue;\n"],
+  ])('%s: allows an import that closes no cycle', async (file, code) => {
+    expect(await messagesOf('import-x/no-cycle', file, code)).toEqual([]);
   });
 });

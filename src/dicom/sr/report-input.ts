@@ -2,6 +2,7 @@
 // (TID 1500, TID 4000), the document writer and the reader. `validateReportInput` checks the
 // whole input up front, so a report is either complete and consistent or not built at all:
 // the PACS never receives a half-valid one.
+// Kept whole: the report's model and its validation are one contract, each field checked beside its type.
 
 import { BREAST_SIDES, ValidationError, assertProbability, type BreastSide, type Laterality } from '../../domain/index.js';
 import type { MarkedRegion } from '../../domain/heatmap.js';

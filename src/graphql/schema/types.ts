@@ -1,5 +1,6 @@
 // The API's object types and the functions that map domain records onto them. Field names are
 // the ones radiology IT uses (studyInstanceUid, sopInstanceUid), not the database's.
+// Kept whole: the API's object types and their mappers read as one list, in the order the schema shows them.
 
 import { Field, Float, GraphQLISODateTime, ID, Int, ObjectType } from 'type-graphql';
 import { GraphQLJSON } from 'graphql-scalars';
@@ -16,7 +17,7 @@ import type {
   StudyRecord,
 } from '../../domain/index.js';
 import { dequantiseHeatMap } from '../../domain/index.js';
-import { ciBeatsChance, headlineEvaluation } from '../../ml/registry/model-evidence.js';
+import { versionEvidence } from '../../pipeline/model-evidence.js';
 import {
   ImageLaterality,
   JobStatusValue,
@@ -305,7 +306,7 @@ function rocPoints(roc: unknown): RocPoint[] {
 }
 
 export function toModelVersion(record: ModelVersionRecord): ModelVersion {
-  const best = headlineEvaluation(record.metrics);
+  const best = versionEvidence(record.metrics);
   return Object.assign(new ModelVersion(), {
     id: record.id,
     version: record.version,
@@ -319,7 +320,7 @@ export function toModelVersion(record: ModelVersionRecord): ModelVersion {
     metrics: record.metrics,
     auc: best.auc,
     aucCi: best.aucCi,
-    beatsChance: ciBeatsChance(best.aucCi),
+    beatsChance: best.beatsChance,
     roc: rocPoints(best.roc),
   });
 }

@@ -20,6 +20,7 @@
 // BatchNormalization (folded into the convolution before it, else a BatchNormalization node),
 // Activation (relu, relu6, softmax, linear), Add, ZeroPadding2D, MaxPooling2D,
 // GlobalAveragePooling2D and Dense. Anything else is refused, naming the layer.
+// Kept whole: one exporter walks the layers, and every layer's conversion needs its state (names, folded BN).
 
 import type * as tf from '@tensorflow/tfjs';
 import { MammocadError } from '../../domain/errors.js';

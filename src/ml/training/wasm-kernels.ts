@@ -60,6 +60,7 @@
 // 1152 x 896: 896 positions x ~3 KB). Chunks are also at most TARGET_CHUNK_ROWS positions long,
 // which keeps the multiply's operands cache-sized. Conv2DBackpropInput's strided path is chunked
 // the same way; its stride-1 path is XNNPACK's convolution, which needs no im2col buffer.
+// Kept whole: the kernels share the chunking and the wasm helpers, and are registered as one set.
 
 import * as tf from '@tensorflow/tfjs';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';

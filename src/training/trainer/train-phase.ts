@@ -1,0 +1,95 @@
+// One training phase of a unit (a stage-1 phase, stage 2's top or its end-to-end phase) as the
+// run's epoch loop: a fresh Adam, resumed from the run's checkpoint (weights and optimizer
+// moments) where one of this step exists, an epoch seeded by unit, step and epoch number, then
+// the epoch's checkpoint and state (run-state.ts), progress and the caller's hook.
+
+import * as tf from '@tensorflow/tfjs';
+import { seededRandom } from '../datasets/splits.js';
+import { trainEpoch } from './fit.js';
+import { seedFor, type CheckpointRef, type EpochRecord, type TrainingRun, type Unit } from './run-state.js';
+import { loadOptimizer } from './weights-file.js';
+
+/** What a phase trains and how. */
+export interface PhasePlan {
+  stage: 'stage1' | 'stage2';
+  phase: string;
+  modelKind: CheckpointRef['model'];
+  model: tf.LayersModel;
+  epochs: number;
+  learningRate: number;
+  variables: tf.Variable[];
+  count: number;
+  batchSize: number;
+  classWeights: number[];
+  batchNorm?: 'batch' | 'frozen';
+  weightDecay?: { rate: number; kernels: tf.Variable[] };
+  batch: (indices: number[], random: () => number) => { x: tf.Tensor4D; y: tf.Tensor2D };
+  validate: () => Promise<{ valAuc: number | null; valAccuracy: number | null }>;
+}
+
+/** Trains one phase from where the run stands, saving state after every epoch. */
+export async function trainPhase(run: TrainingRun, unit: Unit, p: PhasePlan): Promise<void> {
+  const step = `${p.stage}-${p.phase}`;
+  if (run.isDone(unit, step)) return;
+  const started = Date.now();
+  const optimizer = tf.train.adam(p.learningRate);
+  try {
+    let first = 0;
+    const ref = run.state.checkpoint;
+    if (ref && ref.unit === unit.name && ref.step === step && ref.epochsDone > 0) {
+      first = ref.epochsDone;
+      // The optimizer's moments are created on its first step; restore them after the weights.
+      await loadOptimizer(run.store.file('checkpoint', ref.optimizer), optimizer);
+    }
+    for (let epoch = first; epoch < p.epochs; epoch++) {
+      await run.context.checkpoint();
+      const t0 = Date.now();
+      const random = seededRandom(seedFor(run.config.seed, unit.name, step, epoch));
+      let batches = 0;
+      const loss = await trainEpoch({
+        model: p.model,
+        optimizer,
+        variables: p.variables,
+        count: p.count,
+        batchSize: p.batchSize,
+        random,
+        batch: (indices) => p.batch(indices, random),
+        classWeights: p.classWeights,
+        ...(p.batchNorm ? { batchNorm: p.batchNorm } : {}),
+        ...(p.weightDecay ? { weightDecay: p.weightDecay } : {}),
+        betweenBatches: async () => {
+          if (++batches % 20 === 0) await run.context.checkpoint();
+        },
+      });
+      const val = await p.validate();
+      const record: EpochRecord = {
+        unit: unit.name,
+        stage: p.stage,
+        phase: p.phase,
+        epoch: epoch + 1,
+        epochs: p.epochs,
+        loss,
+        valAuc: val.valAuc,
+        valAccuracy: val.valAccuracy,
+        seconds: (Date.now() - t0) / 1000,
+        at: new Date().toISOString(),
+      };
+      await run.saveEpoch(unit, step, p.modelKind, epoch + 1, p.model, optimizer, record);
+      await run.progress({
+        stage: p.stage,
+        phase: p.phase,
+        fold: run.unitLabel,
+        epoch: epoch + 1,
+        epochs: p.epochs,
+        loss,
+        valAuc: val.valAuc,
+        ...(val.valAccuracy === null ? {} : { valAccuracy: val.valAccuracy }),
+        etaSeconds: run.etaSeconds(),
+      });
+      await run.options.afterEpoch?.(record);
+    }
+  } finally {
+    optimizer.dispose();
+  }
+  await run.markDone(unit, step, started);
+}
