@@ -12,8 +12,7 @@ import { buildPresentationState } from '../../src/dicom/gsps/index.js';
 import { readPart10 } from '../../src/dicom/part10.js';
 import { buildStructuredReport, newUid, readStructuredReport, readStructuredReportJson, validateReportInput, type ReportInput } from '../../src/dicom/sr/index.js';
 import { LocalOrthanc } from '../../scripts/lib/local-orthanc.js';
-import { mammogram, newStudyIds } from '../support/dicom-factory.js';
-import { IRREGULAR_REGION, squareRegion } from '../support/region-fixtures.js';
+import { IRREGULAR_REGION, fourViewReportInput, squareRegion } from '../support/region-fixtures.js';
 
 type Item = Record<string, unknown>;
 
@@ -32,24 +31,16 @@ describe.skipIf(!LocalOrthanc.available())('marked regions in Orthanc', () => {
 
   /** A four-view study stored in Orthanc, and a report input with regions on both MLO views. */
   async function markedStudy(): Promise<{ input: ReportInput; studyUid: string; uids: string[] }> {
-    const ids = newStudyIds({ patientName: 'Müller^Zoë' });
-    const images = (['L', 'R'] as const).flatMap((laterality) => (['CC', 'MLO'] as const).map((view) => mammogram(ids, { laterality, view })));
-    await pacs.store(images.map((m) => m.bytes));
-    const uids = images.map((m) => m.sopInstanceUid);
-    const [lcc, lmlo, rcc, rmlo] = uids as [string, string, string, string];
+    const study = fourViewReportInput([0.08, 0.66, 0.02, 0.51], { patientName: 'Müller^Zoë' });
+    await pacs.store(study.images.map((m) => m.bytes));
+    const [, lmlo, , rmlo] = study.uids;
     const input: ReportInput = {
-      sources: images.map((m) => readPart10(m.bytes, 'test').dataset),
-      imageProbabilities: { [lcc]: 0.08, [lmlo]: 0.66, [rcc]: 0.02, [rmlo]: 0.51 },
-      breasts: { L: { probability: 0.66, sopInstanceUids: [lcc, lmlo] }, R: { probability: 0.51, sopInstanceUids: [rcc, rmlo] } },
-      exam: { probability: 0.66 },
-      threshold: 0.5,
-      algorithm: { name: 'mammocad', version: 'shen2019-v1', modelVersionId: 'mv-1', modelSha256: 'f'.repeat(64) },
-      device: { manufacturer: 'mammocad', modelName: 'mammocad', softwareVersion: '0.1.0', uid: '2.25.314159' },
+      ...study.input,
       uids: { seriesInstanceUid: newUid(), sopInstanceUid: newUid() },
       createdAt: new Date(2026, 2, 1, 12, 0, 0),
       regions: { [lmlo]: [IRREGULAR_REGION, squareRegion(0.55, 20, 30)], [rmlo]: [squareRegion(0.51, 200, 200, 50)] },
     };
-    return { input, studyUid: ids.studyUid, uids };
+    return { input, studyUid: study.studyUid, uids: study.uids };
   }
 
   it.each(['TID1500', 'TID4000'] as const)('%s: the SR and the presentation state are stored, found in their series and returned with every region', async (template) => {

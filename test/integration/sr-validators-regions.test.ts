@@ -9,30 +9,20 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { buildPresentationState } from '../../src/dicom/gsps/index.js';
-import { readPart10 } from '../../src/dicom/part10.js';
 import { buildStructuredReport, type ReportInput } from '../../src/dicom/sr/index.js';
-import { mammogram, newStudyIds } from '../support/dicom-factory.js';
-import { IRREGULAR_REGION, squareRegion } from '../support/region-fixtures.js';
+import { IRREGULAR_REGION, fourViewReportInput, squareRegion } from '../support/region-fixtures.js';
 
 const dir = mkdtempSync(path.join(tmpdir(), 'mammocad-regions-validators-'));
 const installed = (tool: string) => spawnSync('sh', ['-c', `command -v ${tool}`]).status === 0;
 
 /** Four views, regions on the left MLO (two) and the right MLO (one below the threshold). */
 function input(research: boolean): { input: ReportInput; uids: string[] } {
-  const ids = newStudyIds({ patientName: 'Müller^Zoë' });
-  const images = (['L', 'R'] as const).flatMap((laterality) => (['CC', 'MLO'] as const).map((view) => mammogram(ids, { laterality, view })));
-  const uids = images.map((m) => m.sopInstanceUid);
-  const [lcc, lmlo, rcc, rmlo] = uids as [string, string, string, string];
+  const { input: report, uids } = fourViewReportInput([0.12, 0.73, 0.05, 0.3], { patientName: 'Müller^Zoë' });
+  const [, lmlo, , rmlo] = uids;
   return {
     uids,
     input: {
-      sources: images.map((m) => readPart10(m.bytes, 'test').dataset),
-      imageProbabilities: { [lcc]: 0.12, [lmlo]: 0.73, [rcc]: 0.05, [rmlo]: 0.3 },
-      breasts: { L: { probability: 0.73, sopInstanceUids: [lcc, lmlo] }, R: { probability: 0.3, sopInstanceUids: [rcc, rmlo] } },
-      exam: { probability: 0.73 },
-      threshold: 0.5,
-      algorithm: { name: 'mammocad', version: 'shen2019-v1', modelVersionId: 'mv-1', modelSha256: 'e'.repeat(64) },
-      device: { manufacturer: 'mammocad', modelName: 'mammocad', softwareVersion: '0.1.0', uid: '2.25.99' },
+      ...report,
       regions: { [lmlo]: [IRREGULAR_REGION, squareRegion(0.55, 20, 30)], [rmlo]: [squareRegion(0.45, 200, 200, 50)] },
       ...(research ? { researchUse: { statement: 'RESEARCH USE ONLY: model not validated for clinical use' } } : {}),
     },

@@ -8,30 +8,14 @@ import { ValidationError } from '../../src/domain/index.js';
 import { readPart10 } from '../../src/dicom/part10.js';
 import { buildStructuredReport, validateReportInput, type ReportInput } from '../../src/dicom/sr/index.js';
 import { mammogram, newStudyIds } from '../support/dicom-factory.js';
-import { IRREGULAR_REGION, asStored, squareRegion } from '../support/region-fixtures.js';
+import { IRREGULAR_REGION, asStored, fourViewReportInput, squareRegion } from '../support/region-fixtures.js';
 
 type Item = Record<string, unknown>;
 
 function input(overrides: Partial<ReportInput> = {}): { input: ReportInput; uids: string[] } {
-  const ids = newStudyIds();
-  const images = (['L', 'R'] as const).flatMap((laterality) => (['CC', 'MLO'] as const).map((view) => mammogram(ids, { laterality, view })));
-  const uids = images.map((m) => m.sopInstanceUid);
-  const [lcc, lmlo, rcc, rmlo] = uids as [string, string, string, string];
-  return {
-    uids,
-    input: {
-      sources: images.map((m) => readPart10(m.bytes, 'test').dataset),
-      imageProbabilities: { [lcc]: 0.1, [lmlo]: 0.7312345678901234, [rcc]: 0.05, [rmlo]: 0.2 },
-      breasts: { L: { probability: 0.7312345678901234, sopInstanceUids: [lcc, lmlo] }, R: { probability: 0.2, sopInstanceUids: [rcc, rmlo] } },
-      exam: { probability: 0.7312345678901234 },
-      threshold: 0.5,
-      algorithm: { name: 'mammocad', version: 'shen2019-v1', modelVersionId: 'mv-1', modelSha256: 'c'.repeat(64) },
-      device: { manufacturer: 'mammocad', modelName: 'mammocad', softwareVersion: '0.1.0', uid: '2.25.42' },
-      uids: { seriesInstanceUid: '2.25.501', sopInstanceUid: '2.25.502' },
-      createdAt: new Date(2026, 1, 2, 3, 4, 5),
-      ...overrides,
-    },
-  };
+  return fourViewReportInput([0.1, 0.7312345678901234, 0.05, 0.2], {
+    overrides: { uids: { seriesInstanceUid: '2.25.501', sopInstanceUid: '2.25.502' }, createdAt: new Date(2026, 1, 2, 3, 4, 5), ...overrides },
+  });
 }
 
 function refusal(bad: ReportInput): ValidationError {
