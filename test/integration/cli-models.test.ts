@@ -18,7 +18,9 @@ const put = (name: string, bytes: Uint8Array) => {
   return file;
 };
 
-describe('mammocad models and score', () => {
+// Each case runs the CLI as a process several times (3-4 s each to start on this 2-core machine,
+// more beside other test files): a longer timeout than the suite's default.
+describe('mammocad models and score', { timeout: 180_000 }, () => {
   let packageDir: string;
   beforeAll(async () => {
     packageDir = await writeTestPackage(path.join(work, 'incoming'), { version: 'tiny-cli-1' });

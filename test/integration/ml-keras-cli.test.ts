@@ -22,7 +22,9 @@ async function listedVersions(): Promise<Array<{ version: string; registered: bo
   return listed.stdout.trim().split('\n').filter(Boolean).map((line) => JSON.parse(line) as { version: string; registered: boolean; active: boolean });
 }
 
-describe('mammocad models import-keras', () => {
+// Each case runs the CLI as a process several times (3-4 s each to start on this 2-core machine,
+// more beside other test files): a longer timeout than the suite's default.
+describe('mammocad models import-keras', { timeout: 180_000 }, () => {
   let good: string;
   beforeAll(async () => {
     good = await writeKerasH5(path.join(work, 'ddsm_tiny_resnet.h5'), tinyResNet());
