@@ -8,6 +8,11 @@
 //   plain-JS       the non-wasm build of the same codec (slow: MAMMOCAD_BENCH_JS_RUNS, default 2)
 //   GDCM, dcmtk    native command-line decoders, timed as whole commands (process start and
 //                  writing the output file included)
+//   model's resolution  readPart10 + decodeImage as the service calls it for the shipped default
+//                  model (decodeOptions: JPEG 2000 level with twice the model's pixels per side)
+//
+// Then 12-bit lossy JPEG (issue 20): the same image transcoded by gdcmconv --raw and dcmtk's
+// dcmcjpeg +ee, decoded by mammocad (wasm dcmjs-codecs) against dcmtk's dcmdjpeg as a whole command.
 //
 // The file defaults to ../shared/data/dicom/nema-wg04-mg1-j2ki.dcm (4664x3064, 12-bit, JPEG 2000
 // irreversible); set MAMMOCAD_BENCH_FILE to time another one. Prints a markdown table and the machine.
@@ -20,6 +25,9 @@ import path from 'node:path';
 import { PROJECT_ROOT } from '../../src/config/load-config.js';
 import { readPart10 } from '../../src/dicom/part10.js';
 import { decodeJpeg2000, type OpenJpegModule } from '../../src/dicom/pixels/codecs.js';
+import { readPackage } from '../../src/ml/registry/index.js';
+import { createModelRuntime } from '../../src/ml/runtime/index.js';
+import { decodeOptions } from '../../src/pipeline/fetch-study-images.js';
 import { decodeImage } from '../../src/dicom/pixels/decode-image.js';
 import { JPEG_2000, JPEG_2000_LOSSLESS } from '../../src/dicom/pixels/transfer-syntaxes.js';
 import { machine, median, time } from './measure.js';
@@ -96,17 +104,59 @@ async function main(): Promise<void> {
   const dcmtk = await timeCommand('dcmdjpeg', (output) => [FILE, output]);
   rows.push({ decoder: 'dcmtk `dcmdjpeg` (native, whole command)', runs: NATIVE_RUNS, medianMs: dcmtk.durations && median(dcmtk.durations), output: 'DICOM file', note: dcmtk.note });
 
-  const reference = rows[0]!.medianMs!;
+  const runtime = await createModelRuntime([await readPackage(path.join(PROJECT_ROOT, 'models', 'default'))]);
+  let atModel = '';
+  const modelResolution = await time(RUNS, 1, async () => {
+    const image = await decodeImage(readPart10(bytes, FILE), decodeOptions(runtime));
+    atModel = `${image.width}x${image.height} Float32 (level ${image.resolutionLevel})`;
+  });
+  await runtime.dispose();
+  rows.push({ decoder: "mammocad at the shipped model's resolution (decodeImage + decodeOptions, as the service)", runs: RUNS, medianMs: median(modelResolution), output: atModel });
+
   console.log(`Decoding ${path.basename(FILE)} (${size}, ${(encoded.length / 2 ** 20).toFixed(1)} MiB of JPEG 2000)\n`);
-  console.log('| decoder | runs | median ms | x mammocad | output | note |');
-  console.log('|---|---:|---:|---:|---|---|');
+  printTable(rows, gdcm.durations ? { name: 'GDCM', ms: median(gdcm.durations) } : null);
+
+  console.log(`\n12-bit lossy JPEG (the same image: gdcmconv --raw, then dcmcjpeg +ee)\n`);
+  const jpeg12 = await jpeg12Rows();
+  printTable(jpeg12, jpeg12[1]!.medianMs ? { name: 'dcmtk', ms: jpeg12[1]!.medianMs } : null);
+  console.log(`\nMachine: ${machine()}`);
+  console.log(`Command: npm run bench (MAMMOCAD_BENCH_RUNS=${RUNS}, MAMMOCAD_BENCH_JS_RUNS=${JS_RUNS})`);
+}
+
+/** The table, with each row's time as a multiple of the first row's and, if given, of a native reference. */
+function printTable(rows: readonly Row[], native: { name: string; ms: number } | null): void {
+  const reference = rows[0]!.medianMs!;
+  console.log(`| decoder | runs | median ms | x first row |${native ? ` x ${native.name} |` : ''} output | note |`);
+  console.log(`|---|---:|---:|---:|${native ? '---:|' : ''}---|---|`);
   for (const row of rows) {
     const ms = row.medianMs === null ? 'n/a' : row.medianMs.toFixed(0);
     const ratio = row.medianMs === null ? 'n/a' : (row.medianMs / reference).toFixed(2);
-    console.log(`| ${row.decoder} | ${row.runs} | ${ms} | ${ratio} | ${row.output} | ${row.note ?? ''} |`);
+    const nativeRatio = native ? ` ${row.medianMs === null ? 'n/a' : (row.medianMs / native.ms).toFixed(2)} |` : '';
+    console.log(`| ${row.decoder} | ${row.runs} | ${ms} | ${ratio} |${nativeRatio} ${row.output} | ${row.note ?? ''} |`);
   }
-  console.log(`\nMachine: ${machine()}`);
-  console.log(`Command: npm run bench (MAMMOCAD_BENCH_RUNS=${RUNS}, MAMMOCAD_BENCH_JS_RUNS=${JS_RUNS})`);
+}
+
+/** 12-bit JPEG: mammocad and dcmtk's dcmdjpeg. */
+async function jpeg12Rows(): Promise<Row[]> {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'mammocad-bench-jpeg12-'));
+  try {
+    const raw = path.join(dir, 'raw.dcm');
+    const jpeg = path.join(dir, 'jpeg12.dcm');
+    execFileSync('gdcmconv', ['--raw', FILE, raw]);
+    execFileSync('dcmcjpeg', ['+ee', raw, jpeg]);
+    const bytes = readFileSync(jpeg);
+    let size = '';
+    const durations = await time(RUNS, 1, async () => {
+      const image = await decodeImage(readPart10(bytes, jpeg));
+      size = `${image.width}x${image.height} Float32`;
+    });
+    const rows: Row[] = [{ decoder: 'mammocad: readPart10 + decodeImage (wasm dcmjs-codecs + post-processing)', runs: RUNS, medianMs: median(durations), output: size }];
+    const dcmtk = await timeCommand('dcmdjpeg', (output) => [jpeg, output]);
+    rows.push({ decoder: 'dcmtk `dcmdjpeg` (native, whole command)', runs: NATIVE_RUNS, medianMs: dcmtk.durations && median(dcmtk.durations), output: 'DICOM file', note: dcmtk.note });
+    return rows;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 }
 
 main().catch((error: unknown) => {

@@ -12,8 +12,9 @@ import type { Logger } from 'pino';
 import { MammocadError, NoEligibleViewsError, type ImageRecord } from '../domain/index.js';
 import type { DicomwebClient } from '../dicom/dicomweb-client.js';
 import { readPart10, type NaturalizedDataset } from '../dicom/part10.js';
-import { decodeImage, type DecodedImage } from '../dicom/pixels/decode-image.js';
+import { decodeImage, type DecodedImage, type DecodeOptions } from '../dicom/pixels/decode-image.js';
 import { checkGreyImage } from '../ml/preprocess/index.js';
+import type { ModelRuntime } from '../ml/runtime/index.js';
 import type { Store } from '../store/index.js';
 import { checkHeader, checkPixels, type ImageCheckOptions } from './image-checks.js';
 import { studyRef } from './study-discovery.js';
@@ -42,12 +43,15 @@ export interface FetchResult {
  * Fetches and decodes the eligible images. `checks`: the image checks and the active model's
  * intended use (scoreStudy always passes them), with the select stage's metadata by SOP
  * Instance UID (`headers`) for the checks before fetching; without, no image is checked.
+ * `decode.minimumSize`: the pixels the model takes, so JPEG 2000 is decoded at the coarsest
+ * resolution that keeps them (decode-image.ts).
  */
 export async function fetchStudyImages(
   deps: { pacs: DicomwebClient; store: Store; logger: Logger },
   studyUid: string,
   images: ImageRecord[],
   checks?: ImageCheckOptions & { headers?: ReadonlyMap<string, NaturalizedDataset> },
+  decode: Pick<DecodeOptions, 'minimumSize'> = {},
 ): Promise<FetchResult> {
   const log = deps.logger.child({ component: 'fetch', study: studyRef(studyUid) });
   const result: FetchResult = { fetched: [], failed: [], skipped: [] };
@@ -78,7 +82,7 @@ export async function fetchStudyImages(
         await skip(image, file.dataset, verdict.skip);
         continue;
       }
-      const decoded = await decodeImage(file);
+      const decoded = await decodeImage(file, decode);
       // Checked here, image by image: the model runs on the whole study at once and would
       // otherwise refuse every image for one that is empty or not finite.
       checkGreyImage(decoded);
@@ -104,4 +108,23 @@ export async function fetchStudyImages(
     throw new NoEligibleViewsError(`study ${studyRef(studyUid)}`, reasons);
   }
   return result;
+}
+
+/**
+ * How many times the model's pixels per side a reduced decode keeps. At 1 (the coarsest level
+ * that still has them) the default model's probabilities of 3328 x 2560 phantoms moved by up to
+ * 0.03 from a full decode, always upwards; at 2, by up to 0.02 (its 'minmax' intensity scaling
+ * reads the extreme pixels, which the wavelet's averaging lowers; docs/benchmarks.md).
+ */
+export const DECODE_RESOLUTION_MARGIN = 2;
+
+/** What the decoder is told of the model's needs: its pre-processing's pixels (times the margin), unless turned off. */
+export function decodeOptions(runtime: Pick<ModelRuntime, 'minimumSize'>, atModelResolution = true): Pick<DecodeOptions, 'minimumSize'> {
+  if (!atModelResolution) return {};
+  return {
+    minimumSize: (stored) => {
+      const { width, height } = runtime.minimumSize(stored);
+      return { width: width * DECODE_RESOLUTION_MARGIN, height: height * DECODE_RESOLUTION_MARGIN };
+    },
+  };
 }

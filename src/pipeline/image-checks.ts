@@ -211,6 +211,7 @@ export function headerPlausibility(ds: NaturalizedDataset, thresholds: Plausibil
 }
 
 export interface PixelMeasurements {
+  /** The stored pixel matrix (a reduced-resolution decode measures fewer pixels of the same image). */
   width: number;
   height: number;
   min: number;
@@ -231,7 +232,11 @@ export interface PixelMeasurements {
 const REGION_GRID = 256;
 
 /** Measures what the pixel checks judge; one pass for the range, one for the rest. */
-export function measurePixels(image: Pick<DecodedImage, 'width' | 'height' | 'pixels' | 'bitsStored'>, rescaleSlope: number, thresholds: PlausibilityThresholds): PixelMeasurements {
+export function measurePixels(
+  image: Pick<DecodedImage, 'width' | 'height' | 'pixels' | 'bitsStored'> & Partial<Pick<DecodedImage, 'sourceWidth' | 'sourceHeight'>>,
+  rescaleSlope: number,
+  thresholds: PlausibilityThresholds,
+): PixelMeasurements {
   const { width, height, pixels } = image;
   const n = pixels.length;
   let min = Infinity;
@@ -279,8 +284,8 @@ export function measurePixels(image: Pick<DecodedImage, 'width' | 'height' | 'pi
   const storedLevels = 2 ** image.bitsStored - 1;
   const slope = Math.abs(rescaleSlope) > 0 ? Math.abs(rescaleSlope) : 1;
   return {
-    width,
-    height,
+    width: image.sourceWidth ?? width,
+    height: image.sourceHeight ?? height,
     min,
     max,
     greyLevels: levels.size,
@@ -472,7 +477,7 @@ export function checkHeader(ds: NaturalizedDataset, view: string | null, options
 }
 
 /** Everything the decoded pixels decide, right after decoding: implausible (skip) or go on. */
-export function checkPixels(decoded: Pick<DecodedImage, 'width' | 'height' | 'pixels' | 'bitsStored'>, ds: NaturalizedDataset, options: ImageCheckOptions): PixelVerdict {
+export function checkPixels(decoded: Parameters<typeof measurePixels>[0], ds: NaturalizedDataset, options: ImageCheckOptions): PixelVerdict {
   const measured = measurePixels(decoded, firstNumber(ds.RescaleSlope) ?? 1, options.checks.plausibility);
   const plausibility = pixelPlausibility(measured, options.checks.plausibility);
   return { skip: plausibility.length ? implausible(plausibility) : null, plausibility, measured };

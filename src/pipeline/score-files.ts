@@ -13,6 +13,7 @@ import { decodeImage } from '../dicom/pixels/decode-image.js';
 import { selectView, type SelectionPolicy } from '../dicom/view-selection.js';
 import type { GreyImage } from '../ml/preprocess/index.js';
 import type { HeatMapScore, ModelRuntime } from '../ml/runtime/index.js';
+import { decodeOptions } from './fetch-study-images.js';
 import { DEFAULT_IMAGE_CHECK_OPTIONS, checkHeader, checkPixels, outOfDistributionFlag, type ImageCheckOptions } from './image-checks.js';
 
 export interface FileScore {
@@ -42,6 +43,8 @@ export type HeatMapSink = (image: Readonly<FileScore>, decoded: GreyImage, heatM
 export interface ScoreFilesOptions {
   /** Score with heat maps and pass each scored image's map here; the runtime must give maps (heatMapProblem null). */
   heatMaps?: HeatMapSink;
+  /** worker.decodeAtModelResolution, as the service decodes (default true): JPEG 2000 at the coarsest resolution the model needs. */
+  decodeAtModelResolution?: boolean;
 }
 
 export interface FilesScore {
@@ -61,7 +64,7 @@ export async function scoreFiles(
   runtime: ModelRuntime,
   policy: SelectionPolicy,
   checks: ImageCheckOptions = DEFAULT_IMAGE_CHECK_OPTIONS,
-  { heatMaps }: ScoreFilesOptions = {},
+  { heatMaps, decodeAtModelResolution }: ScoreFilesOptions = {},
 ): Promise<FilesScore> {
   // Refused before any file is read: maps asked for and none to give is a setup problem, not an image's.
   if (heatMaps && runtime.heatMapProblem !== null) throw new MammocadError('HEAT_MAPS_UNAVAILABLE', runtime.heatMapProblem);
@@ -88,7 +91,7 @@ export async function scoreFiles(
         Object.assign(entry, { status: 'skipped', reason: header.skip });
         continue;
       }
-      const decoded = await decodeImage(dicom);
+      const decoded = await decodeImage(dicom, decodeOptions(runtime, decodeAtModelResolution));
       const pixels = checkPixels(decoded, dicom.dataset, options);
       if (pixels.skip) {
         Object.assign(entry, { status: 'skipped', reason: pixels.skip });

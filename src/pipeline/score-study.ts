@@ -28,7 +28,7 @@ import { markedRegions } from '../ml/heatmap/index.js';
 import { combineOod } from '../ml/ood/index.js';
 import type { ModelRuntime } from '../ml/runtime/index.js';
 import type { PredictionInput, Store } from '../store/index.js';
-import { fetchStudyImages } from './fetch-study-images.js';
+import { decodeOptions, fetchStudyImages } from './fetch-study-images.js';
 import { intendedUseOf, outOfDistributionFlag, type ImageChecksConfig } from './image-checks.js';
 import { decideReport } from './report-policy.js';
 import { selectStudy } from './select-study-images.js';
@@ -46,6 +46,11 @@ export interface ScoreStudyDeps {
   model: { record: ModelVersionRecord; runtime: ModelRuntime };
   /** The image checks (config imageChecks); default: IMAGE_CHECK_DEFAULTS. docs/image-checks.md. */
   imageChecks?: ImageChecksConfig;
+  /**
+   * worker.decodeAtModelResolution (default true): JPEG 2000 images are decoded at the coarsest
+   * wavelet resolution that still has the pixels the model takes (docs/benchmarks.md).
+   */
+  decodeAtModelResolution?: boolean;
   /**
    * report.researchMode: whether a model without validation evidence (or a research-use-only
    * package) writes reports, marked RESEARCH USE ONLY (true), or none (false). report-policy.ts.
@@ -104,7 +109,7 @@ export async function scoreStudy(deps: ScoreStudyDeps, studyUid: string): Promis
   await deps.onStage?.('fetch-decode');
   // The checks need the model's intended use: its manifest's declaration (none for an ensemble).
   const intendedUse = model.runtime.members.length === 1 ? intendedUseOf(model.record.manifest) : null;
-  const { fetched, failed, skipped } = await fetchStudyImages({ pacs, store, logger: deps.logger }, studyUid, images, { checks: deps.imageChecks ?? IMAGE_CHECK_DEFAULTS, intendedUse, headers });
+  const { fetched, failed, skipped } = await fetchStudyImages({ pacs, store, logger: deps.logger }, studyUid, images, { checks: deps.imageChecks ?? IMAGE_CHECK_DEFAULTS, intendedUse, headers }, decodeOptions(model.runtime, deps.decodeAtModelResolution));
   timings.fetchDecode = elapsed(t);
   if (fetched.length === 0) {
     // Every image skipped (by the selection or the image checks), none failed: skipped, with the reasons.
@@ -249,3 +254,4 @@ function regionsOf(heatMap: HeatMap | null, probability: number, threshold: numb
 function signalsOf(images: ReadonlyArray<{ outOfDistribution: number | null; outOfDistributionFlagged: boolean | null; flags: string[] }>): Pick<PredictionInput, 'outOfDistribution' | 'outOfDistributionFlagged' | 'flags'> {
   return { ...combineOod(images), flags: [...new Set(images.flatMap((i) => i.flags))] };
 }
+

@@ -98,6 +98,9 @@ describe('geometry: resampling by pixel spacing and fitting', () => {
     const decoded: DecodedImage = {
       width: 2,
       height: 2,
+      sourceWidth: 2,
+      sourceHeight: 2,
+      resolutionLevel: 0,
       pixels: Float32Array.from([0, 10, 20, 30]),
       minValue: 0,
       maxValue: 30,

@@ -7,6 +7,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createPatchModel, createWholeImageModel } from '../../src/ml/architectures/index.js';
+import { initialWeights } from '../../src/ml/architectures/random-weights.js';
 import { TARGET_CHUNK_ROWS, planChunks } from '../../src/ml/training/wasm-kernels.js';
 import { WASM_TRAINING_KERNELS, registerWasmTrainingKernels, trainingBackend } from '../../src/ml/training/index.js';
 
@@ -154,6 +155,7 @@ describe('depthwise convolution gradients on wasm match the cpu backend', () => 
 
   it('trains a MobileNet whole-image model on wasm: the loss falls on a batch it is shown again', async () => {
     const model = createWholeImageModel({ backbone: 'mobilenet', top: 'vgg', inputHeight: 64, inputWidth: 64, channels: 3, filtersScale: 0.25 });
+    initialWeights(model, 21); // tfjs's own initialisers are unseeded: one unlucky draw failed this in a full run
     const x = tf.randomNormal([4, 64, 64, 3], 0, 1, 'float32', 21);
     const y = tf.oneHot(tf.tensor1d([0, 1, 0, 1], 'int32'), 2).toFloat();
     const optimizer = tf.train.adam(1e-3);

@@ -3,7 +3,8 @@
 //
 //   RLE Lossless            rle-decode.ts (this project)
 //   JPEG, 8-bit lossy       @cornerstonejs/codec-libjpeg-turbo-8bit (wasm)
-//   JPEG, 12-bit lossy      dcmjs-codecs (wasm; libjpeg-turbo-8bit throws on 12-bit data)
+//   JPEG, 12-bit lossy      dcmjs-codecs (wasm IJG libjpeg; libjpeg-turbo-8bit throws on 12-bit
+//                           data); as fast as dcmtk's native dcmdjpeg here (docs/benchmarks.md)
 //   JPEG Lossless           jpeg-lossless-decoder-js (JavaScript)
 //   JPEG-LS                 @cornerstonejs/codec-charls (wasm)
 //   JPEG 2000               @cornerstonejs/codec-openjpeg (wasm)
@@ -46,10 +47,16 @@ export interface CodecFrame {
   planar: boolean;
   /** The codec already converted YCbCr colour to RGB. */
   convertedToRgb: boolean;
+  /** JPEG 2000 only: the wavelet resolution level decoded (n: 2^n times smaller per side than the stored image); absent or 0 for the full image. */
+  resolutionLevel?: number;
 }
 
-/** Decodes one encapsulated frame. Throws an Error naming the codec and the fault. */
-export async function decodeCompressedFrame(transferSyntaxUid: string, encoded: Uint8Array, geometry: FrameGeometry): Promise<CodecFrame> {
+/**
+ * Decodes one encapsulated frame. Throws an Error naming the codec and the fault. With
+ * `minimumSize`, a codec that can decode a reduced resolution (JPEG 2000) may return a smaller
+ * image that still has at least that many pixels per side (see CodecFrame.resolutionLevel).
+ */
+export async function decodeCompressedFrame(transferSyntaxUid: string, encoded: Uint8Array, geometry: FrameGeometry, minimumSize?: MinimumSize): Promise<CodecFrame> {
   switch (transferSyntaxUid) {
     case ts.RLE_LOSSLESS:
       return decodeRle(encoded, geometry);
@@ -63,7 +70,7 @@ export async function decodeCompressedFrame(transferSyntaxUid: string, encoded: 
       return decodeJpegLs(encoded);
     case ts.JPEG_2000_LOSSLESS:
     case ts.JPEG_2000:
-      return decodeJpeg2000(encoded);
+      return decodeJpeg2000(encoded, minimumSize ? { minimumSize } : {});
     default:
       throw new Error(`no codec for transfer syntax ${transferSyntaxUid}`);
   }
@@ -133,12 +140,55 @@ function copySamples(decoded: Uint8Array, bitsPerSample: number): Uint8Array | U
   return bitsPerSample <= 8 ? new Uint8Array(copy) : new Uint16Array(copy);
 }
 
+/** What a caller needs of an image: decoders that can (JPEG 2000) stop at a coarser resolution that still has this many pixels. */
+export interface MinimumSize {
+  width: number;
+  height: number;
+}
+
+/**
+ * The coarsest JPEG 2000 resolution level whose image still has at least `minimum` pixels per
+ * side: level n holds ceil(size / 2^n) (image offset 0, as DICOM requires), at most the
+ * codestream's number of wavelet decompositions. 0 (full resolution) when no level qualifies.
+ */
+export function coarsestLevel(full: MinimumSize, minimum: MinimumSize, decompositions: number): number {
+  let level = 0;
+  while (level < decompositions) {
+    const next = 2 ** (level + 1);
+    if (Math.ceil(full.width / next) < minimum.width || Math.ceil(full.height / next) < minimum.height) break;
+    level++;
+  }
+  return level;
+}
+
 /**
  * JPEG 2000 with OpenJPEG. `resolutionLevel` > 0 decodes only the coarser levels of the
- * wavelet pyramid: level n gives an image 2^n times smaller in each direction, much faster.
+ * wavelet pyramid: level n gives an image 2^n times smaller in each direction, much faster
+ * (the wavelet's own low-pass image: no aliasing). `minimumSize` chooses that level from the
+ * codestream's main header: the coarsest that keeps at least that many pixels per side. Should
+ * the header not be read here, or that level fail (a tile with fewer decompositions than the
+ * main header says), the full image is decoded instead.
  */
-export async function decodeJpeg2000(encoded: Uint8Array, options: { resolutionLevel?: number } = {}): Promise<CodecFrame> {
-  const level = options.resolutionLevel ?? 0;
+export async function decodeJpeg2000(encoded: Uint8Array, options: { resolutionLevel?: number; minimumSize?: MinimumSize } = {}): Promise<CodecFrame> {
+  if (!options.minimumSize) return decodeJpeg2000At(encoded, options.resolutionLevel ?? 0);
+  let level = 0;
+  try {
+    const header = readJ2kMainHeader(encoded);
+    level = coarsestLevel(header, options.minimumSize, header.decompositions);
+  } catch {
+    // a header this reader does not follow: OpenJPEG decodes (or refuses) the full image below
+  }
+  if (level > 0) {
+    try {
+      return await decodeJpeg2000At(encoded, level);
+    } catch {
+      // the full decode below reports what is wrong with the stream, if anything
+    }
+  }
+  return decodeJpeg2000At(encoded, 0);
+}
+
+async function decodeJpeg2000At(encoded: Uint8Array, level: number): Promise<CodecFrame> {
   return openJpeg.run((module) => {
     const decoder = new module.J2KDecoder();
     try {
@@ -156,11 +206,47 @@ export async function decodeJpeg2000(encoded: Uint8Array, options: { resolutionL
       const samples = copySamples(decoder.getDecodedBuffer(), info.bitsPerSample);
       if (samples.length < width * height * info.componentCount) throw new Error(`the codec returned ${samples.length} samples for a ${width}x${height} image`);
       // OpenJPEG applies the inverse multi-component transform of YBR_ICT / YBR_RCT streams itself.
-      return { width, height, components: info.componentCount, samples, planar: false, convertedToRgb: info.componentCount === 3 };
+      return { width, height, components: info.componentCount, samples, planar: false, convertedToRgb: info.componentCount === 3, resolutionLevel: level };
     } finally {
       decoder.delete();
     }
   });
+}
+
+/**
+ * The image size and the number of wavelet decompositions from a JPEG 2000 codestream's main
+ * header (SIZ and COD marker segments, ITU-T T.800 A.5.1 and A.6.1), in a bare codestream or a
+ * JP2 file. Throws when they are not there.
+ */
+export function readJ2kMainHeader(stream: Uint8Array): { width: number; height: number; decompositions: number } {
+  let start = -1;
+  // The codestream starts with SOC (FF 4F) then SIZ (FF 51); a JP2 file holds it in a 'jp2c' box.
+  for (let i = 0; i + 4 <= Math.min(stream.length, 1 << 16); i++) {
+    if (stream[i] === 0xff && stream[i + 1] === 0x4f && stream[i + 2] === 0xff && stream[i + 3] === 0x51) {
+      start = i;
+      break;
+    }
+  }
+  if (start < 0) throw new Error('JPEG 2000: no codestream (SOC + SIZ markers) at the start of the data');
+  const view = new DataView(stream.buffer, stream.byteOffset, stream.byteLength);
+  let offset = start + 2;
+  let size: { width: number; height: number } | null = null;
+  while (offset + 4 <= stream.length) {
+    const marker = view.getUint16(offset);
+    const length = view.getUint16(offset + 2);
+    if (marker === 0xff51 && offset + 20 <= stream.length) {
+      // Lsiz, Rsiz, Xsiz, Ysiz, XOsiz, YOsiz: the image area is [XOsiz, Xsiz) x [YOsiz, Ysiz).
+      size = { width: view.getUint32(offset + 6) - view.getUint32(offset + 14), height: view.getUint32(offset + 10) - view.getUint32(offset + 18) };
+    } else if (marker === 0xff52 && offset + 10 <= stream.length) {
+      // Lcod, Scod, SGcod (progression order, layers, MCT), then SPcod's number of decomposition levels.
+      if (!size) break;
+      return { ...size, decompositions: stream[offset + 9]! };
+    } else if (marker === 0xff90 || marker === 0xff93) {
+      break; // a tile part (SOT) or data (SOD) before COD: not a valid main header
+    }
+    offset += 2 + length;
+  }
+  throw new Error('JPEG 2000: the main header has no SIZ and COD marker segments');
 }
 
 async function decodeJpegLs(encoded: Uint8Array): Promise<CodecFrame> {

@@ -6,14 +6,20 @@
 
 import { PixelDecodeError, UnsupportedTransferSyntaxError } from '../../domain/errors.js';
 import type { DicomFile } from '../part10.js';
-import { decodeCompressedFrame, type CodecFrame } from './codecs.js';
+import { decodeCompressedFrame, type CodecFrame, type MinimumSize } from './codecs.js';
 import { readPixelModule, type PixelModule } from './pixel-module.js';
 import { breastOnRight, fillPadding, flipHorizontally, toLuminance, toModalityValues, type SampleWords, type ValueRange } from './postprocess.js';
 import { DECODABLE_TRANSFER_SYNTAXES, isNativeTransferSyntax } from './transfer-syntaxes.js';
 
 export interface DecodedImage {
+  /** The decoded size: the stored size, or smaller when a reduced resolution was decoded (resolutionLevel). */
   width: number;
   height: number;
+  /** The stored image's size (Columns, Rows): positions for others (heat maps, SR regions) are given in its pixels. */
+  sourceWidth: number;
+  sourceHeight: number;
+  /** 0: every stored pixel; n > 0: the JPEG 2000 resolution level decoded, about 2^n times smaller per side. */
+  resolutionLevel: number;
   /** Row-major grey values, MONOCHROME2 sense (higher = brighter), after the modality LUT (rescale slope/intercept); padding pixels set to the background value. */
   pixels: Float32Array;
   /** Range of the non-padding pixels. */
@@ -22,7 +28,7 @@ export interface DecodedImage {
   bitsStored: number;
   /** As stored in the file. */
   photometricInterpretation: string;
-  /** [row, column] spacing in mm from PixelSpacing, else ImagerPixelSpacing, else null. */
+  /** [row, column] spacing in mm from PixelSpacing, else ImagerPixelSpacing, else null; of the decoded pixels (larger than the header's at a reduced resolution). */
   pixelSpacingMm: [number, number] | null;
   /** True when the image was mirrored to put the breast on the left. */
   flippedHorizontally: boolean;
@@ -35,6 +41,12 @@ export interface DecodedImage {
 export interface DecodeOptions {
   /** Which frame of a multi-frame image (default 0). */
   frame?: number;
+  /**
+   * How many pixels the caller needs of an image of this stored size and spacing (the model's
+   * pre-processing: fitImage). A codec that can (JPEG 2000) then decodes the coarsest
+   * resolution that still has at least that many per side instead of every stored pixel.
+   */
+  minimumSize?: (stored: { width: number; height: number; pixelSpacingMm: [number, number] | null }) => MinimumSize;
 }
 
 /**
@@ -50,8 +62,10 @@ export async function decodeImage(file: DicomFile, options: DecodeOptions = {}):
 
   const started = performance.now();
   const native = isNativeTransferSyntax(transferSyntaxUid);
-  const frame = native ? nativeFrame(encoded, pixelModule, source) : await codecFrame(transferSyntaxUid, encoded, pixelModule, source);
+  const minimumSize = options.minimumSize?.({ width: pixelModule.columns, height: pixelModule.rows, pixelSpacingMm: pixelModule.pixelSpacingMm });
+  const frame = native ? nativeFrame(encoded, pixelModule, source) : await codecFrame(transferSyntaxUid, encoded, pixelModule, source, minimumSize);
   const { width, height } = frame;
+  const spacing = pixelModule.pixelSpacingMm;
   const pixels = new Float32Array(width * height);
   const { paddingPixels, minValue, maxValue } = toGrey(frame, pixelModule, native, pixels);
   if (paddingPixels > 0) fillPadding(pixels, minValue);
@@ -64,9 +78,13 @@ export async function decodeImage(file: DicomFile, options: DecodeOptions = {}):
     pixels,
     minValue,
     maxValue,
+    sourceWidth: pixelModule.columns,
+    sourceHeight: pixelModule.rows,
+    resolutionLevel: frame.resolutionLevel ?? 0,
     bitsStored: pixelModule.bitsStored,
     photometricInterpretation: pixelModule.photometricInterpretation,
-    pixelSpacingMm: pixelModule.pixelSpacingMm,
+    // At a reduced resolution each pixel covers source / decoded stored pixels per axis.
+    pixelSpacingMm: spacing && [(spacing[0] * pixelModule.rows) / height, (spacing[1] * pixelModule.columns) / width],
     flippedHorizontally,
     paddingPixels,
     transferSyntaxUid,
@@ -111,7 +129,7 @@ function nativeFrame(bytes: Uint8Array, pixelModule: PixelModule, source: string
   return { width: columns, height: rows, components: samplesPerPixel, samples, planar: pixelModule.planar, convertedToRgb: false };
 }
 
-async function codecFrame(transferSyntaxUid: string, encoded: Uint8Array, pixelModule: PixelModule, source: string): Promise<CodecFrame> {
+async function codecFrame(transferSyntaxUid: string, encoded: Uint8Array, pixelModule: PixelModule, source: string, minimumSize?: MinimumSize): Promise<CodecFrame> {
   const { rows, columns, samplesPerPixel } = pixelModule;
   let frame: CodecFrame;
   try {
@@ -123,19 +141,21 @@ async function codecFrame(transferSyntaxUid: string, encoded: Uint8Array, pixelM
       bitsStored: pixelModule.bitsStored,
       signed: pixelModule.signed,
       photometricInterpretation: pixelModule.photometricInterpretation,
-    });
+    }, minimumSize);
   } catch (error) {
     throw new PixelDecodeError(source, `cannot decode the ${encoded.length}-byte ${transferSyntaxUid} stream: ${(error as Error).message}`, { cause: error });
   }
-  if (frame.width !== columns || frame.height !== rows || frame.components !== samplesPerPixel) {
+  // A reduced resolution level n holds ceil(size / 2^n) pixels per side.
+  const scale = 2 ** (frame.resolutionLevel ?? 0);
+  if (frame.width !== Math.ceil(columns / scale) || frame.height !== Math.ceil(rows / scale) || frame.components !== samplesPerPixel) {
     throw new PixelDecodeError(
       source,
       `the compressed stream holds a ${frame.width}x${frame.height} image with ${frame.components} component(s); ` +
         `the header says Columns ${columns}, Rows ${rows}, SamplesPerPixel ${samplesPerPixel}`,
     );
   }
-  if (frame.samples.length < rows * columns * samplesPerPixel) {
-    throw new PixelDecodeError(source, `the codec returned ${frame.samples.length} samples for ${rows}x${columns}x${samplesPerPixel}`);
+  if (frame.samples.length < frame.height * frame.width * samplesPerPixel) {
+    throw new PixelDecodeError(source, `the codec returned ${frame.samples.length} samples for ${frame.height}x${frame.width}x${samplesPerPixel}`);
   }
   return frame;
 }

@@ -67,8 +67,10 @@ const DEFAULT_OPACITY = 0.6;
 /** The overlay picture of `image` (as decoded) with `map` (see the header). */
 export function renderHeatMapOverlay(image: GreyImage, map: HeatMap, options: HeatMapOverlayOptions): RgbRaster {
   const range = checkGreyImage(image);
-  if (map.imageColumns !== image.width || map.imageRows !== image.height) {
-    throw new ValidationError('heatMap', `spans a ${map.imageColumns} x ${map.imageRows} image; this image is ${image.width} x ${image.height}`);
+  // A map spans the stored image; these pixels may be a reduced resolution of it.
+  const [columns, rows] = [image.sourceWidth ?? image.width, image.sourceHeight ?? image.height];
+  if (map.imageColumns !== columns || map.imageRows !== rows) {
+    throw new ValidationError('heatMap', `spans a ${map.imageColumns} x ${map.imageRows} image; this image is ${columns} x ${rows}`);
   }
   if (map.values.length !== map.rows * map.columns) throw new ValidationError('heatMap', `a ${map.rows} x ${map.columns} grid needs ${map.rows * map.columns} values`);
   const { floor } = options;

@@ -49,6 +49,12 @@ export interface GreyImage {
   windowWidth?: number;
   /** True when the decoder mirrored the image to put the breast on the left. */
   flippedHorizontally?: boolean;
+  /**
+   * The stored image's size when these pixels are a reduced resolution of it (a JPEG 2000
+   * resolution level): positions given to others (heat maps, regions) are in its pixels.
+   */
+  sourceWidth?: number;
+  sourceHeight?: number;
 }
 
 /** One image ready for a model: channel-major values (one item of an NCHW batch). */

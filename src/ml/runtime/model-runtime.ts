@@ -25,7 +25,7 @@ import type { HeatMap } from '../../domain/heatmap.js';
 import { applyCalibration, sigmoid } from '../calibration.js';
 import { imageGridSize, modelGridToImage, unflipGrid, type GridSize, type InputPlacement } from '../heatmap/heat-map-geometry.js';
 import { contentMirrored } from '../ood/input-histogram.js';
-import { checkGreyImage, preprocessImage, toBatch, type GreyImage } from '../preprocess/preprocess.js';
+import { checkGreyImage, fitImage, preprocessImage, toBatch, type GreyImage } from '../preprocess/preprocess.js';
 import type { OodResult } from '../ood/reference.js';
 import type { ModelPackage } from '../registry/model-package.js';
 import { ModelSession } from './model-session.js';
@@ -82,6 +82,12 @@ export interface ModelRuntime {
    * was exported before heat maps); null when it gives them.
    */
   readonly heatMapProblem: string | null;
+  /**
+   * The pixels the members' pre-processing takes from an image of this stored size and spacing
+   * (the largest fitImage over them): a decoder may stop at a coarser resolution that keeps at
+   * least this many per side, since pre-processing would shrink the rest away.
+   */
+  minimumSize(stored: Pick<GreyImage, 'width' | 'height' | 'pixelSpacingMm'>): { width: number; height: number };
   /** Releases the sessions (each is closed when no other runtime shares it). Idempotent. */
   dispose(): Promise<void>;
 }
@@ -161,6 +167,11 @@ class OnnxModelRuntime implements ModelRuntime {
 
   async scoreWithHeatMaps(images: readonly GreyImage[]): Promise<HeatMapScore[]> {
     return this.run(images, { ood: true, heatMaps: this.heatMapProblem === null });
+  }
+
+  minimumSize(stored: Pick<GreyImage, 'width' | 'height' | 'pixelSpacingMm'>): { width: number; height: number } {
+    const sizes = this.sessions.map(({ pkg }) => fitImage(stored, pkg.manifest.preprocessing));
+    return { width: Math.max(...sizes.map((s) => s.width)), height: Math.max(...sizes.map((s) => s.height)) };
   }
 
   async dispose(): Promise<void> {
@@ -268,7 +279,7 @@ function imageHeatMap(image: GreyImage, maps: readonly MemberHeatMap[]): HeatMap
   const sum = new Float64Array(values.length);
   for (const map of maps) modelGridToImage(map.values, map.grid, map.placement, target).forEach((p, cell) => (sum[cell]! += p / maps.length));
   sum.forEach((p, cell) => (values[cell] = Math.min(1, Math.max(0, p))));
-  return { rows: target.rows, columns: target.columns, imageRows: image.height, imageColumns: image.width, values };
+  return { rows: target.rows, columns: target.columns, imageRows: image.sourceHeight ?? image.height, imageColumns: image.sourceWidth ?? image.width, values };
 }
 
 /** Runs `fn`, prefixing an input error with the position of the image it is about. */
