@@ -4,9 +4,8 @@
 // on the images for viewers that do not render an SR's coordinates.
 //
 //   validate (build once, UIDs not yet reserved) -> reserve the report's UIDs, and the
-//   presentation state's (idempotent by key) -> build the report with the reserved UIDs ->
-//   STOW-RS into the study -> check the PACS kept it (QIDO) -> the same for the presentation
-//   state -> mark stored
+//   presentation state's (idempotent by key) -> build both with the reserved UIDs -> one STOW-RS
+//   of both into the study -> one QIDO-RS that the PACS kept both -> mark stored
 //
 // The check is there because a PACS may answer a STOW with success and keep nothing: Orthanc
 // does exactly that when its ReceivedInstanceFilter (a site's Lua policy) filters the instance
@@ -51,6 +50,8 @@ export interface WriteReportResult {
 
 const REFERENCED_SOP_SEQUENCE = '00081199';
 const RETRIEVE_URL = '00081190';
+const SOP_INSTANCE_UID = '00080018';
+const REFERENCED_SOP_INSTANCE_UID = '00081155';
 
 export async function writeStudyReport(
   deps: { pacs: DicomwebClient; store: Store; logger: Logger },
@@ -77,7 +78,6 @@ export async function writeStudyReport(
     { ...request.report, uids: { seriesInstanceUid: reservation.srSeriesUid, sopInstanceUid: reservation.srSopInstanceUid } },
     reservation.template,
   );
-  const response = await storeAndCheck(deps.pacs, built.bytes, built.studyInstanceUid, built.sopInstanceUid, 'report');
   // The presentation state's UIDs come from the reservation too (a reservation made when none was
   // asked for has none: a retry does not add one the first attempt did not mean to write).
   const gspsUids = reservation.gspsSopInstanceUid && reservation.gspsSeriesUid ? { sopInstanceUid: reservation.gspsSopInstanceUid, seriesInstanceUid: reservation.gspsSeriesUid } : null;
@@ -87,7 +87,11 @@ export async function writeStudyReport(
         { uids: gspsUids, createdAt: reservation.createdAt },
       )
     : null;
-  if (presentationState) await storeAndCheck(deps.pacs, presentationState.bytes, presentationState.studyInstanceUid, presentationState.sopInstanceUid, 'presentation state');
+  // One STOW and one QIDO for both: the PACS round trips are most of this stage.
+  const response = await storeAndCheck(deps.pacs, built.studyInstanceUid, [
+    { bytes: built.bytes, sopInstanceUid: built.sopInstanceUid, what: 'report' },
+    ...(presentationState ? [{ bytes: presentationState.bytes, sopInstanceUid: presentationState.sopInstanceUid, what: 'presentation state' }] : []),
+  ]);
   const stored = await deps.store.reports.markStored(built.sopInstanceUid, storedAtOf(response, built));
   log.info(
     {
@@ -110,21 +114,39 @@ export async function writeStudyReport(
   };
 }
 
-/** STOW-RS of one instance into its study, then a QIDO-RS check that the PACS kept it; returns the STOW response. */
-async function storeAndCheck(pacs: DicomwebClient, bytes: Uint8Array, studyUid: string, sopInstanceUid: string, what: string): Promise<DicomJson> {
-  const response = await pacs.store([bytes], studyUid);
-  const kept = await pacs.search(`studies/${studyUid}/instances`, { SOPInstanceUID: sopInstanceUid });
-  if (kept.length === 0) {
+/**
+ * STOW-RS of the instances into their study in one request, then a QIDO-RS check that the PACS
+ * kept each: one query listing their UIDs (comma-separated, PS3.18 8.3.4.1; Orthanc 1.10
+ * matches these, not backslash lists), and one per instance that list did not return, for a
+ * PACS that does not match lists. Returns the STOW response.
+ */
+async function storeAndCheck(pacs: DicomwebClient, studyUid: string, instances: ReadonlyArray<{ bytes: Uint8Array; sopInstanceUid: string; what: string }>): Promise<DicomJson> {
+  const response = await pacs.store(
+    instances.map((i) => i.bytes),
+    studyUid,
+  );
+  const keptUids = async (uids: readonly string[]) =>
+    new Set((await pacs.search(`studies/${studyUid}/instances`, { SOPInstanceUID: uids.join(',') })).map((item) => item[SOP_INSTANCE_UID]?.Value?.[0]));
+  const kept = await keptUids(instances.map((i) => i.sopInstanceUid));
+  const lost: string[] = [];
+  for (const instance of instances) {
+    if (kept.has(instance.sopInstanceUid)) continue;
+    if (instances.length > 1 && (await keptUids([instance.sopInstanceUid])).has(instance.sopInstanceUid)) continue;
+    lost.push(instance.what);
+  }
+  if (lost.length > 0) {
     // Retryable: a PACS that indexes a little after answering shows it on the next attempt (the
     // same UIDs are re-sent); one whose rules discard it keeps failing until attempts run out.
-    throw new MammocadError('PACS_DISCARDED_REPORT', `STOW: the PACS answered success but did not keep the ${what} (filtered out by its rules?)`, { retryable: true });
+    throw new MammocadError('PACS_DISCARDED_REPORT', `STOW: the PACS answered success but did not keep the ${lost.join(' and ')} (filtered out by its rules?)`, { retryable: true });
   }
   return response;
 }
 
 /** Where the PACS says the report can be retrieved (its Retrieve URL, without credentials), or the instance's DICOMweb path. */
 function storedAtOf(response: DicomJson, built: BuiltReport): string {
-  const item = (response[REFERENCED_SOP_SEQUENCE]?.Value ?? [])[0] as DicomJson | undefined;
+  const items = (response[REFERENCED_SOP_SEQUENCE]?.Value ?? []) as DicomJson[];
+  // The report's item (the response lists the presentation state too, when one was sent).
+  const item = items.find((i) => i[REFERENCED_SOP_INSTANCE_UID]?.Value?.[0] === built.sopInstanceUid) ?? items[0];
   const url = item?.[RETRIEVE_URL]?.Value?.[0] ?? response[RETRIEVE_URL]?.Value?.[0];
   if (typeof url === 'string') {
     try {

@@ -82,6 +82,19 @@ describe.skipIf(!LocalOrthanc.available())('heat maps and marked regions through
     await orthanc?.stop();
   });
 
+  /** The same client, noting each STOW and QIDO it sends (the report stage's round trips are counted). */
+  class NotingClient extends DicomwebClient {
+    readonly calls: string[] = [];
+    override async store(instances: Uint8Array[], studyUid?: string) {
+      this.calls.push(`STOW ${instances.length}`);
+      return super.store(instances, studyUid);
+    }
+    override async search(level: string, query: Parameters<DicomwebClient['search']>[1] = {}) {
+      this.calls.push(`QIDO ${level}`);
+      return super.search(level, query);
+    }
+  }
+
   /** Stores a two-image study (the disc on the left CC), scores it with report.presentationState as given, and returns the job's result. */
   async function scoreStudyWithDisc(presentationState: boolean) {
     const ids = newStudyIds();
@@ -89,11 +102,15 @@ describe.skipIf(!LocalOrthanc.available())('heat maps and marked regions through
     const right = mammogram(ids, { laterality: 'R', view: 'MLO', size: 256 });
     await pacs.store([left.bytes, right.bytes]);
     expect((await discovery.announce(ids.studyUid, 'manual')).outcome).toBe('new');
-    const job = new ScoreStudyJob({ pacs, store: api.store, logger, selection: DEFAULT_SELECTION_POLICY, reportTemplate: 'TID1500', researchMode: true, presentationState, device });
+    const noting = new NotingClient({ url: orthanc.dicomwebUrl, username: orthanc.username, password: orthanc.password, timeoutMs: 30_000, backoffMs: 10 });
+    const job = new ScoreStudyJob({ pacs: noting, store: api.store, logger, selection: DEFAULT_SELECTION_POLICY, reportTemplate: 'TID1500', researchMode: true, presentationState, device });
     jobs.push(job);
     const worker = new JobWorker({ store: api.store, logger, handlers: { [SCORE_STUDY_JOB]: job.handle }, backoffMs: 1 });
     const done = await worker.runOnce();
     expect(done).toMatchObject({ kind: SCORE_STUDY_JOB, status: 'succeeded' });
+    // The report stage: one STOW (the SR, with the presentation state when there is one), then one QIDO that both were kept.
+    const stow = noting.calls.findIndex((call) => call.startsWith('STOW'));
+    expect(noting.calls.slice(stow)).toEqual([`STOW ${presentationState ? 2 : 1}`, `QIDO studies/${ids.studyUid}/instances`]);
     return { ids, left, right, result: done!.result as { reportSopInstanceUid: string; presentationStateSopInstanceUid: string | null } };
   }
 
