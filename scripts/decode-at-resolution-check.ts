@@ -2,7 +2,7 @@
 // resolution instead of in full (docs/benchmarks.md, "Decoding at the model's resolution"): six
 // synthetic 3328 x 2560 phantoms at 0.065 mm, each encoded by gdcmconv reversibly and 10:1
 // irreversibly, decoded both ways. K is the margin: how many times the model's pixels per side
-// the reduced decode keeps (the service uses DECODE_RESOLUTION_MARGIN = 2).
+// the reduced decode keeps (worker.decodeResolutionMargin; the service's default is 2).
 //
 //   K=1 npx tsx scripts/decode-at-resolution-check.ts      (needs gdcmconv; ~1.5 min)
 

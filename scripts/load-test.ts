@@ -12,7 +12,13 @@
 //
 //   npx tsx scripts/load-test.ts
 //   STUDIES=50 WORKERS=3 MODEL=resnet50|yaroslavnet TIME_LIMIT_S=600 KILL=busy|idle STALE_AFTER_S=30 \
-//     npx tsx scripts/load-test.ts
+//     IMAGES=small|detector-j2k npx tsx scripts/load-test.ts
+//
+// IMAGES=detector-j2k stores four views per study at a detector's size instead (3328 x 2560 at
+// 0.065 mm synthetic phantoms, JPEG 2000 10:1 by gdcmconv, ~1 MB each; made once, each study a
+// copy under its own UIDs): where decoding weighs (issue 20). The service's own settings pass
+// through the environment, e.g. MAMMOCAD_DECODE_AT_MODEL_RESOLUTION=false for a run without
+// the reduced JPEG 2000 decode.
 //
 // PostgreSQL: MAMMOCAD_TEST_PG_URL (admin URL, must point at 127.0.0.1/localhost), or, when unset
 // and running as root, `bash scripts/start-postgres.sh`. A job whose worker is killed mid-job stays
@@ -28,7 +34,7 @@
 // (claim, model look-up, outcome write) shows as job wall time minus stage time.
 
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
-import { createWriteStream, mkdtempSync, rmSync, readFileSync } from 'node:fs';
+import { createWriteStream, mkdtempSync, rmSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, hostname, loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
 import { randomBytes, randomUUID } from 'node:crypto';
@@ -39,6 +45,7 @@ import { writeRandomModel } from './lib/random-model.js';
 import { adminQuery, postgresAdminUrl } from './lib/postgres-admin.js';
 import { intEnv } from './lib/env.js';
 import { mammogram, doseReport, newStudyIds } from '../test/support/dicom-factory.js';
+import { buildSyntheticStudy } from '../src/dicom/convert/synthetic-mammogram.js';
 import { DicomwebClient } from '../src/dicom/dicomweb-client.js';
 import { openStore, type Store } from '../src/store/index.js';
 import { readPart10 } from '../src/dicom/part10.js';
@@ -54,8 +61,15 @@ const TIME_LIMIT_S = intEnv('TIME_LIMIT_S', 600);
 const KILL_MODE = (process.env.KILL ?? 'busy') === 'idle' ? 'idle' : 'busy';
 const MODEL = modelEnv();
 const STALE_AFTER_S = intEnv('STALE_AFTER_S', 30);
+const IMAGES = imagesEnv();
 const HOST = '127.0.0.1';
 const STAGES = ['select', 'fetchDecode', 'infer', 'report'] as const;
+
+function imagesEnv(): 'small' | 'detector-j2k' {
+  const raw = process.env.IMAGES || 'small';
+  if (raw !== 'small' && raw !== 'detector-j2k') throw new Error(`IMAGES must be small or detector-j2k; got ${raw}`);
+  return raw;
+}
 
 function modelEnv(): 'resnet50' | 'yaroslavnet' {
   const raw = process.env.MODEL || 'resnet50';
@@ -144,6 +158,45 @@ async function waitReady(port: number, proc: Proc, timeoutMs: number): Promise<v
 // database
 
 // ---------------------------------------------------------------------------------------------
+// studies
+
+/** IMAGES=detector-j2k: the four views of one synthetic woman at a detector's size, JPEG 2000 10:1 by gdcmconv. */
+function detectorViews(dir: string): Uint8Array[] {
+  return buildSyntheticStudy('load-test detector', { rows: 3328, columns: 2560, pixelSpacingMm: 0.065 }).map((view, i) => {
+    const raw = path.join(dir, `view-${i}.dcm`);
+    const j2k = path.join(dir, `view-${i}-j2k.dcm`);
+    writeFileSync(raw, view.bytes);
+    execFileSync('gdcmconv', ['--j2k', '--lossy', '-r', '10', raw, j2k]);
+    return new Uint8Array(readFileSync(j2k));
+  });
+}
+
+/**
+ * A copy of the views as study `n`: their Study, Series and SOP Instance UIDs (file meta included)
+ * replaced byte for byte by UIDs of the same length that end in `n`. The phantom's UIDs come from
+ * the 2.25 root: their last component is long, so the change keeps them valid.
+ */
+function studyCopy(views: readonly Uint8Array[], n: number): { uid: string; instances: Uint8Array[] } {
+  const suffix = String(n).padStart(8, '0');
+  const renamed = new Map<string, string>();
+  const rename = (uid: string) => {
+    if (uid.length - uid.lastIndexOf('.') - 1 <= suffix.length) throw new Error(`UID ${uid}: its last component is too short to number copies`);
+    if (!renamed.has(uid)) renamed.set(uid, uid.slice(0, uid.length - suffix.length) + suffix);
+    return renamed.get(uid)!;
+  };
+  const instances = views.map((bytes, i) => {
+    const ds = readPart10(bytes, `view ${i}`).dataset;
+    const copy = Buffer.from(bytes);
+    for (const key of ['StudyInstanceUID', 'SeriesInstanceUID', 'SOPInstanceUID'] as const) {
+      const uid = String(ds[key]);
+      const replacement = rename(uid);
+      for (let at = copy.indexOf(uid); at >= 0; at = copy.indexOf(uid, at + uid.length)) copy.write(replacement, at, 'latin1');
+    }
+    return new Uint8Array(copy);
+  });
+  return { uid: rename(String(readPart10(views[0]!, 'view 0').dataset.StudyInstanceUID)), instances };
+}
+
 // model
 
 const writeModel = (dir: string, version: string) => writeRandomModel(dir, version, 'for load tests only', MODEL);
@@ -196,7 +249,7 @@ const fmt = (n: number) => (Number.isFinite(n) ? n.toFixed(0) : '-');
 
 async function main(): Promise<number> {
   workDir = mkdtempSync(path.join(tmpdir(), 'mammocad-load-'));
-  say(`STUDIES=${STUDIES} WORKERS=${WORKERS} MODEL=${MODEL} TIME_LIMIT_S=${TIME_LIMIT_S} KILL=${KILL_MODE} STALE_AFTER_S=${STALE_AFTER_S}; logs in ${workDir}`);
+  say(`STUDIES=${STUDIES} IMAGES=${IMAGES} WORKERS=${WORKERS} MODEL=${MODEL} TIME_LIMIT_S=${TIME_LIMIT_S} KILL=${KILL_MODE} STALE_AFTER_S=${STALE_AFTER_S}; logs in ${workDir}`);
   const idleCheck = cpuTimes();
   await sleep(2000);
   say(`machine before the run: ${cpus().length} CPU(s), ${busyCores(idleCheck, cpuTimes())} core(s) busy over 2 s, load average ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);
@@ -277,7 +330,9 @@ async function main(): Promise<number> {
 
     // 5. load
     const pacs = new DicomwebClient({ url: orthanc.dicomwebUrl, username: orthanc.username, password: orthanc.password, timeoutMs: 120_000 });
-    const studies = Array.from({ length: STUDIES }, () => {
+    const views = IMAGES === 'detector-j2k' ? detectorViews(workDir) : null;
+    const studies = Array.from({ length: STUDIES }, (_, n) => {
+      if (views) return studyCopy(views, n + 1);
       const ids = newStudyIds();
       return {
         uid: ids.studyUid,

@@ -31,7 +31,7 @@ async function scoreCommand(command: Command, files: string[], opts: { json?: bo
       await mkdir(opts.heatmap, { recursive: true });
       heatMaps = heatMapPictureWriter(opts.heatmap, runtime.members.reduce((sum, m) => sum + m.threshold, 0) / runtime.members.length);
     }
-    return scoreFiles(files, runtime, config.selection, { checks: config.imageChecks, intendedUse: pkg.manifest.intendedUse ?? null }, { heatMaps, decodeAtModelResolution: config.worker.decodeAtModelResolution });
+    return scoreFiles(files, runtime, config.selection, { checks: config.imageChecks, intendedUse: pkg.manifest.intendedUse ?? null }, { heatMaps, decodeAtModelResolution: config.worker.decodeAtModelResolution, decodeResolutionMargin: config.worker.decodeResolutionMargin });
   });
   for (const image of result.images) {
     const flags = image.flags.map((flag) => ` [${flag}]`).join('');

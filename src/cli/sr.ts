@@ -72,7 +72,7 @@ async function srCommand(command: Command, files: string[], opts: SrOptions): Pr
     scoreSet = await withActiveModel(command, async (runtime, pkg) => {
       const decision = decideReport({ metrics: pkg.metrics as JsonValue, manifest: pkg.manifestJson }, config.report.researchMode);
       if (!decision.write) throw new MammocadError('REPORT_WITHHELD', `model ${pkg.version}: ${decision.withheldReason!}`);
-      const result = await scoreFiles(files, runtime, config.selection, { checks: config.imageChecks, intendedUse: pkg.manifest.intendedUse ?? null }, { decodeAtModelResolution: config.worker.decodeAtModelResolution });
+      const result = await scoreFiles(files, runtime, config.selection, { checks: config.imageChecks, intendedUse: pkg.manifest.intendedUse ?? null }, { decodeAtModelResolution: config.worker.decodeAtModelResolution, decodeResolutionMargin: config.worker.decodeResolutionMargin });
       const flagged = result.images.filter((i) => i.status === 'scored' && i.flags.length > 0 && i.sopInstanceUid);
       const skipped = result.images.filter((i) => i.status === 'skipped' && i.sopInstanceUid && i.reason);
       policy = {

@@ -91,6 +91,14 @@ export const configSchema = z.strictObject({
      * probabilities agree within the tolerance docs/benchmarks.md states). Default true.
      */
     decodeAtModelResolution: z.boolean(),
+    /**
+     * How many times the model's input pixels per side such a decode keeps (1: the coarsest level
+     * that still has them, fastest; 2, the default: closer to a full decode). docs/benchmarks.md.
+     */
+    decodeResolutionMargin: z.preprocess(
+      (v) => (typeof v === 'string' && /^\d+(\.\d+)?$/.test(v.trim()) ? Number(v.trim()) : v),
+      z.number({ error: 'must be a number from 1 to 8' }).min(1, { error: 'must be a number from 1 to 8' }).max(8, { error: 'must be a number from 1 to 8' }),
+    ),
   }),
   server: z.strictObject({
     host: nonEmpty,
@@ -183,6 +191,9 @@ export const configSchema = z.strictObject({
 
 export type Config = z.infer<typeof configSchema>;
 
+/** worker.decodeResolutionMargin's default: twice the model's pixels per side (docs/benchmarks.md, "Decoding at the model's resolution"). */
+export const DEFAULT_DECODE_RESOLUTION_MARGIN = 2;
+
 /** The image checks' defaults (load-config.ts fills them in; docs/image-checks.md says why each). */
 export const IMAGE_CHECK_DEFAULTS: Config['imageChecks'] = {
   plausibility: {
@@ -219,6 +230,7 @@ export const ENVIRONMENT_KEYS: ReadonlyArray<{ env: string; key: string; boolean
   { env: 'MAMMOCAD_WORKER_STALE_AFTER_S', key: 'worker.staleAfterSeconds' },
   { env: 'MAMMOCAD_INFERENCE_THREADS', key: 'worker.inferenceThreads' },
   { env: 'MAMMOCAD_DECODE_AT_MODEL_RESOLUTION', key: 'worker.decodeAtModelResolution', boolean: true },
+  { env: 'MAMMOCAD_DECODE_RESOLUTION_MARGIN', key: 'worker.decodeResolutionMargin' },
   { env: 'MAMMOCAD_HOST', key: 'server.host' },
   { env: 'MAMMOCAD_PORT', key: 'server.port' },
   { env: 'PORT', key: 'server.port' },

@@ -9,6 +9,7 @@
 // scored.
 
 import type { Logger } from 'pino';
+import { DEFAULT_DECODE_RESOLUTION_MARGIN } from '../config/config.schema.js';
 import { MammocadError, NoEligibleViewsError, type ImageRecord } from '../domain/index.js';
 import type { DicomwebClient } from '../dicom/dicomweb-client.js';
 import { readPart10, type NaturalizedDataset } from '../dicom/part10.js';
@@ -111,20 +112,18 @@ export async function fetchStudyImages(
 }
 
 /**
- * How many times the model's pixels per side a reduced decode keeps. At 1 (the coarsest level
- * that still has them) the default model's probabilities of 3328 x 2560 phantoms moved by up to
- * 0.03 from a full decode, always upwards; at 2, by up to 0.02 (its 'minmax' intensity scaling
- * reads the extreme pixels, which the wavelet's averaging lowers; docs/benchmarks.md).
+ * What the decoder is told of the model's needs: its pre-processing's pixels times `margin`
+ * (worker.decodeResolutionMargin), unless turned off. At margin 1 (the coarsest level that still
+ * has them) the shipped model's probabilities of 3328 x 2560 phantoms moved by up to 0.03 from a
+ * full decode, always upwards; at 2 (the default), by up to 0.02: its 'minmax' intensity scaling
+ * reads the extreme pixels, which the wavelet's averaging lowers (docs/benchmarks.md).
  */
-export const DECODE_RESOLUTION_MARGIN = 2;
-
-/** What the decoder is told of the model's needs: its pre-processing's pixels (times the margin), unless turned off. */
-export function decodeOptions(runtime: Pick<ModelRuntime, 'minimumSize'>, atModelResolution = true): Pick<DecodeOptions, 'minimumSize'> {
+export function decodeOptions(runtime: Pick<ModelRuntime, 'minimumSize'>, atModelResolution = true, margin = DEFAULT_DECODE_RESOLUTION_MARGIN): Pick<DecodeOptions, 'minimumSize'> {
   if (!atModelResolution) return {};
   return {
     minimumSize: (stored) => {
       const { width, height } = runtime.minimumSize(stored);
-      return { width: width * DECODE_RESOLUTION_MARGIN, height: height * DECODE_RESOLUTION_MARGIN };
+      return { width: Math.ceil(width * margin), height: Math.ceil(height * margin) };
     },
   };
 }

@@ -45,6 +45,8 @@ export interface ScoreFilesOptions {
   heatMaps?: HeatMapSink;
   /** worker.decodeAtModelResolution, as the service decodes (default true): JPEG 2000 at the coarsest resolution the model needs. */
   decodeAtModelResolution?: boolean;
+  /** worker.decodeResolutionMargin (default 2). */
+  decodeResolutionMargin?: number;
 }
 
 export interface FilesScore {
@@ -64,7 +66,7 @@ export async function scoreFiles(
   runtime: ModelRuntime,
   policy: SelectionPolicy,
   checks: ImageCheckOptions = DEFAULT_IMAGE_CHECK_OPTIONS,
-  { heatMaps, decodeAtModelResolution }: ScoreFilesOptions = {},
+  { heatMaps, decodeAtModelResolution, decodeResolutionMargin }: ScoreFilesOptions = {},
 ): Promise<FilesScore> {
   // Refused before any file is read: maps asked for and none to give is a setup problem, not an image's.
   if (heatMaps && runtime.heatMapProblem !== null) throw new MammocadError('HEAT_MAPS_UNAVAILABLE', runtime.heatMapProblem);
@@ -91,7 +93,7 @@ export async function scoreFiles(
         Object.assign(entry, { status: 'skipped', reason: header.skip });
         continue;
       }
-      const decoded = await decodeImage(dicom, decodeOptions(runtime, decodeAtModelResolution));
+      const decoded = await decodeImage(dicom, decodeOptions(runtime, decodeAtModelResolution, decodeResolutionMargin));
       const pixels = checkPixels(decoded, dicom.dataset, options);
       if (pixels.skip) {
         Object.assign(entry, { status: 'skipped', reason: pixels.skip });

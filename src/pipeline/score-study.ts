@@ -51,6 +51,8 @@ export interface ScoreStudyDeps {
    * wavelet resolution that still has the pixels the model takes (docs/benchmarks.md).
    */
   decodeAtModelResolution?: boolean;
+  /** worker.decodeResolutionMargin: how many times the model's pixels per side such a decode keeps (default 2). */
+  decodeResolutionMargin?: number;
   /**
    * report.researchMode: whether a model without validation evidence (or a research-use-only
    * package) writes reports, marked RESEARCH USE ONLY (true), or none (false). report-policy.ts.
@@ -109,7 +111,7 @@ export async function scoreStudy(deps: ScoreStudyDeps, studyUid: string): Promis
   await deps.onStage?.('fetch-decode');
   // The checks need the model's intended use: its manifest's declaration (none for an ensemble).
   const intendedUse = model.runtime.members.length === 1 ? intendedUseOf(model.record.manifest) : null;
-  const { fetched, failed, skipped } = await fetchStudyImages({ pacs, store, logger: deps.logger }, studyUid, images, { checks: deps.imageChecks ?? IMAGE_CHECK_DEFAULTS, intendedUse, headers }, decodeOptions(model.runtime, deps.decodeAtModelResolution));
+  const { fetched, failed, skipped } = await fetchStudyImages({ pacs, store, logger: deps.logger }, studyUid, images, { checks: deps.imageChecks ?? IMAGE_CHECK_DEFAULTS, intendedUse, headers }, decodeOptions(model.runtime, deps.decodeAtModelResolution, deps.decodeResolutionMargin));
   timings.fetchDecode = elapsed(t);
   if (fetched.length === 0) {
     // Every image skipped (by the selection or the image checks), none failed: skipped, with the reasons.

@@ -5,7 +5,7 @@
 // The images are synthetic phantoms at a detector's size and pitch (3328 x 2560 at 0.065 mm, as
 // many digital mammography detectors), encoded by GDCM (gdcmconv, package libgdcm-tools) both
 // reversibly (5/3 wavelet) and irreversibly (9/7, 10:1); the model is the shipped default
-// (512 x 512 input; the service keeps twice the model's pixels per side, DECODE_RESOLUTION_MARGIN,
+// (512 x 512 input; the service keeps twice the model's pixels per side, worker.decodeResolutionMargin,
 // so level 1, 1664 x 1280, is decoded; level 2, 832 x 640, would be the coarsest with 512).
 
 import { execFile } from 'node:child_process';
@@ -21,7 +21,8 @@ import { decodeImage, type DecodedImage } from '../../src/dicom/pixels/decode-im
 import * as ts from '../../src/dicom/pixels/transfer-syntaxes.js';
 import { readPackage } from '../../src/ml/registry/index.js';
 import { createModelRuntime, type ModelRuntime } from '../../src/ml/runtime/index.js';
-import { DECODE_RESOLUTION_MARGIN, decodeOptions } from '../../src/pipeline/fetch-study-images.js';
+import { DEFAULT_DECODE_RESOLUTION_MARGIN } from '../../src/config/config.schema.js';
+import { decodeOptions } from '../../src/pipeline/fetch-study-images.js';
 import { scoreFiles } from '../../src/pipeline/score-files.js';
 
 const run = promisify(execFile);
@@ -123,9 +124,15 @@ describe('decoding at the model resolution', () => {
   }, 120_000);
 
   it('keeps twice the model\'s pixels per side in the service (level 1 for this model and image)', async () => {
-    expect(DECODE_RESOLUTION_MARGIN).toBe(2);
+    expect(DEFAULT_DECODE_RESOLUTION_MARGIN).toBe(2);
     const image = await decodeImage(read(files[0]!.file), decodeOptions(runtime));
     expect([image.resolutionLevel, image.width, image.height]).toEqual([1, 1280, 1664]);
+  });
+
+  it('keeps only the model\'s pixels at margin 1 (level 2), and every pixel when turned off', async () => {
+    const file = () => read(files[0]!.file);
+    expect((await decodeImage(file(), decodeOptions(runtime, true, 1))).resolutionLevel).toBe(2);
+    expect((await decodeImage(file(), decodeOptions(runtime, false))).resolutionLevel).toBe(0);
   });
 
   it('decodes every pixel when half the image is already less than the model takes', async () => {

@@ -55,12 +55,19 @@ describe('loadConfig', () => {
 
   it('reads the API and worker settings, with nested JWT defaults kept when a file sets one of them', () => {
     const { config } = loadConfig({ cwd, env: { MAMMOCAD_INFERENCE_THREADS: '1', MAMMOCAD_API_INTROSPECTION: 'true', MAMMOCAD_API_MAX_COST: '500' } });
-    expect(config.worker).toEqual({ staleAfterSeconds: 120, inferenceThreads: 1, decodeAtModelResolution: true });
+    expect(config.worker).toEqual({ staleAfterSeconds: 120, inferenceThreads: 1, decodeAtModelResolution: true, decodeResolutionMargin: 2 });
     expect(config.api).toMatchObject({ introspection: true, landingPage: false, maxDepth: 10, maxCost: 500, jwt: { roleClaim: 'role' } });
     const file = tempFile('jwt.yaml', 'api:\n  jwt:\n    issuer: https://idp.example\n');
     expect(loadConfig({ cwd, env: {}, file }).config.api.jwt).toEqual({ roleClaim: 'role', maxLifetimeSeconds: 43_200, issuer: 'https://idp.example' });
     expect(configError(() => loadConfig({ cwd, env: { MAMMOCAD_INFERENCE_THREADS: 'many' } })).message).toContain('worker.inferenceThreads ($MAMMOCAD_INFERENCE_THREADS)');
     expect(configError(() => loadConfig({ cwd, env: { MAMMOCAD_JWT_HS256_SECRET: 'short' } })).message).toBe('api.jwt.hs256Secret ($MAMMOCAD_JWT_HS256_SECRET): must be at least 32 characters');
+  });
+
+  it('reads how a JPEG 2000 image is decoded: at the model resolution or not, and with which margin', () => {
+    const env = { MAMMOCAD_DECODE_AT_MODEL_RESOLUTION: 'false', MAMMOCAD_DECODE_RESOLUTION_MARGIN: '1.5' };
+    expect(loadConfig({ cwd, env }).config.worker).toMatchObject({ decodeAtModelResolution: false, decodeResolutionMargin: 1.5 });
+    expect(configError(() => loadConfig({ cwd, env: { MAMMOCAD_DECODE_RESOLUTION_MARGIN: '0.5' } })).message).toBe('worker.decodeResolutionMargin ($MAMMOCAD_DECODE_RESOLUTION_MARGIN): must be a number from 1 to 8; got "0.5"');
+    expect(configError(() => loadConfig({ cwd, env: { MAMMOCAD_DECODE_RESOLUTION_MARGIN: 'twice' } })).message).toContain('must be a number from 1 to 8');
   });
 
   it('prefers MAMMOCAD_DATABASE_URL over DATABASE_URL and MAMMOCAD_PORT over PORT', () => {
