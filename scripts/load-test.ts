@@ -160,14 +160,22 @@ async function waitReady(port: number, proc: Proc, timeoutMs: number): Promise<v
 // ---------------------------------------------------------------------------------------------
 // studies
 
+/** A view to copy: its bytes and its Study, Series and SOP Instance UIDs (read once). */
+interface TemplateView {
+  bytes: Uint8Array;
+  uids: string[];
+}
+
 /** IMAGES=detector-j2k: the four views of one synthetic woman at a detector's size, JPEG 2000 10:1 by gdcmconv. */
-function detectorViews(dir: string): Uint8Array[] {
+function detectorViews(dir: string): TemplateView[] {
   return buildSyntheticStudy('load-test detector', { rows: 3328, columns: 2560, pixelSpacingMm: 0.065 }).map((view, i) => {
     const raw = path.join(dir, `view-${i}.dcm`);
     const j2k = path.join(dir, `view-${i}-j2k.dcm`);
     writeFileSync(raw, view.bytes);
     execFileSync('gdcmconv', ['--j2k', '--lossy', '-r', '10', raw, j2k]);
-    return new Uint8Array(readFileSync(j2k));
+    const bytes = new Uint8Array(readFileSync(j2k));
+    const ds = readPart10(bytes, `view ${i}`).dataset;
+    return { bytes, uids: [String(ds.StudyInstanceUID), String(ds.SeriesInstanceUID), String(ds.SOPInstanceUID)] };
   });
 }
 
@@ -176,25 +184,21 @@ function detectorViews(dir: string): Uint8Array[] {
  * replaced byte for byte by UIDs of the same length that end in `n`. The phantom's UIDs come from
  * the 2.25 root: their last component is long, so the change keeps them valid.
  */
-function studyCopy(views: readonly Uint8Array[], n: number): { uid: string; instances: Uint8Array[] } {
+function studyCopy(views: readonly TemplateView[], n: number): { uid: string; instances: Uint8Array[] } {
   const suffix = String(n).padStart(8, '0');
-  const renamed = new Map<string, string>();
   const rename = (uid: string) => {
     if (uid.length - uid.lastIndexOf('.') - 1 <= suffix.length) throw new Error(`UID ${uid}: its last component is too short to number copies`);
-    if (!renamed.has(uid)) renamed.set(uid, uid.slice(0, uid.length - suffix.length) + suffix);
-    return renamed.get(uid)!;
+    return uid.slice(0, uid.length - suffix.length) + suffix;
   };
-  const instances = views.map((bytes, i) => {
-    const ds = readPart10(bytes, `view ${i}`).dataset;
+  const instances = views.map(({ bytes, uids }) => {
     const copy = Buffer.from(bytes);
-    for (const key of ['StudyInstanceUID', 'SeriesInstanceUID', 'SOPInstanceUID'] as const) {
-      const uid = String(ds[key]);
+    for (const uid of uids) {
       const replacement = rename(uid);
       for (let at = copy.indexOf(uid); at >= 0; at = copy.indexOf(uid, at + uid.length)) copy.write(replacement, at, 'latin1');
     }
     return new Uint8Array(copy);
   });
-  return { uid: rename(String(readPart10(views[0]!, 'view 0').dataset.StudyInstanceUID)), instances };
+  return { uid: rename(views[0]!.uids[0]!), instances };
 }
 
 // model
