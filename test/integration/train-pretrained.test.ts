@@ -133,4 +133,32 @@ describe('stage 2 from pretrained weights, without stage 1', () => {
     expect(epochs.filter((e) => e === 'again')).toEqual([]);
     expect(again.metrics).toEqual(result.metrics);
   });
+
+  it('trains every layer end to end in phase 2 with the pretrained BN statistics kept, and scores each epoch on the validation women', async () => {
+    const phase2 = (batchNorm?: 'batch' | 'frozen') => ({
+      stage2: { top: 'vgg', topFiltersScale: 0.0625, phase1: { epochs: 1, learningRate: 1e-3, batchSize: 8 }, phase2: { enabled: true, epochs: 2, learningRate: 1e-3, batchSize: 4, ...(batchNorm ? { batchNorm } : {}) } },
+    });
+    const records: Array<{ unit: string; phase: string; valAuc: number | null }> = [];
+    const result = await trainModel({ config: config(phase2()), runId: 'all-layers', runDir: path.join(work, 'all-layers'), afterEpoch: (r) => void records.push({ unit: r.unit, phase: r.phase, valAuc: r.valAuc }) });
+    const all = records.filter((r) => r.phase === 'phase2-all');
+    expect(all.map((r) => r.unit)).toEqual(['fold-1', 'fold-1', 'final', 'final']);
+    // A fold's epochs are scored through the exported model on its validation women; the final
+    // model has none.
+    for (const r of all.filter((r) => r.unit === 'fold-1')) expect(r.valAuc).toBeGreaterThanOrEqual(0);
+    expect(all.filter((r) => r.unit === 'final').map((r) => r.valAuc)).toEqual([null, null]);
+
+    const trained = await loadTfjsModel(result.packageDir);
+    const kernelMoved = tf.tidy(() => tf.max(tf.abs(tf.sub(trained.getLayer('conv1').getWeights()[0]!, pretrained.getLayer('conv1').getWeights()[0]!))).dataSync()[0]!);
+    expect(kernelMoved).toBeGreaterThan(0);
+    const movingMean = (m: tf.LayersModel, layer: string) => Array.from(m.getLayer(layer).getWeights()[2]!.dataSync());
+    // Default for a pretrained backbone: its statistics stay (frozen BN), the first layer's too.
+    expect(movingMean(trained, 'conv1_bn')).toEqual(movingMean(pretrained, 'conv1_bn'));
+    trained.dispose();
+
+    // Asked for batch statistics, the moving averages follow the training images.
+    const batch = await trainModel({ config: config(phase2('batch')), runId: 'all-layers-batch', runDir: path.join(work, 'all-layers-batch') });
+    const moving = await loadTfjsModel(batch.packageDir);
+    expect(movingMean(moving, 'conv1_bn')).not.toEqual(movingMean(pretrained, 'conv1_bn'));
+    moving.dispose();
+  });
 });

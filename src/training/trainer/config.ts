@@ -145,6 +145,14 @@ export const trainingConfigSchema = z.strictObject({
           epochs: z.number().int().min(1).max(1000).default(5),
           learningRate: learningRate.default(1e-4),
           batchSize: z.number().int().min(1).max(64).default(2),
+          /**
+           * Batch normalisation while every layer trains: 'batch' (each batch's own statistics,
+           * moving averages updated) or 'frozen' (the statistics the model starts with; scale and
+           * offset still train). Default: 'frozen' when the backbone comes trained (model.pretrained or
+           * baseVersion: a batch of 2-4 whole images gives noisy statistics that would overwrite
+           * the ones it learnt on many), else 'batch'.
+           */
+          batchNorm: z.enum(['batch', 'frozen']).optional(),
         })
         .prefault({}),
       /** 'balanced': each class weighs the same in the loss (malignant images are few). */

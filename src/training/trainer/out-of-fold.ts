@@ -16,21 +16,32 @@ import type { TrainingRun, Unit } from './run-state.js';
 import { scoreImages } from './score-dataset.js';
 import { requireBothClasses } from './training-data.js';
 
+/**
+ * Scores a unit's validation images with the whole-image model as it stands, through the
+ * service's runtime (exported to ONNX, packaged, read back): what the service would answer.
+ */
+export async function scoreValidation(run: TrainingRun, unit: Unit, whole: tf.LayersModel, label: string): Promise<Awaited<ReturnType<typeof scoreImages>>> {
+  const dir = run.store.file('units', unit.name, label);
+  await rm(dir, { recursive: true, force: true });
+  try {
+    await writePackage(dir, manifestBase(run, `${run.state.version}-${unit.name}`, 0.5, `cross-validation model of run ${run.options.runId}, ${unit.name}`), { 'model.onnx': exportToOnnx(whole) });
+    const pkg = await readPackage(dir);
+    return await scoreImages(pkg, unit.validation, { threads: run.threads, betweenImages: () => run.context.checkpoint() });
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
 /** Scores a fold's validation images with the fold's model: its out-of-fold predictions. */
 export async function scoreFold(run: TrainingRun, unit: Unit, whole: tf.LayersModel): Promise<void> {
   const started = Date.now();
   await run.progress({ stage: 'evaluation', phase: 'scoring validation images', fold: run.unitLabel, images: unit.validation.length, etaSeconds: run.etaSeconds() });
-  const dir = run.store.file('units', unit.name, 'package');
-  await rm(dir, { recursive: true, force: true });
-  await writePackage(dir, manifestBase(run, `${run.state.version}-${unit.name}`, 0.5, `cross-validation model of run ${run.options.runId}, ${unit.name}`), { 'model.onnx': exportToOnnx(whole) });
-  const pkg = await readPackage(dir);
-  const { scores, skipped } = await scoreImages(pkg, unit.validation, { threads: run.threads, betweenImages: () => run.context.checkpoint() });
+  const { scores, skipped } = await scoreValidation(run, unit, whole, 'package');
   run.state.skipped.push(...skipped);
   run.state.oof = run.state.oof.filter((o) => o.fold !== unit.fold);
   for (const { image, score } of scores) {
     run.state.oof.push({ imageId: image.id, womanId: image.womanId, laterality: image.laterality, label: image.label, score, fold: unit.fold! });
   }
-  await rm(dir, { recursive: true, force: true });
   await run.markDone(unit, 'score', started);
 }
 

@@ -10,6 +10,7 @@ import { TOP_LAYER_PREFIX, createWholeImageModel, createWholeImageModelFromPatch
 import { auc } from '../evaluation/index.js';
 import { stage2Features } from './features.js';
 import { balancedClassWeights, oneHot, predictInBatches, variablesOf } from './fit.js';
+import { scoreValidation } from './out-of-fold.js';
 import { seedFor, type TrainingRun, type Unit } from './run-state.js';
 import { loadPretrained, stage1 } from './stage1.js';
 import { copyLayers, topLayerNames } from './stage2-models.js';
@@ -116,6 +117,7 @@ export async function stage2Phase2(run: TrainingRun, unit: Unit, whole: tf.Layer
     count: unit.train.length,
     batchSize: phase2.batchSize,
     classWeights: classWeighting === 'balanced' ? balancedClassWeights(labels, 2) : [1, 1],
+    batchNorm: phase2.batchNorm ?? (run.config.model.pretrained !== undefined || run.config.baseVersion !== undefined ? 'frozen' : 'batch'),
     batch: (indices, random) => {
       const data = new Float32Array(indices.length * c * H * W);
       indices.forEach((i, n) => data.set(inputs.get(unit.train[i]!.id)!, n * c * H * W));
@@ -124,7 +126,13 @@ export async function stage2Phase2(run: TrainingRun, unit: Unit, whole: tf.Layer
       if (random() < 0.5) x = tf.reverse(x, 1);
       return { x, y: oneHot(indices.map((i) => labels[i]!), 2) };
     },
-    validate: async () => ({ valAuc: null, valAccuracy: null }),
+    // Each epoch's model scores the validation women as the service would (ONNX, test-time
+    // flips): the epoch's AUC in the run's state, to follow a run that spans days.
+    validate: async () => {
+      if (unit.validation.length === 0) return { valAuc: null, valAccuracy: null };
+      const { scores } = await scoreValidation(run, unit, whole, 'epoch-package');
+      return { valAuc: auc(scores.map((s) => s.score), scores.map((s) => s.image.label)), valAccuracy: null };
+    },
   });
   await mkdir(path.dirname(done), { recursive: true });
   await saveModelWeights(done, whole);
