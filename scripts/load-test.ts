@@ -35,7 +35,7 @@
 
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
 import { createWriteStream, mkdtempSync, rmSync, readFileSync, writeFileSync } from 'node:fs';
-import { cpus, hostname, loadavg, tmpdir } from 'node:os';
+import { cpus, loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
@@ -50,6 +50,7 @@ import { DicomwebClient } from '../src/dicom/dicomweb-client.js';
 import { openStore, type Store } from '../src/store/index.js';
 import { readPart10 } from '../src/dicom/part10.js';
 import { decodeImage } from '../src/dicom/pixels/decode-image.js';
+import { holderIdOf } from '../src/pipeline/worker-liveness.js';
 import { preprocessImage, toBatch } from '../src/ml/preprocess/preprocess.js';
 import { DEFAULT_PREPROCESSING } from '../src/ml/preprocess/presets.js';
 
@@ -58,6 +59,9 @@ const CLI = path.join(ROOT, 'bin', 'mammocad.mjs');
 const STUDIES = intEnv('STUDIES', 50);
 const WORKERS = intEnv('WORKERS', 3);
 const TIME_LIMIT_S = intEnv('TIME_LIMIT_S', 600);
+// Extra node flags for the service's processes, e.g. NODE_ARGS='--cpu-prof --cpu-prof-dir=/tmp/prof'
+// (a profile per process, written when it stops; node refuses --cpu-prof in NODE_OPTIONS).
+const NODE_ARGS = (process.env.NODE_ARGS ?? '').split(/\s+/).filter(Boolean);
 const KILL_MODE = (process.env.KILL ?? 'busy') === 'idle' ? 'idle' : 'busy';
 const MODEL = modelEnv();
 const STALE_AFTER_S = intEnv('STALE_AFTER_S', 30);
@@ -114,7 +118,7 @@ let workDir = '';
 
 function startProcess(name: string, args: string[], env: NodeJS.ProcessEnv): Proc {
   const log = createWriteStream(path.join(workDir, `${name}.log`));
-  const child = spawn(process.execPath, [CLI, ...args], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [...NODE_ARGS, CLI, ...args], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
   child.stdout!.pipe(log, { end: false });
   child.stderr!.pipe(log, { end: false });
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code, signal) => resolve(code ?? (signal ? -1 : null))));
@@ -373,8 +377,8 @@ async function main(): Promise<number> {
       if (!killed && scored >= killAt && workers.length > 0) {
         // Pick the victim: a `worker` process holding a job (busy) or holding none (idle).
         const running = (await db.query<{ id: string; lockedBy: string }>(`SELECT id, "lockedBy" FROM "Job" WHERE status = 'running'`)).rows;
-        const holderOf = (p: Proc) => `${hostname()}:${p.child.pid}`;
-        // graphile-worker deliveries hold a job as "<host>:<pid>#<graphile job id>".
+        const holderOf = (p: Proc) => holderIdOf(p.child.pid!);
+        // graphile-worker deliveries hold a job as "<host>:<pid>@<pid namespace>#<graphile job id>".
         const holds = (lockedBy: string | null, workerId: string) => lockedBy === workerId || (lockedBy ?? '').startsWith(`${workerId}#`);
         const busy = workers.filter((w) => running.some((j) => holds(j.lockedBy, holderOf(w))));
         const idle = workers.filter((w) => !busy.includes(w));

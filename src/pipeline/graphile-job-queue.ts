@@ -11,14 +11,16 @@
 //   - graphile's own retries are off (max_attempts 1) and the task never throws: every outcome is
 //     recorded on the row, and a fault while recording leaves the row 'running' for the sweep;
 //   - a periodic sweep requeues rows whose worker went silent (crashed process, lost machine)
-//     and re-adds deliveries for all due queued rows, so nothing is lost between two steps.
+//     and re-adds deliveries for all due queued rows, so nothing is lost between two steps;
+//   - a worker process on this host that ended (killed, crashed) is noticed within livenessMs:
+//     its rows are requeued then, not after the stale limit (worker-liveness.ts).
 
-import { hostname } from 'node:os';
 import { Logger as GraphileLogger, run, type JobHelpers, type Runner } from 'graphile-worker';
 import type { Logger } from 'pino';
 import type { Store } from '../store/index.js';
 import type { JobQueue } from './job-queue-types.js';
 import { JobRunner, type JobRunnerOptions } from './job-runner.js';
+import { processHolderId } from './worker-liveness.js';
 
 /** The one graphile task: its payload is { jobId }; what to do is the Job row's kind. */
 export const GRAPHILE_TASK = 'mammocad_job';
@@ -31,6 +33,8 @@ export interface GraphileJobQueueOptions extends JobRunnerOptions {
   concurrency?: number;
   /** How often the safety-net sweep runs (default a third of staleAfterMs). */
   sweepMs?: number;
+  /** How often running rows are checked for a holder process on this host that has ended (default 2 s). */
+  livenessMs?: number;
   /**
    * graphile's poll for jobs that became due (retries, postponed jobs); new jobs arrive at once
    * by LISTEN/NOTIFY. Default 2 s.
@@ -50,10 +54,11 @@ export class GraphileJobQueue implements JobQueue {
   private readonly runner: JobRunner;
   private graphile: Runner | undefined;
   private sweepTimer: NodeJS.Timeout | undefined;
+  private livenessTimer: NodeJS.Timeout | undefined;
   private sweeping: Promise<void> | undefined;
 
   constructor(private readonly options: GraphileJobQueueOptions) {
-    this.workerId = options.workerId ?? `${hostname()}:${process.pid}`;
+    this.workerId = options.workerId ?? processHolderId();
     this.log = options.logger.child({ component: 'worker', worker: this.workerId, queue: 'graphile' });
     this.runner = new JobRunner(options, this.log);
   }
@@ -85,6 +90,11 @@ export class GraphileJobQueue implements JobQueue {
     await this.sweep();
     const every = this.options.sweepMs ?? Math.max(1_000, this.runner.staleAfterMs / 3);
     this.sweepTimer = setInterval(() => void this.sweep(), every);
+    // Between sweeps, one small query: running rows whose holder process has ended here.
+    this.livenessTimer = setInterval(() => {
+      if (this.sweeping) return;
+      this.runner.requeueStale().catch((error: unknown) => this.log.error({ err: error instanceof Error ? error.message : String(error) }, 'liveness check failed'));
+    }, this.options.livenessMs ?? 2_000);
     this.log.info({ concurrency: this.options.concurrency ?? 1, sweepMs: every }, 'graphile job queue started');
   }
 
@@ -137,7 +147,9 @@ export class GraphileJobQueue implements JobQueue {
   /** Stops taking jobs, lets the running ones finish, and closes graphile's pool. */
   async stop(): Promise<void> {
     clearInterval(this.sweepTimer);
+    clearInterval(this.livenessTimer);
     this.sweepTimer = undefined;
+    this.livenessTimer = undefined;
     const graphile = this.graphile;
     this.graphile = undefined;
     await graphile?.stop();

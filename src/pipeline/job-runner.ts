@@ -2,7 +2,7 @@
 // JobWorker's poll, or graphile-worker on PostgreSQL), and records the outcome on the Job row:
 //   handler returned          -> succeeded (or skipped, when the result says so)
 //   JobPostponedError         -> back to the queue at the delay it asked for, attempt not counted
-//   retryable MammocadError    -> back to the queue after an exponential backoff, dead after
+//   retryable MammocadError    -> back to the queue after a backoff (5 s, then 60 s doubling), dead after
 //                                 maxAttempts (kept with its last error)
 //   JobCancelledError         -> cancelled (the handler saw a cancellation at a checkpoint)
 //   anything else             -> failed, with the error
@@ -14,6 +14,7 @@
 import type { Logger } from 'pino';
 import { ConflictError, JobCancelledError, JobPostponedError, MammocadError, type JobRecord, type JsonValue } from '../domain/index.js';
 import type { Store } from '../store/index.js';
+import { holderIsGone } from './worker-liveness.js';
 
 export interface JobContext {
   workerId: string;
@@ -41,7 +42,12 @@ export interface JobRunnerOptions {
   store: Store;
   logger: Logger;
   handlers: Record<string, JobHandler>;
-  /** First retry delay (default 30 s); doubles per attempt up to maxBackoffMs (default 15 min). */
+  /**
+   * Retry delays: the first after firstRetryMs (default 5 s, at most backoffMs), then backoffMs
+   * (default 30 s) doubled per attempt (60 s before the third, 120 s before the fourth...) up to
+   * maxBackoffMs (default 15 min).
+   */
+  firstRetryMs?: number;
   backoffMs?: number;
   maxBackoffMs?: number;
   /** A running job whose worker has not reported for this long is requeued (default 2 min; the heartbeat runs every third of it). */
@@ -69,12 +75,18 @@ export class JobRunner {
   /** Backoff before attempt n+1 (n = attempts made so far). */
   backoff(attempts: number): number {
     const base = this.options.backoffMs ?? 30_000;
-    return Math.min(this.options.maxBackoffMs ?? 15 * 60_000, base * 2 ** Math.max(0, attempts - 1));
+    // Most faults are blips (a PACS restarting, a dropped connection): the first retry comes soon.
+    if (attempts <= 1) return Math.min(base, this.options.firstRetryMs ?? 5_000);
+    return Math.min(this.options.maxBackoffMs ?? 15 * 60_000, base * 2 ** (attempts - 1));
   }
 
-  /** Requeues the jobs of workers that stopped reporting; reports those that used up their attempts that way. */
+  /**
+   * Requeues the jobs of workers that stopped reporting, and at once those of a worker process on
+   * this host that has ended (worker-liveness.ts); reports those that used up their attempts.
+   */
   async requeueStale(): Promise<number> {
-    const { requeued, dead } = await this.options.store.jobs.requeueStale(new Date(Date.now() - this.staleAfterMs));
+    const { requeued, dead, holdersGone } = await this.options.store.jobs.requeueStale(new Date(Date.now() - this.staleAfterMs), holderIsGone);
+    if (holdersGone) this.log.warn({ jobs: holdersGone }, 'took over the jobs of a worker process that ended');
     for (const job of dead) {
       this.log.error({ job: job.id, kind: job.kind, attempts: job.attempts }, 'job died with its worker on every attempt');
       await this.options.onDead?.(job);

@@ -6,12 +6,12 @@
 // This is the queue on SQLite; on PostgreSQL graphile-worker delivers the jobs instead
 // (graphile-job-queue.ts), running them through the same JobRunner.
 
-import { hostname } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import type { JobRecord } from '../domain/index.js';
 import type { JobQueue } from './job-queue-types.js';
 import { JobRunner, type JobRunnerOptions } from './job-runner.js';
+import { processHolderId } from './worker-liveness.js';
 
 // Re-exported: handlers and callers have always imported these from here.
 export { isTransientDatabaseError, type JobContext, type JobHandler } from './job-runner.js';
@@ -31,7 +31,7 @@ export class JobWorker implements JobQueue {
   private readonly runner: JobRunner;
 
   constructor(private readonly options: JobWorkerOptions) {
-    this.workerId = options.workerId ?? `${hostname()}:${process.pid}`;
+    this.workerId = options.workerId ?? processHolderId();
     this.log = options.logger.child({ component: 'worker', worker: this.workerId });
     this.runner = new JobRunner(options, this.log);
   }

@@ -3,7 +3,7 @@
 // wants it (report.presentationState), a Grayscale Softcopy Presentation State that draws them
 // on the images for viewers that do not render an SR's coordinates.
 //
-//   validate (build once, UIDs not yet reserved) -> reserve the report's UIDs, and the
+//   validate (every check of the build, UIDs not yet reserved, no file written) -> reserve the report's UIDs, and the
 //   presentation state's (idempotent by key) -> build both with the reserved UIDs -> one STOW-RS
 //   of both into the study -> one QIDO-RS that the PACS kept both -> mark stored
 //
@@ -20,7 +20,7 @@ import type { Logger } from 'pino';
 import { MammocadError, type ReportRecord, type ReportTemplate } from '../domain/index.js';
 import type { DicomJson, DicomwebClient } from '../dicom/dicomweb-client.js';
 import { buildPresentationState } from '../dicom/gsps/index.js';
-import { buildStructuredReport, newUid, sopClassOf, type BuiltReport, type ReportInput } from '../dicom/sr/index.js';
+import { buildStructuredReport, checkStructuredReport, newUid, sopClassOf, type BuiltReport, type ReportInput } from '../dicom/sr/index.js';
 import type { Store } from '../store/index.js';
 import { studyRef } from './study-discovery.js';
 
@@ -58,8 +58,9 @@ export async function writeStudyReport(
   request: WriteReportRequest,
 ): Promise<WriteReportResult> {
   const started = Date.now();
-  // Throws ValidationError for bad input before anything is reserved or sent.
-  const checked = buildStructuredReport(request.report, request.template);
+  // Throws ValidationError for bad input before anything is reserved or sent (the checks of the
+  // build, without writing the file: that is done once, below, with the reserved UIDs).
+  const checked = checkStructuredReport(request.report, request.template);
   const withPresentationState = Boolean(request.presentationState) && Object.keys(request.report.regions ?? {}).length > 0;
   const log = deps.logger.child({ component: 'report', study: studyRef(checked.studyInstanceUid), modelVersion: request.modelVersionId });
 

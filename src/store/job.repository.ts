@@ -262,35 +262,42 @@ export class JobRepository {
   }
 
   /**
-   * Running jobs whose worker has not reported since `staleBefore` go back to the queue, or,
-   * when they have used up their attempts (a job that kills its worker every time), become dead.
-   * Returns the jobs that died, for the caller to record what they were about.
+   * Running jobs whose worker has not reported since `staleBefore`, or whose holder
+   * `holderGone` says has ended (a crashed worker on this host: worker-liveness.ts), go back to
+   * the queue, or, when they have used up their attempts (a job that kills its worker every
+   * time), become dead. Returns the jobs that died, for the caller to record what they were about.
    */
-  async requeueStale(staleBefore: Date): Promise<{ requeued: number; dead: JobRecord[] }> {
-    const stale = await this.db.job.findMany({ where: { status: 'running', lockedAt: { lt: staleBefore } } });
+  async requeueStale(staleBefore: Date, holderGone?: (holder: string) => boolean): Promise<{ requeued: number; dead: JobRecord[]; holdersGone: number }> {
+    // With a liveness test, every running row is looked at (a handful: one per job in flight).
+    const running = await this.db.job.findMany({ where: holderGone ? { status: 'running' } : { status: 'running', lockedAt: { lt: staleBefore } } });
+    const gone = (job: (typeof running)[number]) => !!holderGone && job.lockedBy !== null && holderGone(job.lockedBy);
+    const stale = running.filter((job) => gone(job) || (job.lockedAt !== null && job.lockedAt < staleBefore));
     const dead: JobRecord[] = [];
     let requeued = 0;
+    let holdersGone = 0;
     for (const job of stale) {
+      const why = gone(job) ? `its worker ${job.lockedBy} ended` : 'worker stopped responding';
       const exhausted = job.attempts >= job.maxAttempts;
       // Compare-and-set on the lock we saw, so a worker that just reported keeps its job.
       const where = { id: job.id, status: 'running', lockedAt: job.lockedAt };
       if (job.cancelRequested) {
         // Nobody runs it any more and nobody wants it run: it ends here.
-        await this.db.job.updateMany({ where, data: { status: 'cancelled', lockedBy: null, lockedAt: null, finishedAt: new Date(), lastError: 'cancelled on request (its worker stopped responding)' } });
+        await this.db.job.updateMany({ where, data: { status: 'cancelled', lockedBy: null, lockedAt: null, finishedAt: new Date(), lastError: `cancelled on request (${why})` } });
         continue;
       }
       const update = this.db.job.updateMany({
         where,
         data: exhausted
-          ? { status: 'dead', lockedBy: null, lockedAt: null, finishedAt: new Date(), lastError: `worker stopped responding on each of ${job.attempts} attempts` }
-          : { status: 'queued', lockedBy: null, lockedAt: null, lastError: 'worker stopped responding' },
+          ? { status: 'dead', lockedBy: null, lockedAt: null, finishedAt: new Date(), lastError: `worker stopped responding on each of ${job.attempts} attempts (last: ${why})` }
+          : { status: 'queued', lockedBy: null, lockedAt: null, lastError: why },
       });
       const { count } = this.dispatchTask && !exhausted ? (await this.db.$transaction([update, this.dispatchQueued(this.dispatchTask, job.id)]))[0] : await update;
       if (count === 0) continue;
+      if (gone(job)) holdersGone++;
       if (exhausted) dead.push(await this.get(job.id));
       else requeued++;
     }
-    return { requeued, dead };
+    return { requeued, dead, holdersGone };
   }
 
   async list(filter: JobFilter = {}): Promise<JobRecord[]> {

@@ -3,12 +3,14 @@
 // database. PostgreSQL comes from MAMMOCAD_TEST_PG_URL; in CI its absence fails the suite
 // (test/support/databases.ts), elsewhere these cases are skipped.
 
+import { spawn } from 'node:child_process';
 import { setTimeout as sleep } from 'node:timers/promises';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MammocadError, type JsonValue } from '../../src/domain/index.js';
 import { GRAPHILE_TASK, GraphileJobQueue, enableGraphileDispatch } from '../../src/pipeline/graphile-job-queue.js';
 import { createJobQueue } from '../../src/pipeline/job-queue.js';
+import { holderIdOf } from '../../src/pipeline/worker-liveness.js';
 import type { JobHandler } from '../../src/pipeline/job-runner.js';
 import { openStore, type Store } from '../../src/store/index.js';
 import { PG_ADMIN_URL, createTestDatabase, queryRows, type TestDatabase } from '../support/databases.js';
@@ -56,6 +58,10 @@ describe.runIf(PG_ADMIN_URL)('graphile job queue on PostgreSQL', () => {
     latency: async (job, context) => {
       await record(job, context);
       return { ok: true };
+    },
+    orphan: async (job, context) => {
+      await record(job, context);
+      return { previousError: job.lastError };
     },
   };
 
@@ -161,6 +167,28 @@ describe.runIf(PG_ADMIN_URL)('graphile job queue on PostgreSQL', () => {
     expect(done.attempts).toBe(2); // the vanished attempt counts
     expect(runsOf(id)).toHaveLength(1);
     expect(runsOf(id)[0]!.holder).toMatch(/^worker-\d#/);
+  });
+
+  it('takes over at once, not after the stale limit, the job of a worker process on this host that ended', async () => {
+    // A real process holds the job (as a worker names itself), then is killed: its lock is fresh,
+    // so only the liveness test can free it before the 3 s stale limit.
+    const child = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 60000)'], { stdio: 'ignore' });
+    await new Promise((resolve) => child.once('spawn', resolve));
+    const holder = `${holderIdOf(child.pid!)}#1`;
+    const bare = await openStore({ databaseUrl: db.url, migrate: false });
+    let id: string;
+    try {
+      id = (await bare.jobs.enqueue('orphan', {})).job.id;
+      expect(await bare.jobs.claim(['orphan'], holder)).not.toBeNull();
+    } finally {
+      await bare.close();
+    }
+    const exited = new Promise((resolve) => child.once('exit', resolve));
+    child.kill('SIGKILL');
+    await exited;
+    const done = await settled(id);
+    expect(done).toMatchObject({ status: 'succeeded', attempts: 2, result: { previousError: `its worker ${holder} ended` } });
+    expect(runsOf(id)).toHaveLength(1);
   });
 
   it('adds the graphile job in the same transaction as the Job row', async () => {

@@ -51,19 +51,31 @@ export function sopClassOf(template: ReportTemplate): string {
  * field) for any bad input, before anything is written.
  */
 export function buildStructuredReport(input: ReportInput, template: ReportTemplate = 'TID1500'): BuiltReport {
-  assertOneOf('template', template, REPORT_TEMPLATES);
-  const report = validateReportInput(input);
-  const content = new TEMPLATES[template](report).content();
-  const sopClassUid = sopClassOf(template);
-  const dataset = { ...documentModules(report, sopClassUid), ...content };
+  const { report, dataset } = reportDataset(input, template);
   return {
     template,
-    sopClassUid,
+    sopClassUid: sopClassOf(template),
     sopInstanceUid: report.uids.sopInstanceUid,
     seriesInstanceUid: report.uids.seriesInstanceUid,
     studyInstanceUid: report.studyInstanceUid,
     bytes: writePart10(dataset),
   };
+}
+
+/**
+ * Everything buildStructuredReport checks (the input, and the template's content built from it),
+ * without writing the file: for a caller that checks before it reserves UIDs and builds later.
+ * Returns the Study Instance UID the report belongs to.
+ */
+export function checkStructuredReport(input: ReportInput, template: ReportTemplate = 'TID1500'): { studyInstanceUid: string } {
+  return { studyInstanceUid: reportDataset(input, template).report.studyInstanceUid };
+}
+
+function reportDataset(input: ReportInput, template: ReportTemplate): { report: ValidatedReport; dataset: NaturalizedDataset } {
+  assertOneOf('template', template, REPORT_TEMPLATES);
+  const report = validateReportInput(input);
+  const content = new TEMPLATES[template](report).content();
+  return { report, dataset: { ...documentModules(report, sopClassOf(template)), ...content } };
 }
 
 /** Every module but SR Document Content. */
