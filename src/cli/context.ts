@@ -4,7 +4,7 @@
 // asks for it. With main.ts, the only place the program's objects are constructed.
 
 import { readFileSync } from 'node:fs';
-import { hostname } from 'node:os';
+import { availableParallelism, hostname } from 'node:os';
 import path from 'node:path';
 import type { Command } from 'commander';
 import { PROJECT_ROOT, createLogger, loadConfig, type Config, type LoadedConfig, type Logger } from '../config/index.js';
@@ -13,7 +13,7 @@ import { DicomwebClient } from '../dicom/dicomweb-client.js';
 import { REPORT_MANUFACTURER, uidFromName, type DeviceObserver } from '../dicom/sr/index.js';
 import type { SelectionPolicy } from '../dicom/view-selection.js';
 import type { ModelPackage } from '../ml/registry/index.js';
-import { createModelRuntime, type ModelRuntime } from '../ml/runtime/index.js';
+import { createModelRuntime, createThreadedModelRuntime, type ModelRuntime } from '../ml/runtime/index.js';
 import { EVALUATE_MODEL_JOB, EvaluateModelJob } from '../pipeline/evaluate-model-job.js';
 import { createJobQueue, type JobQueue } from '../pipeline/job-queue.js';
 import type { PipelineMetrics } from '../pipeline/metrics.js';
@@ -85,7 +85,9 @@ export async function ensureDefaultModel({ config, store, logger }: Services): P
 
 /** The job queue of this process (embedded on SQLite, graphile-worker on PostgreSQL): scores studies, evaluates models. */
 export function buildWorker({ config, logger, store, pacs, selection }: Services, metrics: PipelineMetrics): { worker: JobQueue; scoring: ScoreStudyJob } {
-  const scoring = new ScoreStudyJob({ pacs, store, logger, selection, reportTemplate: config.report.template, device: reportDevice(), metrics, inferenceThreads: config.worker.inferenceThreads, decodeAtModelResolution: config.worker.decodeAtModelResolution, decodeResolutionMargin: config.worker.decodeResolutionMargin, imageChecks: config.imageChecks, researchMode: config.report.researchMode, presentationState: config.report.presentationState });
+  // Inference on a worker thread (threaded-runtime.ts): the jobs this process runs at once go on
+  // fetching and reporting while one study is scored.
+  const scoring = new ScoreStudyJob({ pacs, store, logger, selection, reportTemplate: config.report.template, device: reportDevice(), metrics, inferenceThreads: config.worker.inferenceThreads, createRuntime: createThreadedModelRuntime, decodeAtModelResolution: config.worker.decodeAtModelResolution, decodeResolutionMargin: config.worker.decodeResolutionMargin, imageChecks: config.imageChecks, researchMode: config.report.researchMode, presentationState: config.report.presentationState });
   const worker = createJobQueue({
     store,
     databaseUrl: config.database.url,
@@ -97,8 +99,14 @@ export function buildWorker({ config, logger, store, pacs, selection }: Services
     },
     onDead: scoring.onDead,
     staleAfterMs: config.worker.staleAfterSeconds * 1000,
+    concurrency: workerConcurrency(config),
   });
   return { worker, scoring };
+}
+
+/** Jobs per worker process: worker.concurrency, or by default 2 where there are two cores or more. */
+export function workerConcurrency(config: Config): number {
+  return config.worker.concurrency > 0 ? config.worker.concurrency : availableParallelism() >= 2 ? 2 : 1;
 }
 
 /** The 'train' job of the service (run by a worker, or by `mammocad train` in its own process). */

@@ -12,7 +12,7 @@ import { AnnouncementQueue } from '../pipeline/announcement-queue.js';
 import { PipelineMetrics } from '../pipeline/metrics.js';
 import { ModelService } from '../pipeline/model-service.js';
 import { pacsPixelFetcher } from '../pipeline/train-model-job.js';
-import { VERSION, buildServices, buildWorker, ensureDefaultModel } from './context.js';
+import { VERSION, buildServices, buildWorker, ensureDefaultModel, workerConcurrency } from './context.js';
 import { parsePort } from './options.js';
 
 export function registerServeCommand(program: Command): Command {
@@ -76,6 +76,7 @@ async function serveCommand(command: Command, port: number | undefined): Promise
   await announcements.resumePending();
   poller.start();
   await worker.start();
+  void scoring.warmUp();
   logger.info(
     { host: config.server.host, port: bound, provider: store.provider, version: VERSION, webhook: Boolean(webhookSecret), pollSeconds: config.watch.pollIntervalSeconds },
     'mammocad is serving',
@@ -104,7 +105,8 @@ async function workerCommand(command: Command): Promise<void> {
   await ensureDefaultModel(services);
   const { worker, scoring } = buildWorker(services, new PipelineMetrics(services.store));
   await worker.start();
-  services.logger.info({ worker: worker.workerId, provider: services.store.provider, queue: worker.kind }, 'mammocad worker is running');
+  void scoring.warmUp();
+  services.logger.info({ worker: worker.workerId, provider: services.store.provider, queue: worker.kind, concurrency: workerConcurrency(services.config) }, 'mammocad worker is running');
   await untilSignal(services.logger);
   await worker.stop();
   await scoring.dispose();

@@ -86,6 +86,12 @@ export const configSchema = z.strictObject({
      */
     inferenceThreads: integer(0, 256),
     /**
+     * Jobs each worker process runs at once (0: 2 on a machine of two or more cores, else 1).
+     * Inference runs on its own thread, one study at a time, so a second job fetches, decodes
+     * and reports while the first is scored: the cores stay busy while a job waits for the PACS.
+     */
+    concurrency: integer(0, 16),
+    /**
      * Decode JPEG 2000 images at the coarsest wavelet resolution that still has the pixels the
      * active model takes, instead of every stored pixel (3-9x faster for detector images; the
      * probabilities agree within the tolerance docs/benchmarks.md states). Default true.
@@ -229,6 +235,7 @@ export const ENVIRONMENT_KEYS: ReadonlyArray<{ env: string; key: string; boolean
   { env: 'MAMMOCAD_SELECTION_SKIP_MODIFIERS', key: 'selection.skipModifiers', list: true },
   { env: 'MAMMOCAD_WORKER_STALE_AFTER_S', key: 'worker.staleAfterSeconds' },
   { env: 'MAMMOCAD_INFERENCE_THREADS', key: 'worker.inferenceThreads' },
+  { env: 'MAMMOCAD_WORKER_CONCURRENCY', key: 'worker.concurrency' },
   { env: 'MAMMOCAD_DECODE_AT_MODEL_RESOLUTION', key: 'worker.decodeAtModelResolution', boolean: true },
   { env: 'MAMMOCAD_DECODE_RESOLUTION_MARGIN', key: 'worker.decodeResolutionMargin' },
   { env: 'MAMMOCAD_HOST', key: 'server.host' },

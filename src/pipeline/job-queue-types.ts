@@ -22,6 +22,6 @@ export interface CreateJobQueueOptions extends JobRunnerOptions {
   /** Defaults to the store's provider. */
   provider?: Provider;
   workerId?: string;
-  /** Jobs run at once by this process (graphile only; the embedded worker runs one). Default 1. */
+  /** Jobs run at once by this process (on either queue). Default 1. */
   concurrency?: number;
 }

@@ -16,5 +16,5 @@ export type { CreateJobQueueOptions, JobQueue } from './job-queue-types.js';
 export function createJobQueue(options: CreateJobQueueOptions): JobQueue {
   const { databaseUrl, provider = options.store.provider, concurrency, ...rest } = options;
   if (provider === 'postgresql') return new GraphileJobQueue({ ...rest, connectionString: databaseUrl, concurrency });
-  return new JobWorker(rest);
+  return new JobWorker({ ...rest, concurrency });
 }

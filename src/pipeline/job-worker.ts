@@ -20,13 +20,18 @@ export interface JobWorkerOptions extends JobRunnerOptions {
   workerId?: string;
   /** How often an idle worker looks for work. */
   pollMs?: number;
+  /**
+   * Jobs this process runs at once (default 1): each in its own loop, claiming under its own
+   * holder "<workerId>#<n>", so that a job taken over from one loop cannot be finished by another.
+   */
+  concurrency?: number;
 }
 
 export class JobWorker implements JobQueue {
   readonly kind = 'embedded' as const;
   readonly workerId: string;
   private stopping = false;
-  private loop: Promise<void> | undefined;
+  private loops: Promise<void>[] = [];
   private readonly log: Logger;
   private readonly runner: JobRunner;
 
@@ -42,35 +47,41 @@ export class JobWorker implements JobQueue {
   }
 
   /** Claims and runs one due job; returns it, or null when there was none. */
-  async runOnce(): Promise<JobRecord | null> {
+  async runOnce(holder: string = this.workerId): Promise<JobRecord | null> {
     await this.runner.requeueStale();
-    const job = await this.options.store.jobs.claim(this.runner.kinds, this.workerId);
+    const job = await this.options.store.jobs.claim(this.runner.kinds, holder);
     if (!job) return null;
-    return this.runner.run(job, this.workerId);
+    return this.runner.run(job, holder);
   }
 
-  /** Runs jobs until stop(). Resolves at once: the loop runs in the background. */
+  /** Runs jobs until stop(). Resolves at once: the loops run in the background. */
   async start(): Promise<void> {
-    if (this.loop) return;
+    if (this.loops.length > 0) return;
     this.stopping = false;
-    this.loop = (async () => {
-      while (!this.stopping) {
-        let ran: JobRecord | null = null;
-        try {
-          ran = await this.runOnce();
-        } catch (error) {
-          // The database itself failed: wait and try again rather than spin or die.
-          this.log.error({ err: error instanceof Error ? error.message : String(error) }, 'worker loop error');
-        }
-        if (!ran && !this.stopping) await sleep(this.options.pollMs ?? 1_000);
-      }
-    })();
+    const concurrency = Math.max(1, this.options.concurrency ?? 1);
+    for (let n = 1; n <= concurrency; n++) {
+      const holder = concurrency === 1 ? this.workerId : `${this.workerId}#${n}`;
+      this.loops.push(
+        (async () => {
+          while (!this.stopping) {
+            let ran: JobRecord | null = null;
+            try {
+              ran = await this.runOnce(holder);
+            } catch (error) {
+              // The database itself failed: wait and try again rather than spin or die.
+              this.log.error({ err: error instanceof Error ? error.message : String(error) }, 'worker loop error');
+            }
+            if (!ran && !this.stopping) await sleep(this.options.pollMs ?? 1_000);
+          }
+        })(),
+      );
+    }
   }
 
-  /** Finishes the running job (if any) and stops taking new ones. */
+  /** Finishes the running jobs (if any) and stops taking new ones. */
   async stop(): Promise<void> {
     this.stopping = true;
-    await this.loop;
-    this.loop = undefined;
+    await Promise.all(this.loops);
+    this.loops = [];
   }
 }

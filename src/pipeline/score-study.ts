@@ -26,7 +26,7 @@ import type { SelectionPolicy } from '../dicom/view-selection.js';
 import { quantiseHeatMap, type HeatMap, type MarkedRegion } from '../domain/heatmap.js';
 import { markedRegions } from '../ml/heatmap/index.js';
 import { combineOod } from '../ml/ood/index.js';
-import type { ModelRuntime } from '../ml/runtime/index.js';
+import type { ModelRuntime, RunTiming } from '../ml/runtime/index.js';
 import type { PredictionInput, Store } from '../store/index.js';
 import { decodeOptions, fetchStudyImages } from './fetch-study-images.js';
 import { intendedUseOf, outOfDistributionFlag, type ImageChecksConfig } from './image-checks.js';
@@ -124,8 +124,13 @@ export async function scoreStudy(deps: ScoreStudyDeps, studyUid: string): Promis
 
   t = performance.now();
   await deps.onStage?.('infer');
-  const results = await model.runtime.scoreWithHeatMaps(fetched.map((f) => f.decoded));
-  timings.infer = elapsed(t);
+  const run: RunTiming = {};
+  const results = await model.runtime.scoreWithHeatMaps(fetched.map((f) => f.decoded), run);
+  // 'infer' is the runtime's own work (pre-processing included); time spent queued behind other
+  // studies' inference (a runtime on a worker thread, several jobs per process) is 'inferQueue'.
+  const inferWall = elapsed(t);
+  timings.infer = Math.min(inferWall, Math.round(run.ranMs ?? inferWall));
+  if (inferWall - timings.infer >= 1) timings.inferQueue = inferWall - timings.infer;
   const threshold = model.record.threshold;
 
   const scored = fetched.map((f, i) => {

@@ -66,17 +66,25 @@ export interface HeatMapScore extends DetailedScore {
   heatMap: HeatMap | null;
 }
 
+/** Filled in by a scoring call that is given one: how long it waited for the runtime, and ran. */
+export interface RunTiming {
+  /** Queued behind other callers' requests (a threaded runtime runs one at a time); 0 in process. */
+  waitedMs?: number;
+  /** Pre-processing, inference, heat maps and the statistic: the runtime's own work. */
+  ranMs?: number;
+}
+
 export interface ModelRuntime {
   /** The packages averaged, in the order given. */
   readonly members: readonly RuntimeMember[];
   /** Per member, the flag threshold of its out-of-distribution reference; null for a package without one. */
   readonly outOfDistributionThresholds: readonly (number | null)[];
   /** P(malignant) per image: mean over the test-time flips, then over the members. */
-  score(images: readonly GreyImage[]): Promise<number[]>;
+  score(images: readonly GreyImage[], timing?: RunTiming): Promise<number[]>;
   /** P(malignant) as score() gives it, with the out-of-distribution statistic, per image, in one pass. */
-  scoreDetailed(images: readonly GreyImage[]): Promise<DetailedScore[]>;
+  scoreDetailed(images: readonly GreyImage[], timing?: RunTiming): Promise<DetailedScore[]>;
   /** What scoreDetailed gives, with each image's heat map, in one pass. */
-  scoreWithHeatMaps(images: readonly GreyImage[]): Promise<HeatMapScore[]>;
+  scoreWithHeatMaps(images: readonly GreyImage[], timing?: RunTiming): Promise<HeatMapScore[]>;
   /**
    * Why scoreWithHeatMaps gives null heat maps (a member's model.onnx has no "heatmap" output: it
    * was exported before heat maps); null when it gives them.
@@ -153,20 +161,32 @@ class OnnxModelRuntime implements ModelRuntime {
         : `no heat maps: the model.onnx of ${without.join(', ')} has no "heatmap" output (exported before heat maps; re-export it from its tfjs/ weights with addHeatMapOutput)`;
   }
 
-  async score(images: readonly GreyImage[]): Promise<number[]> {
-    return (await this.run(images, { ood: false, heatMaps: false })).map((result) => result.probability);
+  async score(images: readonly GreyImage[], timing?: RunTiming): Promise<number[]> {
+    return (await this.timed(timing, () => this.run(images, { ood: false, heatMaps: false }))).map((result) => result.probability);
   }
 
-  async scoreDetailed(images: readonly GreyImage[]): Promise<DetailedScore[]> {
-    return (await this.run(images, { ood: true, heatMaps: false })).map(({ probability, outOfDistribution, outOfDistributionFlagged }) => ({
+  async scoreDetailed(images: readonly GreyImage[], timing?: RunTiming): Promise<DetailedScore[]> {
+    return (await this.timed(timing, () => this.run(images, { ood: true, heatMaps: false }))).map(({ probability, outOfDistribution, outOfDistributionFlagged }) => ({
       probability,
       outOfDistribution,
       outOfDistributionFlagged,
     }));
   }
 
-  async scoreWithHeatMaps(images: readonly GreyImage[]): Promise<HeatMapScore[]> {
-    return this.run(images, { ood: true, heatMaps: this.heatMapProblem === null });
+  async scoreWithHeatMaps(images: readonly GreyImage[], timing?: RunTiming): Promise<HeatMapScore[]> {
+    return this.timed(timing, () => this.run(images, { ood: true, heatMaps: this.heatMapProblem === null }));
+  }
+
+  private async timed<T>(timing: RunTiming | undefined, work: () => Promise<T>): Promise<T> {
+    const started = performance.now();
+    try {
+      return await work();
+    } finally {
+      if (timing) {
+        timing.waitedMs = 0;
+        timing.ranMs = performance.now() - started;
+      }
+    }
   }
 
   minimumSize(stored: Pick<GreyImage, 'width' | 'height' | 'pixelSpacingMm'>): { width: number; height: number } {

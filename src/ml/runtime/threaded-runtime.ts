@@ -1,0 +1,156 @@
+// A model runtime whose inference runs on a worker thread. onnxruntime-node's run() blocks the
+// thread that calls it for the whole inference (onnxruntime issue #19611): on the service's
+// event loop that stalls every other job of the process (PACS replies, heartbeats, the API).
+// With the sessions on their own thread, a worker can fetch and report one study while another
+// is being scored, and inference still uses only its configured threads: requests queue on the
+// thread, one at a time.
+//
+//   const runtime = await createThreadedModelRuntime([pkg], { intraOpThreads: 2 });
+//   const timing = {};
+//   const [{ probability, heatMap }] = await runtime.scoreWithHeatMaps([image], timing);
+//   // timing.waitedMs: queued behind other requests; timing.ranMs: the thread's own work
+//
+// The interface is ModelRuntime's; minimumSize() and the members are answered here from the
+// packages. If the thread dies (a native crash, out of memory), every pending and later call
+// fails with a retryable MODEL_RUNTIME_FAILED, and `failed` says so: the owner loads a new one.
+
+import { fileURLToPath } from 'node:url';
+import { Worker } from 'node:worker_threads';
+import { MammocadError, ValidationError } from '../../domain/errors.js';
+import { fitImage, type GreyImage } from '../preprocess/preprocess.js';
+import type { ModelPackage } from '../registry/model-package.js';
+import type { DetailedScore, HeatMapScore, ModelRuntime, ModelRuntimeOptions, RunTiming, RuntimeMember } from './model-runtime.js';
+import { rebuildError, type RuntimeMethod, type RuntimeReply, type RuntimeRequest } from './runtime-messages.js';
+
+/** The thread's entry: a plain module that loads the TypeScript sources as the CLI does (bin/mammocad.mjs). */
+const THREAD_ENTRY = fileURLToPath(new URL('./runtime-thread-entry.mjs', import.meta.url));
+
+export interface ThreadedModelRuntime extends ModelRuntime {
+  /** True once the thread has died: every call fails; load a new runtime. */
+  readonly failed: boolean;
+}
+
+export async function createThreadedModelRuntime(packages: readonly ModelPackage[], options: ModelRuntimeOptions = {}): Promise<ThreadedModelRuntime> {
+  if (packages.length === 0) throw new ValidationError('packages', 'a model runtime needs at least one model package');
+  const worker = new Worker(THREAD_ENTRY, {
+    workerData: { packages: packages.map((p) => ({ path: p.path, packageHash: p.packageHash })), options },
+    // The thread's console goes to the process's stderr (onnxruntime warnings); no stdin.
+    stdin: false,
+  });
+  const ready = await new Promise<Extract<RuntimeReply, { type: 'ready' }>>((resolve, reject) => {
+    const failedEarly = (error: Error) => reject(new MammocadError('MODEL_RUNTIME_FAILED', `the inference thread did not start: ${error.message}`, { retryable: true, cause: error }));
+    worker.once('error', failedEarly);
+    worker.once('exit', (code) => failedEarly(new Error(`it exited with code ${code}`)));
+    worker.once('message', (reply: RuntimeReply) => {
+      worker.removeAllListeners('error');
+      worker.removeAllListeners('exit');
+      if (reply.type === 'ready') resolve(reply);
+      else reject(new Error(`inference thread: unexpected first message ${reply.type}`));
+    });
+  });
+  if (ready.error) {
+    await worker.terminate();
+    throw rebuildError(ready.error);
+  }
+  return new ThreadRuntime(worker, packages, ready.heatMapProblem ?? null);
+}
+
+interface Pending {
+  resolve: (results: Array<number | DetailedScore | HeatMapScore>) => void;
+  reject: (error: Error) => void;
+  timing: RunTiming | undefined;
+  sent: number;
+}
+
+class ThreadRuntime implements ThreadedModelRuntime {
+  readonly members: readonly RuntimeMember[];
+  readonly outOfDistributionThresholds: readonly (number | null)[];
+  private readonly pending = new Map<number, Pending>();
+  private nextId = 1;
+  private death: Error | undefined;
+  private disposing: Promise<void> | undefined;
+
+  constructor(
+    private readonly worker: Worker,
+    private readonly packages: readonly ModelPackage[],
+    readonly heatMapProblem: string | null,
+  ) {
+    this.members = packages.map((pkg) => ({ version: pkg.version, packageHash: pkg.packageHash, preprocessingHash: pkg.preprocessingHash, threshold: pkg.threshold }));
+    this.outOfDistributionThresholds = packages.map((pkg) => pkg.outOfDistribution?.threshold ?? null);
+    worker.on('message', (reply: RuntimeReply) => this.onReply(reply));
+    worker.on('error', (error) => this.die(error));
+    worker.on('exit', (code) => this.die(new Error(`it exited with code ${code}`)));
+  }
+
+  get failed(): boolean {
+    return this.death !== undefined;
+  }
+
+  score(images: readonly GreyImage[], timing?: RunTiming): Promise<number[]> {
+    return this.call('score', images, timing) as Promise<number[]>;
+  }
+
+  scoreDetailed(images: readonly GreyImage[], timing?: RunTiming): Promise<DetailedScore[]> {
+    return this.call('scoreDetailed', images, timing) as Promise<DetailedScore[]>;
+  }
+
+  scoreWithHeatMaps(images: readonly GreyImage[], timing?: RunTiming): Promise<HeatMapScore[]> {
+    return this.call('scoreWithHeatMaps', images, timing) as Promise<HeatMapScore[]>;
+  }
+
+  minimumSize(stored: Pick<GreyImage, 'width' | 'height' | 'pixelSpacingMm'>): { width: number; height: number } {
+    const sizes = this.packages.map((pkg) => fitImage(stored, pkg.manifest.preprocessing));
+    return { width: Math.max(...sizes.map((s) => s.width)), height: Math.max(...sizes.map((s) => s.height)) };
+  }
+
+  /** Closes the sessions after the requests already sent, then ends the thread. Idempotent. */
+  dispose(): Promise<void> {
+    this.disposing ??= (async () => {
+      if (this.death) return;
+      const closed = new Promise<void>((resolve) => this.worker.once('exit', () => resolve()));
+      this.worker.postMessage({ type: 'dispose' } satisfies RuntimeRequest);
+      await closed;
+    })();
+    return this.disposing;
+  }
+
+  private call(method: RuntimeMethod, images: readonly GreyImage[], timing: RunTiming | undefined): Promise<Array<number | DetailedScore | HeatMapScore>> {
+    if (this.disposing) return Promise.reject(new MammocadError('MODEL_RUNTIME_DISPOSED', 'the model runtime was disposed'));
+    if (this.death) return Promise.reject(this.failure());
+    const id = this.nextId++;
+    return new Promise((resolve, reject) => {
+      this.pending.set(id, { resolve, reject, timing, sent: performance.now() });
+      // The pixels are copied (structured clone): the caller keeps its images.
+      this.worker.postMessage({ type: 'run', id, method, images } satisfies RuntimeRequest);
+    });
+  }
+
+  private onReply(reply: RuntimeReply): void {
+    if (reply.type !== 'result') return;
+    const call = this.pending.get(reply.id);
+    if (!call) return;
+    this.pending.delete(reply.id);
+    if (reply.error) {
+      call.reject(rebuildError(reply.error));
+      return;
+    }
+    if (call.timing) {
+      const total = performance.now() - call.sent;
+      call.timing.ranMs = reply.inferenceMs ?? total;
+      call.timing.waitedMs = Math.max(0, total - call.timing.ranMs);
+    }
+    call.resolve(reply.results ?? []);
+  }
+
+  private failure(): MammocadError {
+    return new MammocadError('MODEL_RUNTIME_FAILED', `the inference thread stopped: ${this.death?.message ?? 'unknown'}`, { retryable: true, cause: this.death });
+  }
+
+  private die(error: Error): void {
+    if (this.death) return;
+    this.death = error;
+    if (this.disposing && this.pending.size === 0) return; // a clean exit after dispose()
+    for (const call of this.pending.values()) call.reject(this.failure());
+    this.pending.clear();
+  }
+}

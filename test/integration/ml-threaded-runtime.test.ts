@@ -1,0 +1,123 @@
+// The threaded model runtime (issue 20): inference on a worker thread, so that the event loop
+// stays free while a study is scored. It must answer exactly what the in-process runtime
+// answers (probabilities, statistic, heat maps), keep the project's errors (class, code, field)
+// across the thread, leave the event loop running during inference, run one request at a time
+// and say how long each waited, refuse a package changed on disk, and fail retryably, not hang,
+// when the thread dies.
+
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import * as tf from '@tensorflow/tfjs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { MammocadError, ModelInputError } from '../../src/domain/errors.js';
+import { exportToOnnx } from '../../src/ml/onnx/index.js';
+import { readPackage, type ModelPackage } from '../../src/ml/registry/index.js';
+import { createModelRuntime, createThreadedModelRuntime, type RunTiming } from '../../src/ml/runtime/index.js';
+import { brightnessModel, brightnessPreprocessing, imageWithBlob } from '../support/brightness-model.js';
+import { testImage, writeTestPackage } from '../support/onnx-fixtures.js';
+
+const SETTINGS = { intraOpThreads: 1 };
+let work: string;
+let heatMapPackage: ModelPackage;
+let bigPackage: ModelPackage;
+
+beforeAll(async () => {
+  await tf.setBackend('cpu');
+  work = await mkdtemp(path.join(tmpdir(), 'mammocad-threaded-'));
+  const preprocessing = brightnessPreprocessing({ testTimeFlips: ['none', 'vertical'] });
+  const model = brightnessModel({ inputHeight: preprocessing.inputHeight!, inputWidth: preprocessing.inputWidth!, channels: 1, cell: 8 });
+  heatMapPackage = await readPackage(await writeTestPackage(work, { version: 'brightness-threaded', model: exportToOnnx(model, { heatMap: true }), preprocessing }));
+  model.dispose();
+  // A classifier on a larger input, so that one inference takes long enough to watch the loop.
+  bigPackage = await readPackage(await writeTestPackage(work, { version: 'big-threaded', preprocessing: { inputHeight: 768, inputWidth: 768 } }));
+});
+
+afterAll(async () => {
+  await rm(work, { recursive: true, force: true });
+});
+
+describe('threaded model runtime', () => {
+  it('answers exactly what the in-process runtime answers: probabilities, statistic and heat maps', async () => {
+    const images = [imageWithBlob(200, 300, { center: [140, 95], radius: 22 }, false), imageWithBlob(200, 300, { center: [60, 200], radius: 30 }, true), testImage(180, 240, 3)];
+    const local = await createModelRuntime([heatMapPackage], SETTINGS);
+    const threaded = await createThreadedModelRuntime([heatMapPackage], SETTINGS);
+    try {
+      expect(threaded.members).toEqual(local.members);
+      expect(threaded.heatMapProblem).toBe(local.heatMapProblem);
+      expect(threaded.minimumSize({ width: 3328, height: 2560, pixelSpacingMm: [0.065, 0.065] })).toEqual(local.minimumSize({ width: 3328, height: 2560, pixelSpacingMm: [0.065, 0.065] }));
+      const expected = await local.scoreWithHeatMaps(images);
+      expect(expected.every((r) => r.heatMap !== null)).toBe(true);
+      expect(await threaded.scoreWithHeatMaps(images)).toEqual(expected);
+      expect(await threaded.score(images)).toEqual(await local.score(images));
+      expect(await threaded.scoreDetailed(images)).toEqual(await local.scoreDetailed(images));
+      // The caller's images are copied, not moved: still whole after the call.
+      expect(images[0]!.pixels.length).toBe(200 * 300);
+    } finally {
+      await Promise.all([local.dispose(), threaded.dispose()]);
+    }
+  });
+
+  it('keeps the error classes across the thread, and goes on answering after an error', async () => {
+    const threaded = await createThreadedModelRuntime([heatMapPackage], SETTINGS);
+    try {
+      const bad = { width: 4, height: 4, pixels: new Float32Array(16).fill(Number.NaN), pixelSpacingMm: null };
+      const error = await threaded.score([testImage(100, 120), bad]).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(ModelInputError);
+      expect(error).toMatchObject({ code: 'MODEL_INPUT_INVALID', retryable: false, name: 'ModelInputError' });
+      expect((error as Error).message).toMatch(/^image 1: /);
+      expect(await threaded.score([testImage(100, 120)])).toHaveLength(1);
+    } finally {
+      await threaded.dispose();
+    }
+    await expect(threaded.score([testImage(100, 120)])).rejects.toMatchObject({ code: 'MODEL_RUNTIME_DISPOSED' });
+  });
+
+  it('leaves the event loop free during inference, runs requests one at a time, and says how long each waited', async () => {
+    const threaded = await createThreadedModelRuntime([bigPackage], SETTINGS);
+    try {
+      const image = testImage(900, 1100, 5);
+      await threaded.score([image]); // warm
+      let ticks = 0;
+      const timer = setInterval(() => ticks++, 5);
+      const timings: RunTiming[] = [{}, {}, {}];
+      const started = performance.now();
+      await Promise.all(timings.map((t) => threaded.score([image], t)));
+      const elapsed = performance.now() - started;
+      clearInterval(timer);
+      const ran = timings.map((t) => t.ranMs!);
+      // One at a time: the later requests waited for the earlier ones' runs.
+      // (Each was sent a little after the one before it: the pixels are copied on sending.)
+      const waited = timings.map((t) => t.waitedMs!);
+      expect(waited[0]!).toBeLessThan(ran[0]!);
+      expect(waited[1]!).toBeGreaterThan(0.8 * ran[0]!);
+      expect(waited[2]!).toBeGreaterThan(0.8 * (ran[0]! + ran[1]!));
+      // The loop kept turning: a blocked loop would tick about once for the whole batch.
+      expect(ticks).toBeGreaterThan(elapsed / 5 / 4);
+    } finally {
+      await threaded.dispose();
+    }
+  });
+
+  it('refuses a package whose files changed after it was read, naming it', async () => {
+    const dir = await writeTestPackage(work, { version: 'changing' });
+    const pkg = await readPackage(dir);
+    const manifest = path.join(dir, 'manifest.json');
+    await writeFile(manifest, (await readFile(manifest, 'utf8')).replace('tiny test classifier', 'tiny test classifier, edited'));
+    const error = await createThreadedModelRuntime([pkg], SETTINGS).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(MammocadError);
+    expect(error).toMatchObject({ code: 'MODEL_UNAVAILABLE', retryable: true });
+    expect((error as Error).message).toContain(dir);
+  });
+
+  it('fails every call retryably, instead of hanging, when its thread dies', async () => {
+    const threaded = await createThreadedModelRuntime([bigPackage], SETTINGS);
+    const pending = threaded.score([testImage(900, 1100, 6)]);
+    // As an out-of-memory abort or a native crash would: the thread is gone mid-request.
+    await (threaded as unknown as { worker: { terminate(): Promise<number> } }).worker.terminate();
+    await expect(pending).rejects.toMatchObject({ code: 'MODEL_RUNTIME_FAILED', retryable: true });
+    expect(threaded.failed).toBe(true);
+    await expect(threaded.score([testImage(100, 120)])).rejects.toMatchObject({ code: 'MODEL_RUNTIME_FAILED' });
+    await threaded.dispose();
+  });
+});
