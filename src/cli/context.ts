@@ -87,7 +87,7 @@ export async function ensureDefaultModel({ config, store, logger }: Services): P
 export function buildWorker({ config, logger, store, pacs, selection }: Services, metrics: PipelineMetrics): { worker: JobQueue; scoring: ScoreStudyJob } {
   // Inference on a worker thread (threaded-runtime.ts): the jobs this process runs at once go on
   // fetching and reporting while one study is scored.
-  const scoring = new ScoreStudyJob({ pacs, store, logger, selection, reportTemplate: config.report.template, device: reportDevice(), metrics, inferenceThreads: config.worker.inferenceThreads, createRuntime: createThreadedModelRuntime, decodeAtModelResolution: config.worker.decodeAtModelResolution, decodeResolutionMargin: config.worker.decodeResolutionMargin, imageChecks: config.imageChecks, researchMode: config.report.researchMode, presentationState: config.report.presentationState });
+  const scoring = new ScoreStudyJob({ pacs, store, logger, selection, reportTemplate: config.report.template, device: reportDevice(), metrics, inferenceThreads: config.worker.inferenceThreads, createRuntime: (packages, options) => createThreadedModelRuntime(packages, { ...options, movePixels: true }), decodeAtModelResolution: config.worker.decodeAtModelResolution, decodeResolutionMargin: config.worker.decodeResolutionMargin, imageChecks: config.imageChecks, researchMode: config.report.researchMode, presentationState: config.report.presentationState });
   const worker = createJobQueue({
     store,
     databaseUrl: config.database.url,

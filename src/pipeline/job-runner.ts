@@ -2,7 +2,7 @@
 // JobWorker's poll, or graphile-worker on PostgreSQL), and records the outcome on the Job row:
 //   handler returned          -> succeeded (or skipped, when the result says so)
 //   JobPostponedError         -> back to the queue at the delay it asked for, attempt not counted
-//   retryable MammocadError    -> back to the queue after a backoff (5 s, then 60 s doubling), dead after
+//   retryable MammocadError    -> back to the queue after a backoff (5 s, then 30 s doubling), dead after
 //                                 maxAttempts (kept with its last error)
 //   JobCancelledError         -> cancelled (the handler saw a cancellation at a checkpoint)
 //   anything else             -> failed, with the error
@@ -13,7 +13,7 @@
 
 import type { Logger } from 'pino';
 import { ConflictError, JobCancelledError, JobPostponedError, MammocadError, type JobRecord, type JsonValue } from '../domain/index.js';
-import type { Store } from '../store/index.js';
+import { endedByTakeover, type Store } from '../store/index.js';
 import { holderIsGone } from './worker-liveness.js';
 
 export interface JobContext {
@@ -44,8 +44,8 @@ export interface JobRunnerOptions {
   handlers: Record<string, JobHandler>;
   /**
    * Retry delays: the first after firstRetryMs (default 5 s, at most backoffMs), then backoffMs
-   * (default 30 s) doubled per attempt (60 s before the third, 120 s before the fourth...) up to
-   * maxBackoffMs (default 15 min).
+   * (default 30 s) doubled per further failure (30 s, 60 s, 120 s...) up to maxBackoffMs
+   * (default 15 min).
    */
   firstRetryMs?: number;
   backoffMs?: number;
@@ -72,12 +72,15 @@ export class JobRunner {
     return this.options.staleAfterMs ?? 120_000;
   }
 
-  /** Backoff before attempt n+1 (n = attempts made so far). */
-  backoff(attempts: number): number {
+  /**
+   * Backoff before the next attempt, after `failures` attempts that failed (an attempt whose worker
+   * died and was taken over does not move the schedule on: its failure is the job's first).
+   */
+  backoff(failures: number): number {
     const base = this.options.backoffMs ?? 30_000;
     // Most faults are blips (a PACS restarting, a dropped connection): the first retry comes soon.
-    if (attempts <= 1) return Math.min(base, this.options.firstRetryMs ?? 5_000);
-    return Math.min(this.options.maxBackoffMs ?? 15 * 60_000, base * 2 ** (attempts - 1));
+    if (failures <= 1) return Math.min(base, this.options.firstRetryMs ?? 5_000);
+    return Math.min(this.options.maxBackoffMs ?? 15 * 60_000, base * 2 ** (failures - 2));
   }
 
   /**
@@ -136,7 +139,8 @@ export class JobRunner {
         return await this.record(store.jobs.postpone(job.id, message, new Date(Date.now() + error.delayMs), holder), job);
       }
       if ((error instanceof MammocadError && error.retryable) || isTransientDatabaseError(error)) {
-        const after = await this.record(store.jobs.retryLater(job.id, message, new Date(Date.now() + this.backoff(job.attempts)), holder), job);
+        const failures = job.attempts - (endedByTakeover(job.lastError) ? 1 : 0);
+        const after = await this.record(store.jobs.retryLater(job.id, message, new Date(Date.now() + this.backoff(failures)), holder), job);
         log.warn({ err: message, status: after.status }, after.status === 'dead' ? 'job gave up after its last attempt' : 'job will be retried');
         return after;
       }

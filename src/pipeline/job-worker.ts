@@ -41,9 +41,9 @@ export class JobWorker implements JobQueue {
     this.runner = new JobRunner(options, this.log);
   }
 
-  /** Backoff before attempt n+1 (n = attempts made so far). */
-  backoff(attempts: number): number {
-    return this.runner.backoff(attempts);
+  /** Backoff before the next attempt after `failures` failed attempts (JobRunner.backoff). */
+  backoff(failures: number): number {
+    return this.runner.backoff(failures);
   }
 
   /** Claims and runs one due job; returns it, or null when there was none. */

@@ -32,6 +32,7 @@ export {
 } from './study-search.repository.js';
 export type { ModelVersionInput } from './model-version.repository.js';
 export type { EnqueueOptions, JobFilter } from './job.repository.js';
+export { endedByTakeover } from './job.repository.js';
 export type { AuditEventInput, AuditFilter } from './audit.repository.js';
 export type { ApiKeyInput } from './api-key.repository.js';
 

@@ -35,6 +35,16 @@ const asRecord = (row: unknown) => row as JobRecord;
 /** A job with the time of its last change (the subscription feed's cursor). */
 export type ChangedJobRecord = JobRecord & { updatedAt: Date };
 
+/** The lastError of a job requeued because its worker process ended (a crash, a kill). */
+export const WORKER_ENDED = 'its worker process ended';
+/** The lastError of a job requeued because its worker stopped reporting (the stale limit). */
+export const WORKER_SILENT = 'worker stopped responding';
+
+/** Whether a job's last attempt ended by being taken over from its worker, not by an error of its own. */
+export function endedByTakeover(lastError: string | null): boolean {
+  return lastError !== null && (lastError.startsWith(WORKER_ENDED) || lastError === WORKER_SILENT);
+}
+
 export class JobRepository {
   /** The graphile-worker task that delivers jobs, while dispatch is on (PostgreSQL only). */
   private dispatchTask: string | undefined;
@@ -276,7 +286,7 @@ export class JobRepository {
     let requeued = 0;
     let holdersGone = 0;
     for (const job of stale) {
-      const why = gone(job) ? `its worker ${job.lockedBy} ended` : 'worker stopped responding';
+      const why = gone(job) ? `${WORKER_ENDED} (${job.lockedBy})` : WORKER_SILENT;
       const exhausted = job.attempts >= job.maxAttempts;
       // Compare-and-set on the lock we saw, so a worker that just reported keeps its job.
       const where = { id: job.id, status: 'running', lockedAt: job.lockedAt };

@@ -1,6 +1,6 @@
 // The threaded model runtime (issue 20): inference on a worker thread, so that the event loop
 // stays free while a study is scored. It must answer exactly what the in-process runtime
-// answers (probabilities, statistic, heat maps), keep the project's errors (class, code, field)
+// answers (probabilities, statistic, heat maps; with the pixels copied or moved), keep the project's errors (class, code, field)
 // across the thread, leave the event loop running during inference, run one request at a time
 // and say how long each waited, refuse a package changed on disk, and fail retryably, not hang,
 // when the thread dies.
@@ -53,6 +53,24 @@ describe('threaded model runtime', () => {
       expect(await threaded.scoreDetailed(images)).toEqual(await local.scoreDetailed(images));
       // The caller's images are copied, not moved: still whole after the call.
       expect(images[0]!.pixels.length).toBe(200 * 300);
+    } finally {
+      await Promise.all([local.dispose(), threaded.dispose()]);
+    }
+  });
+
+  it('with movePixels hands the pixel buffers over (the caller\'s arrays are left empty), copying a view of a larger buffer', async () => {
+    const threaded = await createThreadedModelRuntime([heatMapPackage], { ...SETTINGS, movePixels: true });
+    const local = await createModelRuntime([heatMapPackage], SETTINGS);
+    try {
+      const own = imageWithBlob(200, 300, { center: [140, 95], radius: 22 }, false);
+      const shared = new Float32Array(2 * 180 * 240);
+      shared.set(testImage(180, 240, 3).pixels);
+      const view = { ...testImage(180, 240, 3), pixels: shared.subarray(0, 180 * 240) };
+      const expected = await local.scoreWithHeatMaps([{ ...own, pixels: own.pixels.slice() }, { ...view, pixels: view.pixels.slice() }]);
+      expect(await threaded.scoreWithHeatMaps([own, view])).toEqual(expected);
+      expect(own.pixels.length).toBe(0); // moved
+      expect(view.pixels.length).toBe(180 * 240); // copied: its buffer holds more than it
+      expect(shared.length).toBe(2 * 180 * 240);
     } finally {
       await Promise.all([local.dispose(), threaded.dispose()]);
     }

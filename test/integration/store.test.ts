@@ -335,7 +335,7 @@ describe.each(PROVIDERS)('store on %s', (provider) => {
       await store.jobs.claim([k], 'host:2@9#alive');
       const gone = (holder: string) => holder.endsWith('#ended');
       expect(await store.jobs.requeueStale(new Date(Date.now() - 60_000), gone)).toEqual({ requeued: 1, dead: [], holdersGone: 1 });
-      expect(await store.jobs.get(ended.id)).toMatchObject({ status: 'queued', lockedBy: null, lastError: 'its worker host:1@9#ended ended' });
+      expect(await store.jobs.get(ended.id)).toMatchObject({ status: 'queued', lockedBy: null, lastError: 'its worker process ended (host:1@9#ended)' });
       expect(await store.jobs.get(alive.id)).toMatchObject({ status: 'running', lockedBy: 'host:2@9#alive' });
       // Without the test, the same rows wait for the stale limit.
       expect(await store.jobs.requeueStale(new Date(Date.now() - 60_000))).toEqual({ requeued: 0, dead: [], holdersGone: 0 });

@@ -211,7 +211,7 @@ describe.each(PROVIDERS)('worker concurrency on %s', (provider: Provider) => {
     const starts = rec.startsOf(flaky.id).map((s) => s.at);
     expect(starts).toHaveLength(3);
     expect(starts[1]! - starts[0]!).toBeGreaterThanOrEqual(BACKOFF_MS - 5);
-    expect(starts[2]! - starts[1]!).toBeGreaterThanOrEqual(2 * BACKOFF_MS - 5);
+    expect(starts[2]! - starts[1]!).toBeGreaterThanOrEqual(BACKOFF_MS - 5); // 5 s capped by the base, then the base
     expect(await settled(broken.id)).toMatchObject({ status: 'failed', attempts: 1, lastError: 'not retryable' });
     // The waiting job held its slot all along.
     expect((await producer.jobs.get(blocker.id)).status).toBe('running');

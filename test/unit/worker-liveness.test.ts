@@ -2,7 +2,7 @@
 // pid and pid namespace, and only a holder of this host and namespace whose process is gone is
 // called gone. Everything else (other hosts, other namespaces, names of another form, a live
 // process, this process) is left to the stale limit. Also the retry schedule: the first retry
-// soon, the later ones as before.
+// soon, then 30 s doubling.
 
 import { spawn } from 'node:child_process';
 import { hostname } from 'node:os';
@@ -10,7 +10,9 @@ import pino from 'pino';
 import { describe, expect, it } from 'vitest';
 import { JobRunner } from '../../src/pipeline/job-runner.js';
 import { holderIdOf, holderIsGone, parseHolderId, processHolderId } from '../../src/pipeline/worker-liveness.js';
+import { MammocadError, type JobRecord } from '../../src/domain/index.js';
 import type { Store } from '../../src/store/index.js';
+import { WORKER_SILENT } from '../../src/store/job.repository.js';
 
 const onLinux = process.platform === 'linux';
 
@@ -49,12 +51,35 @@ describe('retry schedule', () => {
   const runner = (options: { firstRetryMs?: number; backoffMs?: number; maxBackoffMs?: number } = {}) =>
     new JobRunner({ store: {} as Store, logger: pino({ level: 'silent' }), handlers: {}, ...options }, pino({ level: 'silent' }));
 
-  it('retries first after 5 s, then after 60, 120, 240 s... up to 15 min', () => {
-    expect([1, 2, 3, 4, 6, 10].map((n) => runner().backoff(n))).toEqual([5_000, 60_000, 120_000, 240_000, 900_000, 900_000]);
+  it('retries first after 5 s, then after 30, 60, 120 s... up to 15 min', () => {
+    expect([1, 2, 3, 4, 6, 8, 10].map((n) => runner().backoff(n))).toEqual([5_000, 30_000, 60_000, 120_000, 480_000, 900_000, 900_000]);
   });
 
   it('never retries sooner than the base allows, and follows the configured delays', () => {
-    expect([1, 2, 3].map((n) => runner({ backoffMs: 300 }).backoff(n))).toEqual([300, 600, 1_200]);
-    expect([1, 2, 3].map((n) => runner({ firstRetryMs: 1_000, backoffMs: 10_000, maxBackoffMs: 25_000 }).backoff(n))).toEqual([1_000, 20_000, 25_000]);
+    expect([1, 2, 3].map((n) => runner({ backoffMs: 300 }).backoff(n))).toEqual([300, 300, 600]);
+    expect([1, 2, 3, 4].map((n) => runner({ firstRetryMs: 1_000, backoffMs: 10_000, maxBackoffMs: 25_000 }).backoff(n))).toEqual([1_000, 10_000, 20_000, 25_000]);
+  });
+
+  it('does not move the schedule on for an attempt whose worker died: the failure after a takeover is the first', async () => {
+    const retryAt: number[] = [];
+    const store = {
+      jobs: {
+        reportProgress: async () => true,
+        isCancelRequested: async () => false,
+        retryLater: async (_id: string, _message: string, runAt: Date) => {
+          retryAt.push(runAt.getTime() - Date.now());
+          return { status: 'queued' } as JobRecord;
+        },
+      },
+    } as unknown as Store;
+    const failing = new JobRunner(
+      { store, logger: pino({ level: 'silent' }), handlers: { pacs: async () => Promise.reject(new MammocadError('PACS_UNAVAILABLE', 'PACS down', { retryable: true })) } },
+      pino({ level: 'silent' }),
+    );
+    const job = (attempts: number, lastError: string | null) => ({ id: 'j', kind: 'pacs', attempts, lastError, payload: {}, progress: null }) as unknown as JobRecord;
+    await failing.run(job(2, 'its worker process ended (host:1@2#3)'), 'h');
+    await failing.run(job(2, WORKER_SILENT), 'h');
+    await failing.run(job(2, 'PACS down'), 'h');
+    expect(retryAt.map((ms) => Math.round(ms / 1000))).toEqual([5, 5, 30]);
   });
 });
