@@ -533,7 +533,8 @@ async function main(): Promise<number> {
     const images = 2 * timings.length;
     const modelOnly = inferSum - prepMs * images;
     console.log(`pre-processing alone (after the run, our workers idle; median per image): ${prepMs.toFixed(0)} ms; counted as overhead: ${total > 0 ? ((1 - modelOnly / total) * 100).toFixed(1) : '-'}% (a lower bound: under load it took longer)`);
-    if (wallSum > 0) console.log(`time in jobs outside the stages (claim, model look-up and load, outcome write): ${(((wallSum - total) / wallSum) * 100).toFixed(1)}% of job wall time`);
+    const queueSum = timings.reduce((a, t) => a + (t[QUEUE_KEY] ?? 0), 0);
+    if (wallSum > 0) console.log(`time in jobs outside the stages (claim, model look-up and load, outcome write): ${(((wallSum - total - queueSum) / wallSum) * 100).toFixed(1)}% of job wall time; waiting for the inference thread: ${((queueSum / wallSum) * 100).toFixed(1)}%`);
     console.log('\nfault events:');
     if (faults.length === 0) console.log('  none injected');
     for (const f of faults) console.log(`  ${f.at} ${f.what}\n      -> ${f.outcome}`);
