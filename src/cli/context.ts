@@ -16,6 +16,7 @@ import type { ModelPackage } from '../ml/registry/index.js';
 import { createModelRuntime, createThreadedModelRuntime, type ModelRuntime } from '../ml/runtime/index.js';
 import { EVALUATE_MODEL_JOB, EvaluateModelJob } from '../pipeline/evaluate-model-job.js';
 import { createJobQueue, type JobQueue } from '../pipeline/job-queue.js';
+import type { JobHandler } from '../pipeline/job-runner.js';
 import type { PipelineMetrics } from '../pipeline/metrics.js';
 import { ModelService } from '../pipeline/model-service.js';
 import { ScoreStudyJob } from '../pipeline/score-study-job.js';
@@ -88,14 +89,24 @@ export function buildWorker({ config, logger, store, pacs, selection }: Services
   // Inference on a worker thread (threaded-runtime.ts): the jobs this process runs at once go on
   // fetching and reporting while one study is scored.
   const scoring = new ScoreStudyJob({ pacs, store, logger, selection, reportTemplate: config.report.template, device: reportDevice(), metrics, inferenceThreads: config.worker.inferenceThreads, createRuntime: (packages, options) => createThreadedModelRuntime(packages, { ...options, movePixels: true }), decodeAtModelResolution: config.worker.decodeAtModelResolution, decodeResolutionMargin: config.worker.decodeResolutionMargin, imageChecks: config.imageChecks, researchMode: config.report.researchMode, presentationState: config.report.presentationState });
+  let heavyTail: Promise<unknown> = Promise.resolve();
+  const heavy =
+    (handler: JobHandler): JobHandler =>
+    (job, context) => {
+      const run = heavyTail.then(() => handler(job, context));
+      heavyTail = run.catch(() => undefined);
+      return run;
+    };
   const worker = createJobQueue({
     store,
     databaseUrl: config.database.url,
     logger,
     handlers: {
       [SCORE_STUDY_JOB]: scoring.handle,
-      [EVALUATE_MODEL_JOB]: new EvaluateModelJob({ store, logger }).handle,
-      [TRAIN_MODEL_JOB]: trainJob(config, store, logger, pacs).handle,
+      // Training and evaluation hold the process's tfjs engine and much memory: one at a time
+      // per process, whatever worker.concurrency allows for scoring.
+      [EVALUATE_MODEL_JOB]: heavy(new EvaluateModelJob({ store, logger }).handle),
+      [TRAIN_MODEL_JOB]: heavy(trainJob(config, store, logger, pacs).handle),
     },
     onDead: scoring.onDead,
     staleAfterMs: config.worker.staleAfterSeconds * 1000,

@@ -55,6 +55,7 @@ export class GraphileJobQueue implements JobQueue {
   private graphile: Runner | undefined;
   private sweepTimer: NodeJS.Timeout | undefined;
   private livenessTimer: NodeJS.Timeout | undefined;
+  private checking: Promise<void> | undefined;
   private sweeping: Promise<void> | undefined;
 
   constructor(private readonly options: GraphileJobQueueOptions) {
@@ -92,8 +93,12 @@ export class GraphileJobQueue implements JobQueue {
     this.sweepTimer = setInterval(() => void this.sweep(), every);
     // Between sweeps, one small query: running rows whose holder process has ended here.
     this.livenessTimer = setInterval(() => {
-      if (this.sweeping) return;
-      this.runner.requeueStale().catch((error: unknown) => this.log.error({ err: error instanceof Error ? error.message : String(error) }, 'liveness check failed'));
+      if (this.sweeping || this.checking) return;
+      this.checking = this.runner
+        .requeueStale()
+        .then(() => undefined)
+        .catch((error: unknown) => this.log.error({ err: error instanceof Error ? error.message : String(error) }, 'liveness check failed'))
+        .finally(() => (this.checking = undefined));
     }, this.options.livenessMs ?? 2_000);
     this.log.info({ concurrency: this.options.concurrency ?? 1, sweepMs: every }, 'graphile job queue started');
   }
@@ -154,5 +159,6 @@ export class GraphileJobQueue implements JobQueue {
     this.graphile = undefined;
     await graphile?.stop();
     await this.sweeping;
+    await this.checking;
   }
 }

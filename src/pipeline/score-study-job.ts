@@ -24,12 +24,15 @@ interface LoadedModel {
   runtime: ModelRuntime;
   users: number;
   retired: boolean;
+  /** Order of the loads begun: a load that ends after a later one never replaces it. */
+  sequence: number;
 }
 
 export class ScoreStudyJob {
   private current: LoadedModel | undefined;
   /** The load in progress: jobs that ask for the same version meanwhile wait for this one. */
   private loading: { id: string; promise: Promise<LoadedModel> } | undefined;
+  private loads = 0;
 
   constructor(
     private readonly deps: Omit<ScoreStudyDeps, 'model'> & { store: Store; logger: Logger; metrics?: PipelineMetrics; inferenceThreads?: number; createRuntime?: RuntimeFactory },
@@ -56,15 +59,22 @@ export class ScoreStudyJob {
     } finally {
       if (this.loading === loading) this.loading = undefined;
     }
+    // Counted before anything else can run, so no one disposes it under this job.
+    loaded.users++;
     if (this.current !== loaded) {
-      const replaced = this.current;
-      this.current = loaded;
-      if (replaced) {
-        replaced.retired = true;
-        if (replaced.users === 0) await replaced.runtime.dispose();
+      if (this.current && this.current.sequence > loaded.sequence) {
+        // A later load (another version activated meanwhile) is already in place: this job
+        // uses the one it waited for, which goes once its users are done.
+        loaded.retired = true;
+      } else {
+        const replaced = this.current;
+        this.current = loaded;
+        if (replaced) {
+          replaced.retired = true;
+          if (replaced.users === 0) await replaced.runtime.dispose();
+        }
       }
     }
-    loaded.users++;
     return loaded;
   }
 
@@ -76,6 +86,7 @@ export class ScoreStudyJob {
   }
 
   private async load(record: ModelVersionRecord): Promise<LoadedModel> {
+    const sequence = ++this.loads;
     // The package of this very record (not a second look-up of "the active one", which an
     // activation in between could change), checked against its registered hash.
     let pkg: ModelPackage;
@@ -91,7 +102,7 @@ export class ScoreStudyJob {
     const threads = this.deps.inferenceThreads;
     const runtime = await (this.deps.createRuntime ?? createModelRuntime)([pkg], threads ? { intraOpThreads: threads } : {});
     this.deps.logger.info({ version: record.version }, 'model loaded');
-    return { record, runtime, users: 0, retired: false };
+    return { record, runtime, users: 0, retired: false, sequence };
   }
 
   /**

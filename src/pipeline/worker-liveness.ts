@@ -1,6 +1,7 @@
 // Who holds a job, and whether that holder is certainly gone. A worker names itself
-// "<host>:<pid>@<pid namespace>" (the namespace on Linux: two containers on one host can share
-// a host name, never a pid namespace). A running job whose holder is on this host, in this pid
+// "<host>:<pid>@<pid namespace>-<boot id>" (Linux: two containers on one host can share a host
+// name, never a pid namespace; two machines can share a host name and the root namespace's
+// number, never a boot id). A running job whose holder is on this host, in this pid
 // namespace, and whose process no longer exists (or is a zombie) belonged to a worker that
 // crashed or was killed: it can be taken over at once instead of after the stale limit
 // (worker.staleAfterSeconds, minutes by default, for holders on other hosts or of unknown
@@ -19,9 +20,23 @@ function pidNamespace(): string {
   }
 }
 
-const OWN_NAMESPACE = pidNamespace();
+/** This boot of this machine (32 hex digits), or '' where there is none to read: the root pid
+ * namespace has the same number on every Linux machine, the boot id tells machines apart. */
+function bootId(): string {
+  try {
+    const id = readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim().replace(/-/g, '').toLowerCase();
+    return /^[0-9a-f]{32}$/.test(id) ? id : '';
+  } catch {
+    return '';
+  }
+}
 
-/** The holder name of process `pid` of this host and namespace: "<host>:<pid>", with "@<pid namespace>" where it has one. */
+const NAMESPACE = pidNamespace();
+const BOOT = bootId();
+/** "<pid namespace>-<boot id>": where a pid means the same process as here. */
+const OWN_NAMESPACE = NAMESPACE && BOOT ? `${NAMESPACE}-${BOOT}` : '';
+
+/** The holder name of process `pid` of this host and namespace: "<host>:<pid>", with "@<pid namespace>-<boot id>" where they can be read. */
 export function holderIdOf(pid: number): string {
   return `${hostname()}:${pid}${OWN_NAMESPACE ? `@${OWN_NAMESPACE}` : ''}`;
 }
@@ -31,9 +46,9 @@ export function processHolderId(): string {
   return holderIdOf(process.pid);
 }
 
-/** The parts of a holder name ("host:pid@ns", optionally followed by "#delivery"); null for other forms. */
+/** The parts of a holder name ("host:pid@ns-boot", optionally followed by "#delivery"); null for other forms. */
 export function parseHolderId(holder: string): { host: string; pid: number; namespace: string } | null {
-  const match = /^(.+):(\d+)@(\d+)(?:#.*)?$/.exec(holder);
+  const match = /^(.+):(\d+)@(\d+-[0-9a-f]{32})(?:#.*)?$/.exec(holder);
   if (!match) return null;
   const pid = Number(match[2]);
   return Number.isSafeInteger(pid) && pid > 0 ? { host: match[1]!, pid, namespace: match[3]! } : null;

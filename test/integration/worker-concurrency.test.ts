@@ -297,8 +297,10 @@ describe.skipIf(!LocalOrthanc.available())('scoring studies concurrently in one 
     // The service's runtime (inference on a worker thread), counted.
     const runtimes = { created: 0, runs: 0 };
     const createRuntime: RuntimeFactory = async (packages, options) => {
-      const runtime: ModelRuntime = await createThreadedModelRuntime(packages, options);
       runtimes.created++;
+      // A slow load: the three jobs that start at once all ask for the model while it loads.
+      await sleep(500);
+      const runtime: ModelRuntime = await createThreadedModelRuntime(packages, options);
       const scoreWithHeatMaps = runtime.scoreWithHeatMaps.bind(runtime);
       runtime.scoreWithHeatMaps = (images, timing) => {
         runtimes.runs++;

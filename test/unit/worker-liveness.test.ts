@@ -1,5 +1,5 @@
 // Taking over the job of a worker process that ended (issue 20): the holder name carries host,
-// pid and pid namespace, and only a holder of this host and namespace whose process is gone is
+// pid, pid namespace and boot id, and only a holder of this host and namespace whose process is gone is
 // called gone. Everything else (other hosts, other namespaces, names of another form, a live
 // process, this process) is left to the stale limit. Also the retry schedule: the first retry
 // soon, then 30 s doubling.
@@ -20,10 +20,11 @@ describe('worker liveness', () => {
   it('names this process by host, pid and pid namespace, and parses such names with or without a delivery', () => {
     const own = processHolderId();
     expect(own.startsWith(`${hostname()}:${process.pid}`)).toBe(true);
-    if (onLinux) expect(own).toMatch(/@\d+$/);
-    expect(parseHolderId('ward-3.example:4242@4026531836#17')).toEqual({ host: 'ward-3.example', pid: 4242, namespace: '4026531836' });
-    expect(parseHolderId('host:with:colons:12@7')).toEqual({ host: 'host:with:colons', pid: 12, namespace: '7' });
-    for (const other of ['worker-1', 'vanished-host:4242', 'cli:host:12', 'h:0@1', 'h:x@1']) expect(parseHolderId(other)).toBeNull();
+    if (onLinux) expect(own).toMatch(/@\d+-[0-9a-f]{32}$/);
+    const boot = '0123456789abcdef0123456789abcdef';
+    expect(parseHolderId(`ward-3.example:4242@4026531836-${boot}#17`)).toEqual({ host: 'ward-3.example', pid: 4242, namespace: `4026531836-${boot}` });
+    expect(parseHolderId(`host:with:colons:12@7-${boot}`)).toEqual({ host: 'host:with:colons', pid: 12, namespace: `7-${boot}` });
+    for (const other of ['worker-1', 'vanished-host:4242', 'cli:host:12', `h:0@1-${boot}`, `h:x@1-${boot}`, 'h:12@4026531836']) expect(parseHolderId(other)).toBeNull();
   });
 
   it.runIf(onLinux)('calls a holder gone only when its process on this host and namespace has ended', async () => {
@@ -37,9 +38,13 @@ describe('worker liveness', () => {
     expect(holderIsGone(holder)).toBe(true);
     expect(holderIsGone(holderIdOf(child.pid!))).toBe(true);
     // The same pid named from another host or pid namespace, or in another form: not ours to judge.
-    const ns = parseHolderId(holder)!.namespace;
-    expect(holderIsGone(`other-${hostname()}:${child.pid}@${ns}`)).toBe(false);
-    expect(holderIsGone(`${hostname()}:${child.pid}@${Number(ns) + 1}`)).toBe(false);
+    const [ns, boot] = parseHolderId(holder)!.namespace.split('-') as [string, string];
+    expect(holderIsGone(`other-${hostname()}:${child.pid}@${ns}-${boot}`)).toBe(false);
+    expect(holderIsGone(`${hostname()}:${child.pid}@${Number(ns) + 1}-${boot}`)).toBe(false);
+    // Another machine of the same host name and root namespace: its boot id differs.
+    const otherBoot = boot.replace(/^./, (c) => (c === '0' ? '1' : '0'));
+    expect(holderIsGone(`${hostname()}:${child.pid}@${ns}-${otherBoot}`)).toBe(false);
+    expect(holderIsGone(`${hostname()}:${child.pid}@${ns}`)).toBe(false);
     expect(holderIsGone(`${hostname()}:${child.pid}`)).toBe(false);
     // This process, and a live one (pid 1 exists in every namespace), are not gone.
     expect(holderIsGone(processHolderId())).toBe(false);

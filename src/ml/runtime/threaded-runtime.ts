@@ -126,14 +126,21 @@ class ThreadRuntime implements ThreadedModelRuntime {
   }
 
   private call(method: RuntimeMethod, images: readonly GreyImage[], timing: RunTiming | undefined): Promise<Array<number | DetailedScore | HeatMapScore>> {
-    if (this.disposing) return Promise.reject(new MammocadError('MODEL_RUNTIME_DISPOSED', 'the model runtime was disposed'));
+    // Retryable: a job that meets a runtime replaced under it scores again with the new one.
+    if (this.disposing) return Promise.reject(new MammocadError('MODEL_RUNTIME_DISPOSED', 'the model runtime was disposed', { retryable: true }));
     if (this.death) return Promise.reject(this.failure());
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
       this.pending.set(id, { resolve, reject, timing, sent: performance.now() });
       // The pixels are copied (structured clone), or with movePixels handed over where they own their buffer.
       const transfer = this.movePixels ? images.filter((image) => ownsBuffer(image.pixels)).map((image) => image.pixels.buffer as ArrayBuffer) : [];
-      this.worker.postMessage({ type: 'run', id, method, images } satisfies RuntimeRequest, [...new Set(transfer)]);
+      try {
+        this.worker.postMessage({ type: 'run', id, method, images } satisfies RuntimeRequest, [...new Set(transfer)]);
+      } catch (error) {
+        // Not sendable (a detached buffer, an uncloneable value): nothing reached the thread.
+        this.pending.delete(id);
+        reject(error instanceof Error ? error : new Error(String(error)));
+      }
     });
   }
 
