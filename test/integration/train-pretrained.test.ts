@@ -146,6 +146,9 @@ describe('stage 2 from pretrained weights, without stage 1', () => {
     // model has none.
     for (const r of all.filter((r) => r.unit === 'fold-1')) expect(r.valAuc).toBeGreaterThanOrEqual(0);
     expect(all.filter((r) => r.unit === 'final').map((r) => r.valAuc)).toEqual([null, null]);
+    // The epoch log on disk has the scores too (the epoch is saved first, its score added after).
+    const logged = readFileSync(path.join(work, 'all-layers', 'epochs.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { unit: string; phase: string; valAuc: number | null });
+    expect(logged.filter((r) => r.phase === 'phase2-all' && r.unit === 'fold-1').map((r) => typeof r.valAuc)).toEqual(['number', 'number']);
 
     const trained = await loadTfjsModel(result.packageDir);
     const kernelMoved = tf.tidy(() => tf.max(tf.abs(tf.sub(trained.getLayer('conv1').getWeights()[0]!, pretrained.getLayer('conv1').getWeights()[0]!))).dataSync()[0]!);

@@ -61,7 +61,6 @@ export async function trainPhase(run: TrainingRun, unit: Unit, p: PhasePlan): Pr
           if (++batches % 20 === 0) await run.context.checkpoint();
         },
       });
-      const val = await p.validate();
       const record: EpochRecord = {
         unit: unit.name,
         stage: p.stage,
@@ -69,12 +68,19 @@ export async function trainPhase(run: TrainingRun, unit: Unit, p: PhasePlan): Pr
         epoch: epoch + 1,
         epochs: p.epochs,
         loss,
-        valAuc: val.valAuc,
-        valAccuracy: val.valAccuracy,
+        valAuc: null,
+        valAccuracy: null,
         seconds: (Date.now() - t0) / 1000,
         at: new Date().toISOString(),
       };
+      // The epoch is saved before it is scored: scoring the validation women can take minutes
+      // (phase 2 exports and runs the whole model), and a stop meanwhile must not cost the epoch.
       await run.saveEpoch(unit, step, p.modelKind, epoch + 1, p.model, optimizer, record);
+      const val = await p.validate();
+      record.valAuc = val.valAuc;
+      record.valAccuracy = val.valAccuracy;
+      record.seconds = (Date.now() - t0) / 1000; // the epoch's time, its scoring included, as before
+      await run.store.save(run.state);
       await run.progress({
         stage: p.stage,
         phase: p.phase,
