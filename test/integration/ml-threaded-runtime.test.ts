@@ -128,6 +128,16 @@ describe('threaded model runtime', () => {
     expect((error as Error).message).toContain(dir);
   });
 
+  it('ends a thread that does not answer in time, and fails its calls retryably', async () => {
+    const threaded = await createThreadedModelRuntime([bigPackage], { ...SETTINGS, requestTimeoutMs: 30 });
+    // A 900 x 1100 image at 768 x 768 takes far longer than 30 ms here: taken as a hang.
+    const error = await threaded.score([testImage(900, 1100, 7)]).catch((e: unknown) => e);
+    expect(error).toMatchObject({ code: 'MODEL_RUNTIME_FAILED', retryable: true });
+    expect((error as Error).message).toMatch(/not answered within 0 s \(hung\)/);
+    expect(threaded.failed).toBe(true);
+    await threaded.dispose();
+  });
+
   it('fails every call retryably, instead of hanging, when its thread dies', async () => {
     const threaded = await createThreadedModelRuntime([bigPackage], SETTINGS);
     const pending = threaded.score([testImage(900, 1100, 6)]);

@@ -11,8 +11,9 @@
 //   // timing.waitedMs: queued behind other requests; timing.ranMs: the thread's own work
 //
 // The interface is ModelRuntime's; minimumSize() and the members are answered here from the
-// packages. If the thread dies (a native crash, out of memory), every pending and later call
-// fails with a retryable MODEL_RUNTIME_FAILED, and `failed` says so: the owner loads a new one.
+// packages. If the thread dies (a native crash, out of memory) or hangs (requestTimeoutMs), every
+// pending and later call fails with a retryable MODEL_RUNTIME_FAILED, and `failed` says so: the
+// owner loads a new one.
 
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
@@ -37,11 +38,17 @@ export interface ThreadedRuntimeOptions extends ModelRuntimeOptions {
    * do not read the pixels again (the scoring job). A buffer shared with other arrays is copied.
    */
   movePixels?: boolean;
+  /**
+   * A request not answered in this time (queue included; default 10 min) means a hung thread:
+   * it is ended, and every call fails retryably (the owner loads a new runtime). With
+   * inference on its own thread the job's heartbeat goes on, so nothing else would notice.
+   */
+  requestTimeoutMs?: number;
 }
 
 export async function createThreadedModelRuntime(packages: readonly ModelPackage[], options: ThreadedRuntimeOptions = {}): Promise<ThreadedModelRuntime> {
   if (packages.length === 0) throw new ValidationError('packages', 'a model runtime needs at least one model package');
-  const { movePixels = false, ...runtimeOptions } = options;
+  const { movePixels = false, requestTimeoutMs = 600_000, ...runtimeOptions } = options;
   const worker = new Worker(THREAD_ENTRY, {
     workerData: { packages: packages.map((p) => ({ path: p.path, packageHash: p.packageHash })), options: runtimeOptions },
     // The thread's console goes to the process's stderr (onnxruntime warnings); no stdin.
@@ -62,7 +69,7 @@ export async function createThreadedModelRuntime(packages: readonly ModelPackage
     await worker.terminate();
     throw rebuildError(ready.error);
   }
-  return new ThreadRuntime(worker, packages, ready.heatMapProblem ?? null, movePixels);
+  return new ThreadRuntime(worker, packages, ready.heatMapProblem ?? null, movePixels, requestTimeoutMs);
 }
 
 interface Pending {
@@ -70,6 +77,7 @@ interface Pending {
   reject: (error: Error) => void;
   timing: RunTiming | undefined;
   sent: number;
+  timer: NodeJS.Timeout;
 }
 
 class ThreadRuntime implements ThreadedModelRuntime {
@@ -85,6 +93,7 @@ class ThreadRuntime implements ThreadedModelRuntime {
     private readonly packages: readonly ModelPackage[],
     readonly heatMapProblem: string | null,
     private readonly movePixels: boolean,
+    private readonly requestTimeoutMs: number,
   ) {
     this.members = packages.map((pkg) => ({ version: pkg.version, packageHash: pkg.packageHash, preprocessingHash: pkg.preprocessingHash, threshold: pkg.threshold }));
     this.outOfDistributionThresholds = packages.map((pkg) => pkg.outOfDistribution?.threshold ?? null);
@@ -131,13 +140,19 @@ class ThreadRuntime implements ThreadedModelRuntime {
     if (this.death) return Promise.reject(this.failure());
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
-      this.pending.set(id, { resolve, reject, timing, sent: performance.now() });
+      const timer = setTimeout(() => {
+        this.die(new Error(`a request was not answered within ${Math.round(this.requestTimeoutMs / 1000)} s (hung)`));
+        void this.worker.terminate();
+      }, this.requestTimeoutMs);
+      timer.unref();
+      this.pending.set(id, { resolve, reject, timing, sent: performance.now(), timer });
       // The pixels are copied (structured clone), or with movePixels handed over where they own their buffer.
       const transfer = this.movePixels ? images.filter((image) => ownsBuffer(image.pixels)).map((image) => image.pixels.buffer as ArrayBuffer) : [];
       try {
         this.worker.postMessage({ type: 'run', id, method, images } satisfies RuntimeRequest, [...new Set(transfer)]);
       } catch (error) {
         // Not sendable (a detached buffer, an uncloneable value): nothing reached the thread.
+        clearTimeout(timer);
         this.pending.delete(id);
         reject(error instanceof Error ? error : new Error(String(error)));
       }
@@ -148,6 +163,7 @@ class ThreadRuntime implements ThreadedModelRuntime {
     if (reply.type !== 'result') return;
     const call = this.pending.get(reply.id);
     if (!call) return;
+    clearTimeout(call.timer);
     this.pending.delete(reply.id);
     if (reply.error) {
       call.reject(rebuildError(reply.error));
@@ -169,7 +185,10 @@ class ThreadRuntime implements ThreadedModelRuntime {
     if (this.death) return;
     this.death = error;
     if (this.disposing && this.pending.size === 0) return; // a clean exit after dispose()
-    for (const call of this.pending.values()) call.reject(this.failure());
+    for (const call of this.pending.values()) {
+      clearTimeout(call.timer);
+      call.reject(this.failure());
+    }
     this.pending.clear();
   }
 }
