@@ -59,22 +59,20 @@ export class JobWorker implements JobQueue {
     if (this.loops.length > 0) return;
     this.stopping = false;
     const concurrency = Math.max(1, this.options.concurrency ?? 1);
-    for (let n = 1; n <= concurrency; n++) {
-      const holder = concurrency === 1 ? this.workerId : `${this.workerId}#${n}`;
-      this.loops.push(
-        (async () => {
-          while (!this.stopping) {
-            let ran: JobRecord | null = null;
-            try {
-              ran = await this.runOnce(holder);
-            } catch (error) {
-              // The database itself failed: wait and try again rather than spin or die.
-              this.log.error({ err: error instanceof Error ? error.message : String(error) }, 'worker loop error');
-            }
-            if (!ran && !this.stopping) await sleep(this.options.pollMs ?? 1_000);
-          }
-        })(),
-      );
+    for (let n = 1; n <= concurrency; n++) this.loops.push(this.loop(concurrency === 1 ? this.workerId : `${this.workerId}#${n}`));
+  }
+
+  /** One slot: claims and runs jobs under `holder` until stop(). */
+  private async loop(holder: string): Promise<void> {
+    while (!this.stopping) {
+      let ran: JobRecord | null = null;
+      try {
+        ran = await this.runOnce(holder);
+      } catch (error) {
+        // The database itself failed: wait and try again rather than spin or die.
+        this.log.error({ err: error instanceof Error ? error.message : String(error) }, 'worker loop error');
+      }
+      if (!ran && !this.stopping) await sleep(this.options.pollMs ?? 1_000);
     }
   }
 

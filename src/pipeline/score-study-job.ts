@@ -1,6 +1,6 @@
 // The "score-study" job: loads the active model (once per version per process, shared by the
-// jobs the process runs at once) and runs scoreStudy. A study whose job ends for good — failed, or retries used up — is marked failed
-// with the reason, so nothing is silently dropped.
+// jobs the process runs at once) and runs scoreStudy. A study whose job ends for good — failed,
+// or retries used up — is marked failed with the reason, so nothing is silently dropped.
 
 import type { Logger } from 'pino';
 import { JobCancelledError, JobPostponedError, MammocadError, PacsUnavailableError, type JobRecord, type JsonValue, type ModelVersionRecord } from '../domain/index.js';

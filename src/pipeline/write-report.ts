@@ -3,9 +3,10 @@
 // wants it (report.presentationState), a Grayscale Softcopy Presentation State that draws them
 // on the images for viewers that do not render an SR's coordinates.
 //
-//   validate (every check of the build, UIDs not yet reserved, no file written) -> reserve the report's UIDs, and the
-//   presentation state's (idempotent by key) -> build both with the reserved UIDs -> one STOW-RS
-//   of both into the study -> one QIDO-RS that the PACS kept both -> mark stored
+//   check (every check of the build, no file written, UIDs not yet reserved) -> reserve the
+//   report's UIDs, and the presentation state's (idempotent by key) -> build both with the
+//   reserved UIDs -> one STOW-RS of both into the study -> one QIDO-RS that the PACS kept both
+//   -> mark stored
 //
 // The check is there because a PACS may answer a STOW with success and keep nothing: Orthanc
 // does exactly that when its ReceivedInstanceFilter (a site's Lua policy) filters the instance

@@ -280,13 +280,15 @@ export class JobRepository {
   async requeueStale(staleBefore: Date, holderGone?: (holder: string) => boolean): Promise<{ requeued: number; dead: JobRecord[]; holdersGone: number }> {
     // With a liveness test, every running row is looked at (a handful: one per job in flight).
     const running = await this.db.job.findMany({ where: holderGone ? { status: 'running' } : { status: 'running', lockedAt: { lt: staleBefore } } });
-    const gone = (job: (typeof running)[number]) => !!holderGone && job.lockedBy !== null && holderGone(job.lockedBy);
-    const stale = running.filter((job) => gone(job) || (job.lockedAt !== null && job.lockedAt < staleBefore));
+    // Each holder judged once (the test looks at the process table).
+    const stale = running
+      .map((job) => ({ job, gone: !!holderGone && job.lockedBy !== null && holderGone(job.lockedBy) }))
+      .filter(({ job, gone }) => gone || (job.lockedAt !== null && job.lockedAt < staleBefore));
     const dead: JobRecord[] = [];
     let requeued = 0;
     let holdersGone = 0;
-    for (const job of stale) {
-      const why = gone(job) ? `${WORKER_ENDED} (${job.lockedBy})` : WORKER_SILENT;
+    for (const { job, gone } of stale) {
+      const why = gone ? `${WORKER_ENDED} (${job.lockedBy})` : WORKER_SILENT;
       const exhausted = job.attempts >= job.maxAttempts;
       // Compare-and-set on the lock we saw, so a worker that just reported keeps its job.
       const where = { id: job.id, status: 'running', lockedAt: job.lockedAt };
@@ -303,7 +305,7 @@ export class JobRepository {
       });
       const { count } = this.dispatchTask && !exhausted ? (await this.db.$transaction([update, this.dispatchQueued(this.dispatchTask, job.id)]))[0] : await update;
       if (count === 0) continue;
-      if (gone(job)) holdersGone++;
+      if (gone) holdersGone++;
       if (exhausted) dead.push(await this.get(job.id));
       else requeued++;
     }

@@ -124,6 +124,20 @@ export async function createModelRuntime(packages: readonly ModelPackage[], opti
   return new OnnxModelRuntime(sessions, batchSize);
 }
 
+/** What a runtime of these packages says of its members (threaded-runtime.ts answers the same). */
+export function describeMembers(packages: readonly ModelPackage[]): Pick<ModelRuntime, 'members' | 'outOfDistributionThresholds'> {
+  return {
+    members: packages.map((pkg) => ({ version: pkg.version, packageHash: pkg.packageHash, preprocessingHash: pkg.preprocessingHash, threshold: pkg.threshold })),
+    outOfDistributionThresholds: packages.map((pkg) => pkg.outOfDistribution?.threshold ?? null),
+  };
+}
+
+/** ModelRuntime.minimumSize for these packages: the largest fitImage over them. */
+export function minimumSizeFor(packages: readonly ModelPackage[], stored: Pick<GreyImage, 'width' | 'height' | 'pixelSpacingMm'>): { width: number; height: number } {
+  const sizes = packages.map((pkg) => fitImage(stored, pkg.manifest.preprocessing));
+  return { width: Math.max(...sizes.map((s) => s.width)), height: Math.max(...sizes.map((s) => s.height)) };
+}
+
 /** What a run computes beyond the probabilities. */
 interface RunExtras {
   ood: boolean;
@@ -147,13 +161,7 @@ class OnnxModelRuntime implements ModelRuntime {
     private readonly sessions: readonly ModelSession[],
     private readonly batchSize: number,
   ) {
-    this.members = sessions.map(({ pkg }) => ({
-      version: pkg.version,
-      packageHash: pkg.packageHash,
-      preprocessingHash: pkg.preprocessingHash,
-      threshold: pkg.threshold,
-    }));
-    this.outOfDistributionThresholds = sessions.map(({ pkg }) => pkg.outOfDistribution?.threshold ?? null);
+    ({ members: this.members, outOfDistributionThresholds: this.outOfDistributionThresholds } = describeMembers(sessions.map(({ pkg }) => pkg)));
     const without = sessions.filter((session) => session.heatMapGrid === null).map(({ pkg }) => pkg.version);
     this.heatMapProblem =
       without.length === 0
@@ -190,8 +198,7 @@ class OnnxModelRuntime implements ModelRuntime {
   }
 
   minimumSize(stored: Pick<GreyImage, 'width' | 'height' | 'pixelSpacingMm'>): { width: number; height: number } {
-    const sizes = this.sessions.map(({ pkg }) => fitImage(stored, pkg.manifest.preprocessing));
-    return { width: Math.max(...sizes.map((s) => s.width)), height: Math.max(...sizes.map((s) => s.height)) };
+    return minimumSizeFor(this.sessions.map(({ pkg }) => pkg), stored);
   }
 
   async dispose(): Promise<void> {

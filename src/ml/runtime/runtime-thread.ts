@@ -6,7 +6,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { MammocadError } from '../../domain/errors.js';
 import { readPackage } from '../registry/index.js';
-import { createModelRuntime, type ModelRuntime, type ModelRuntimeOptions } from './model-runtime.js';
+import { createModelRuntime, type ModelRuntime, type ModelRuntimeOptions, type RunTiming } from './model-runtime.js';
 import { serialiseError, type RuntimeReply, type RuntimeRequest } from './runtime-messages.js';
 
 interface ThreadData {
@@ -46,9 +46,9 @@ async function serve(port: NonNullable<typeof parentPort>): Promise<void> {
         return;
       }
       try {
-        const started = performance.now();
-        const results = await runtime[request.method](request.images);
-        port.postMessage({ type: 'result', id: request.id, results, inferenceMs: performance.now() - started } satisfies RuntimeReply);
+        const timing: RunTiming = {};
+        const results = await runtime[request.method](request.images, timing);
+        port.postMessage({ type: 'result', id: request.id, results, inferenceMs: timing.ranMs } satisfies RuntimeReply);
       } catch (error) {
         port.postMessage({ type: 'result', id: request.id, error: serialiseError(error) } satisfies RuntimeReply);
       }

@@ -18,9 +18,9 @@
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { MammocadError, ValidationError } from '../../domain/errors.js';
-import { fitImage, type GreyImage } from '../preprocess/preprocess.js';
+import type { GreyImage } from '../preprocess/preprocess.js';
 import type { ModelPackage } from '../registry/model-package.js';
-import type { DetailedScore, HeatMapScore, ModelRuntime, ModelRuntimeOptions, RunTiming, RuntimeMember } from './model-runtime.js';
+import { describeMembers, minimumSizeFor, type DetailedScore, type HeatMapScore, type ModelRuntime, type ModelRuntimeOptions, type RunTiming, type RuntimeMember } from './model-runtime.js';
 import { rebuildError, type RuntimeMethod, type RuntimeReply, type RuntimeRequest } from './runtime-messages.js';
 
 /** The thread's entry: a plain module that loads the TypeScript sources as the CLI does (bin/mammocad.mjs). */
@@ -95,8 +95,7 @@ class ThreadRuntime implements ThreadedModelRuntime {
     private readonly movePixels: boolean,
     private readonly requestTimeoutMs: number,
   ) {
-    this.members = packages.map((pkg) => ({ version: pkg.version, packageHash: pkg.packageHash, preprocessingHash: pkg.preprocessingHash, threshold: pkg.threshold }));
-    this.outOfDistributionThresholds = packages.map((pkg) => pkg.outOfDistribution?.threshold ?? null);
+    ({ members: this.members, outOfDistributionThresholds: this.outOfDistributionThresholds } = describeMembers(packages));
     worker.on('message', (reply: RuntimeReply) => this.onReply(reply));
     worker.on('error', (error) => this.die(error));
     worker.on('exit', (code) => this.die(new Error(`it exited with code ${code}`)));
@@ -119,8 +118,7 @@ class ThreadRuntime implements ThreadedModelRuntime {
   }
 
   minimumSize(stored: Pick<GreyImage, 'width' | 'height' | 'pixelSpacingMm'>): { width: number; height: number } {
-    const sizes = this.packages.map((pkg) => fitImage(stored, pkg.manifest.preprocessing));
-    return { width: Math.max(...sizes.map((s) => s.width)), height: Math.max(...sizes.map((s) => s.height)) };
+    return minimumSizeFor(this.packages, stored);
   }
 
   /** Closes the sessions after the requests already sent, then ends the thread. Idempotent. */
