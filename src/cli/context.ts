@@ -19,7 +19,7 @@ import { createJobQueue, type JobQueue } from '../pipeline/job-queue.js';
 import type { JobHandler } from '../pipeline/job-runner.js';
 import type { PipelineMetrics } from '../pipeline/metrics.js';
 import { ModelService } from '../pipeline/model-service.js';
-import { ScoreStudyJob } from '../pipeline/score-study-job.js';
+import { ScoreStudyJob, type RuntimeFactory } from '../pipeline/score-study-job.js';
 import { SCORE_STUDY_JOB, StudyDiscovery } from '../pipeline/study-discovery.js';
 import { StudyPoller } from '../pipeline/study-poller.js';
 import { TRAIN_MODEL_JOB, TrainModelJob } from '../pipeline/train-model-job.js';
@@ -87,8 +87,13 @@ export async function ensureDefaultModel({ config, store, logger }: Services): P
 /** The job queue of this process (embedded on SQLite, graphile-worker on PostgreSQL): scores studies, evaluates models. */
 export function buildWorker({ config, logger, store, pacs, selection }: Services, metrics: PipelineMetrics): { worker: JobQueue; scoring: ScoreStudyJob } {
   // Inference on a worker thread (threaded-runtime.ts): the jobs this process runs at once go on
-  // fetching and reporting while one study is scored.
-  const scoring = new ScoreStudyJob({ pacs, store, logger, selection, reportTemplate: config.report.template, device: reportDevice(), metrics, inferenceThreads: config.worker.inferenceThreads, createRuntime: (packages, options) => createThreadedModelRuntime(packages, { ...options, movePixels: true }), decodeAtModelResolution: config.worker.decodeAtModelResolution, decodeResolutionMargin: config.worker.decodeResolutionMargin, imageChecks: config.imageChecks, researchMode: config.report.researchMode, presentationState: config.report.presentationState });
+  // fetching and reporting while one study is scored; at a lower priority, so that they do.
+  const createRuntime: RuntimeFactory = async (packages, options) => {
+    const runtime = await createThreadedModelRuntime(packages, { ...options, movePixels: true, nice: config.worker.inferenceNice });
+    if (runtime.priority && 'problem' in runtime.priority) logger.warn({ problem: runtime.priority.problem }, 'inference runs at the service\'s own priority');
+    return runtime;
+  };
+  const scoring = new ScoreStudyJob({ pacs, store, logger, selection, reportTemplate: config.report.template, device: reportDevice(), metrics, inferenceThreads: config.worker.inferenceThreads, createRuntime, decodeAtModelResolution: config.worker.decodeAtModelResolution, decodeResolutionMargin: config.worker.decodeResolutionMargin, imageChecks: config.imageChecks, researchMode: config.report.researchMode, presentationState: config.report.presentationState });
   let heavyTail: Promise<unknown> = Promise.resolve();
   const heavy =
     (handler: JobHandler): JobHandler =>

@@ -92,6 +92,13 @@ export const configSchema = z.strictObject({
      */
     concurrency: integer(0, 16),
     /**
+     * How much lower than the service's own threads the inference thread runs, as a nice
+     * increment (Linux; 0: the same priority). Inference then takes the CPU nothing else of the
+     * machine wants: the event loops (PACS exchanges, database, API, heartbeats) and a PACS or
+     * database on the same host are not slowed by a backlog, which still drains as fast.
+     */
+    inferenceNice: integer(0, 19),
+    /**
      * Decode JPEG 2000 images at the coarsest wavelet resolution that still has the pixels the
      * active model takes, instead of every stored pixel (3-9x faster for detector images; the
      * probabilities agree within the tolerance docs/benchmarks.md states). Default true.
@@ -197,6 +204,9 @@ export const configSchema = z.strictObject({
 
 export type Config = z.infer<typeof configSchema>;
 
+/** worker.inferenceNice's default (docs/benchmarks.md, "Inference at a lower priority"). */
+export const DEFAULT_INFERENCE_NICE = 10;
+
 /** worker.decodeResolutionMargin's default: twice the model's pixels per side (docs/benchmarks.md, "Decoding at the model's resolution"). */
 export const DEFAULT_DECODE_RESOLUTION_MARGIN = 2;
 
@@ -236,6 +246,7 @@ export const ENVIRONMENT_KEYS: ReadonlyArray<{ env: string; key: string; boolean
   { env: 'MAMMOCAD_WORKER_STALE_AFTER_S', key: 'worker.staleAfterSeconds' },
   { env: 'MAMMOCAD_INFERENCE_THREADS', key: 'worker.inferenceThreads' },
   { env: 'MAMMOCAD_WORKER_CONCURRENCY', key: 'worker.concurrency' },
+  { env: 'MAMMOCAD_INFERENCE_NICE', key: 'worker.inferenceNice' },
   { env: 'MAMMOCAD_DECODE_AT_MODEL_RESOLUTION', key: 'worker.decodeAtModelResolution', boolean: true },
   { env: 'MAMMOCAD_DECODE_RESOLUTION_MARGIN', key: 'worker.decodeResolutionMargin' },
   { env: 'MAMMOCAD_HOST', key: 'server.host' },

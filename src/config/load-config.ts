@@ -6,7 +6,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse as parseYaml } from 'yaml';
 import { ConfigError } from '../domain/errors.js';
-import { DEFAULT_DECODE_RESOLUTION_MARGIN, ENVIRONMENT_KEYS, IMAGE_CHECK_DEFAULTS, SECRET_KEYS, configSchema, type Config } from './config.schema.js';
+import { DEFAULT_DECODE_RESOLUTION_MARGIN, DEFAULT_INFERENCE_NICE, ENVIRONMENT_KEYS, IMAGE_CHECK_DEFAULTS, SECRET_KEYS, configSchema, type Config } from './config.schema.js';
 
 /** The repository root (where package.json lives), for defaults relative to the checkout. */
 export const PROJECT_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -95,7 +95,7 @@ export function loadConfig(options: LoadOptions = {}): LoadedConfig {
     pacs: { url: 'http://127.0.0.1:8042/dicom-web', timeoutMs: 30_000, ...(tree.pacs as Tree) },
     watch: { pollIntervalSeconds: 60, lookbackDays: 1, ...(tree.watch as Tree) },
     selection: { extraModalities: [], views: ['CC', 'MLO'], skipModifiers: ['magnification', 'spot-compression'], ...(tree.selection as Tree) },
-    worker: { staleAfterSeconds: 120, inferenceThreads: 0, concurrency: 0, decodeAtModelResolution: true, decodeResolutionMargin: DEFAULT_DECODE_RESOLUTION_MARGIN, ...(tree.worker as Tree) },
+    worker: { staleAfterSeconds: 120, inferenceThreads: 0, concurrency: 0, inferenceNice: DEFAULT_INFERENCE_NICE, decodeAtModelResolution: true, decodeResolutionMargin: DEFAULT_DECODE_RESOLUTION_MARGIN, ...(tree.worker as Tree) },
     server: { host: '127.0.0.1', port: 4000, ...(tree.server as Tree) },
     webhook: { ...(tree.webhook as Tree) },
     api: {

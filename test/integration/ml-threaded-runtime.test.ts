@@ -2,11 +2,12 @@
 // stays free while a study is scored. It must answer exactly what the in-process runtime
 // answers (probabilities, statistic, heat maps; with the pixels copied or moved), keep the project's errors (class, code, field)
 // across the thread, leave the event loop running during inference, run one request at a time
-// and say how long each waited, refuse a package changed on disk, and fail retryably, not hang,
-// when the thread dies.
+// and say how long each waited, run below the caller's priority when asked, refuse a package
+// changed on disk, and fail retryably, not hang, when the thread dies.
 
+import { readdirSync, readFileSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { getPriority, tmpdir } from 'node:os';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -36,6 +37,20 @@ beforeAll(async () => {
 afterAll(async () => {
   await rm(work, { recursive: true, force: true });
 });
+
+/** This process's threads and their nice values (/proc/self/task/<tid>/stat, field 19). */
+function threadNices(): Map<string, number> {
+  const nices = new Map<string, number>();
+  for (const tid of readdirSync('/proc/self/task')) {
+    try {
+      const stat = readFileSync(`/proc/self/task/${tid}/stat`, 'utf8');
+      nices.set(tid, Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[16]));
+    } catch {
+      // the thread ended meanwhile
+    }
+  }
+  return nices;
+}
 
 describe('threaded model runtime', () => {
   it('answers exactly what the in-process runtime answers: probabilities, statistic and heat maps', async () => {
@@ -127,6 +142,25 @@ describe('threaded model runtime', () => {
     } finally {
       await threaded.dispose();
     }
+  });
+
+  it.runIf(process.platform === 'linux')('runs below the caller\'s priority when asked: its thread and the threads onnxruntime starts for it', async () => {
+    const base = getPriority();
+    const before = threadNices();
+    const threaded = await createThreadedModelRuntime([bigPackage], { intraOpThreads: 2, nice: 3 });
+    try {
+      expect(await threaded.score([testImage(300, 300)])).toHaveLength(1);
+      expect(threaded.priority).toEqual({ nice: Math.min(19, base + 3) });
+      const lowered = [...threadNices()].filter(([tid, nice]) => !before.has(tid) && nice === Math.min(19, base + 3));
+      // The runtime's thread and onnxruntime's intra-op thread (it was started after the change).
+      expect(lowered.length).toBeGreaterThanOrEqual(2);
+      expect(getPriority()).toBe(base); // the caller's own priority is untouched
+    } finally {
+      await threaded.dispose();
+    }
+    const plain = await createThreadedModelRuntime([heatMapPackage], SETTINGS);
+    expect(plain.priority).toBeNull();
+    await plain.dispose();
   });
 
   it('refuses a package whose files changed after it was read, naming it', async () => {

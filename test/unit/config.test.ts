@@ -55,11 +55,13 @@ describe('loadConfig', () => {
 
   it('reads the API and worker settings, with nested JWT defaults kept when a file sets one of them', () => {
     const { config } = loadConfig({ cwd, env: { MAMMOCAD_INFERENCE_THREADS: '1', MAMMOCAD_WORKER_CONCURRENCY: '3', MAMMOCAD_API_INTROSPECTION: 'true', MAMMOCAD_API_MAX_COST: '500' } });
-    expect(config.worker).toEqual({ staleAfterSeconds: 120, inferenceThreads: 1, concurrency: 3, decodeAtModelResolution: true, decodeResolutionMargin: 2 });
+    expect(config.worker).toEqual({ staleAfterSeconds: 120, inferenceThreads: 1, concurrency: 3, inferenceNice: 10, decodeAtModelResolution: true, decodeResolutionMargin: 2 });
     expect(config.api).toMatchObject({ introspection: true, landingPage: false, maxDepth: 10, maxCost: 500, jwt: { roleClaim: 'role' } });
     const file = tempFile('jwt.yaml', 'api:\n  jwt:\n    issuer: https://idp.example\n');
     expect(loadConfig({ cwd, env: {}, file }).config.api.jwt).toEqual({ roleClaim: 'role', maxLifetimeSeconds: 43_200, issuer: 'https://idp.example' });
     expect(configError(() => loadConfig({ cwd, env: { MAMMOCAD_INFERENCE_THREADS: 'many' } })).message).toContain('worker.inferenceThreads ($MAMMOCAD_INFERENCE_THREADS)');
+    expect(loadConfig({ cwd, env: { MAMMOCAD_INFERENCE_NICE: '0' } }).config.worker.inferenceNice).toBe(0);
+    expect(configError(() => loadConfig({ cwd, env: { MAMMOCAD_INFERENCE_NICE: '20' } })).message).toContain('worker.inferenceNice ($MAMMOCAD_INFERENCE_NICE)');
     expect(configError(() => loadConfig({ cwd, env: { MAMMOCAD_JWT_HS256_SECRET: 'short' } })).message).toBe('api.jwt.hs256Secret ($MAMMOCAD_JWT_HS256_SECRET): must be at least 32 characters');
   });
 

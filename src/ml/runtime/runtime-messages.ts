@@ -12,9 +12,12 @@ export type RuntimeMethod = 'score' | 'scoreDetailed' | 'scoreWithHeatMaps';
 export type RuntimeRequest = { type: 'run'; id: number; method: RuntimeMethod; images: readonly GreyImage[] } | { type: 'dispose' };
 
 export type RuntimeReply =
-  | { type: 'ready'; heatMapProblem?: string | null; error?: SerialisedError }
+  | { type: 'ready'; heatMapProblem?: string | null; priority?: ThreadPriority; error?: SerialisedError }
   | { type: 'result'; id: number; results?: Array<number | DetailedScore | HeatMapScore>; inferenceMs?: number; error?: SerialisedError }
   | { type: 'disposed' };
+
+/** The scheduling priority the inference thread runs at: its nice value, or why it could not be lowered. */
+export type ThreadPriority = { nice: number } | { problem: string };
 
 export interface SerialisedError {
   name: string;

@@ -21,7 +21,7 @@ import { MammocadError, ValidationError } from '../../domain/errors.js';
 import type { GreyImage } from '../preprocess/preprocess.js';
 import type { ModelPackage } from '../registry/model-package.js';
 import { describeMembers, minimumSizeFor, type DetailedScore, type HeatMapScore, type ModelRuntime, type ModelRuntimeOptions, type RunTiming, type RuntimeMember } from './model-runtime.js';
-import { rebuildError, type RuntimeMethod, type RuntimeReply, type RuntimeRequest } from './runtime-messages.js';
+import { rebuildError, type RuntimeMethod, type RuntimeReply, type RuntimeRequest, type ThreadPriority } from './runtime-messages.js';
 
 /** The thread's entry: a plain module that loads the TypeScript sources as the CLI does (bin/mammocad.mjs). */
 const THREAD_ENTRY = fileURLToPath(new URL('./runtime-thread-entry.mjs', import.meta.url));
@@ -29,6 +29,8 @@ const THREAD_ENTRY = fileURLToPath(new URL('./runtime-thread-entry.mjs', import.
 export interface ThreadedModelRuntime extends ModelRuntime {
   /** True once the thread has died: every call fails; load a new runtime. */
   readonly failed: boolean;
+  /** With options.nice: the thread's nice value, or why it could not be lowered; otherwise null. */
+  readonly priority: ThreadPriority | null;
 }
 
 export interface ThreadedRuntimeOptions extends ModelRuntimeOptions {
@@ -44,13 +46,19 @@ export interface ThreadedRuntimeOptions extends ModelRuntimeOptions {
    * inference on its own thread the job's heartbeat goes on, so nothing else would notice.
    */
   requestTimeoutMs?: number;
+  /**
+   * Run inference this much below the caller's priority (a nice increment, Linux; default 0):
+   * the caller's event loop and the machine's other programs get the CPU first, inference
+   * takes the rest. Where it cannot be lowered the runtime works as before and `priority` says why.
+   */
+  nice?: number;
 }
 
 export async function createThreadedModelRuntime(packages: readonly ModelPackage[], options: ThreadedRuntimeOptions = {}): Promise<ThreadedModelRuntime> {
   if (packages.length === 0) throw new ValidationError('packages', 'a model runtime needs at least one model package');
-  const { movePixels = false, requestTimeoutMs = 600_000, ...runtimeOptions } = options;
+  const { movePixels = false, requestTimeoutMs = 600_000, nice = 0, ...runtimeOptions } = options;
   const worker = new Worker(THREAD_ENTRY, {
-    workerData: { packages: packages.map((p) => ({ path: p.path, packageHash: p.packageHash })), options: runtimeOptions },
+    workerData: { packages: packages.map((p) => ({ path: p.path, packageHash: p.packageHash })), options: runtimeOptions, nice },
     // The thread's console goes to the process's stderr (onnxruntime warnings); no stdin.
     stdin: false,
   });
@@ -69,7 +77,7 @@ export async function createThreadedModelRuntime(packages: readonly ModelPackage
     await worker.terminate();
     throw rebuildError(ready.error);
   }
-  return new ThreadRuntime(worker, packages, ready.heatMapProblem ?? null, movePixels, requestTimeoutMs);
+  return new ThreadRuntime(worker, packages, ready.heatMapProblem ?? null, ready.priority ?? null, movePixels, requestTimeoutMs);
 }
 
 interface Pending {
@@ -92,6 +100,7 @@ class ThreadRuntime implements ThreadedModelRuntime {
     private readonly worker: Worker,
     private readonly packages: readonly ModelPackage[],
     readonly heatMapProblem: string | null,
+    readonly priority: ThreadPriority | null,
     private readonly movePixels: boolean,
     private readonly requestTimeoutMs: number,
   ) {
