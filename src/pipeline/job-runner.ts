@@ -22,6 +22,8 @@ export interface JobContext {
   progress(progress: JsonValue): Promise<boolean>;
   /** A place where the job may stop: throws JobCancelledError when its cancellation was requested. */
   checkpoint(): Promise<void>;
+  /** progress() then checkpoint(), in one database round trip: the start of a stage. */
+  stage(progress: JsonValue): Promise<boolean>;
 }
 
 export type JobHandler = (job: JobRecord, context: JobContext) => Promise<JsonValue>;
@@ -118,6 +120,12 @@ export class JobRunner {
       },
       checkpoint: async () => {
         if (await store.jobs.isCancelRequested(job.id)) throw new JobCancelledError(job.id);
+      },
+      stage: async (progress) => {
+        lastProgress = progress;
+        const { held, cancelRequested } = await store.jobs.reportStage(job.id, progress, holder);
+        if (cancelRequested) throw new JobCancelledError(job.id);
+        return held;
       },
     };
     const heartbeat = setInterval(() => {

@@ -130,8 +130,8 @@ export class ScoreStudyJob {
     try {
       const onStage = async (stage: string) => {
         // Cancellation is honoured until the report goes out; after that the study is done.
-        if (stage !== 'store') await context.checkpoint();
-        await context.progress({ stage });
+        if (stage !== 'store') await context.stage({ stage });
+        else await context.progress({ stage });
       };
       const model = await this.acquire();
       let result: Awaited<ReturnType<typeof scoreStudy>>;

@@ -19,7 +19,7 @@
 import { createHash } from 'node:crypto';
 import type { Logger } from 'pino';
 import { IMAGE_CHECK_DEFAULTS } from '../config/config.schema.js';
-import { MammocadError, aggregateScores, type ModelVersionRecord, type ReportTemplate } from '../domain/index.js';
+import { MammocadError, NotFoundError, aggregateScores, type ModelVersionRecord, type ReportTemplate } from '../domain/index.js';
 import type { DicomwebClient } from '../dicom/dicomweb-client.js';
 import type { DeviceObserver } from '../dicom/sr/index.js';
 import type { SelectionPolicy } from '../dicom/view-selection.js';
@@ -93,9 +93,9 @@ export async function scoreStudy(deps: ScoreStudyDeps, studyUid: string): Promis
   const timings: Record<string, number> = {};
   let t = performance.now();
 
-  const study = await store.studies.findByUid(studyUid);
-  if (!study) throw new MammocadError('STUDY_UNKNOWN', `study ${studyRef(studyUid)} has not been announced`);
-  await store.studies.setStatus(studyUid, 'scoring');
+  const study = await store.studies.setStatus(studyUid, 'scoring').catch((error: unknown) => {
+    throw error instanceof NotFoundError ? new MammocadError('STUDY_UNKNOWN', `study ${studyRef(studyUid)} has not been announced`) : error;
+  });
 
   await deps.onStage?.('select');
   const { images, headers } = await selectStudy(pacs, store, studyUid, deps.selection);

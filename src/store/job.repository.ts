@@ -14,7 +14,7 @@ import { randomUUID } from 'node:crypto';
 import type { JobRecord, JobStatus, JsonValue } from '../domain/index.js';
 import { ConflictError, JOB_STATUSES, NotFoundError, ValidationError, assertOneOf } from '../domain/index.js';
 import type { Db } from './database.js';
-import { isUniqueViolation } from './prisma-errors.js';
+import { isRecordNotFound, isUniqueViolation } from './prisma-errors.js';
 
 export interface EnqueueOptions {
   /** A job with the same key is not enqueued twice (the existing one is returned). */
@@ -191,6 +191,25 @@ export class JobRepository {
       data: { progress: progress as object, lockedAt: new Date() },
     });
     return count === 1;
+  }
+
+  /**
+   * reportProgress and isCancelRequested in one round trip (a job's stages call both): records
+   * progress and refreshes the lock while `workerId` holds the job, and says whether a cancel
+   * was requested. Only a job no longer held costs a second query (its cancel flag).
+   */
+  async reportStage(id: string, progress: JsonValue, workerId?: string): Promise<{ held: boolean; cancelRequested: boolean }> {
+    try {
+      const { cancelRequested } = await this.db.job.update({
+        where: { id, status: 'running', ...(workerId ? { lockedBy: workerId } : {}) },
+        data: { progress: progress as object, lockedAt: new Date() },
+        select: { cancelRequested: true },
+      });
+      return { held: true, cancelRequested };
+    } catch (error) {
+      if (!isRecordNotFound(error)) throw error;
+      return { held: false, cancelRequested: await this.isCancelRequested(id) };
+    }
   }
 
   /** Throws ConflictError when `workerId` no longer holds the running job. */

@@ -5,7 +5,7 @@ import { IMAGE_STATUSES, LATERALITIES, STUDY_SOURCES, STUDY_STATUSES, assertOneO
 import type { Db } from './database.js';
 import { Prisma } from './generated/sqlite/client.js';
 import type { ImageInput } from './image.repository.js';
-import { isUniqueViolation } from './prisma-errors.js';
+import { isRecordNotFound, isUniqueViolation } from './prisma-errors.js';
 
 export interface AnnouncedStudy {
   studyUid: string;
@@ -108,9 +108,13 @@ export class StudyRepository {
 
   async setStatus(studyUid: string, status: StudyStatus, reason: string | null = null): Promise<StudyRecord> {
     assertOneOf('status', status, STUDY_STATUSES);
-    const { count } = await this.db.study.updateMany({ where: { studyUid }, data: { status, statusReason: reason } });
-    if (count === 0) throw new NotFoundError('study', studyUid);
-    return (await this.findByUid(studyUid))!;
+    try {
+      // One round trip (the study's row comes back with the update): scoring sets it twice per study.
+      return (await this.db.study.update({ where: { studyUid }, data: { status, statusReason: reason } })) as StudyRecord;
+    } catch (error) {
+      if (isRecordNotFound(error)) throw new NotFoundError('study', studyUid);
+      throw error;
+    }
   }
 
   /** Newest first, with keyset pagination on (createdAt, id). */

@@ -10,7 +10,7 @@ import { auc } from '../../src/training/evaluation/index.js';
 import { PROVIDERS, createTestDatabase, type TestDatabase } from '../support/databases.js';
 
 const logger = pino({ level: 'silent' });
-const context = { workerId: 'test', progress: async () => true, checkpoint: async () => {} };
+const context = { workerId: 'test', progress: async () => true, checkpoint: async () => {}, stage: async () => true };
 
 /** Eight women, one study each, two images (L, R); image scores and the truth per image. */
 const WOMEN = [

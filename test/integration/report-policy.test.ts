@@ -94,6 +94,16 @@ describe.skipIf(!LocalOrthanc.available())('report policy on a real PACS', () =>
     return { ids, result, report: bytes ? readStructuredReport(bytes) : null, bytes, study: (await store.studies.findByUid(ids.studyUid))! };
   }
 
+  it('refuses a study that was never announced, naming it, and records nothing', async () => {
+    const record = (await store.modelVersions.findByVersion('validated'))!;
+    const runtime = await createModelRuntime([await readPackage(record.path)]);
+    runtimes.push(runtime);
+    const deps: ScoreStudyDeps = { pacs, store, logger, selection: DEFAULT_SELECTION_POLICY, reportTemplate: 'TID1500', device, model: { record, runtime } };
+    const { studyUid } = newStudyIds();
+    await expect(scoreStudy(deps, studyUid)).rejects.toMatchObject({ code: 'STUDY_UNKNOWN', message: expect.stringContaining('has not been announced') });
+    expect(await store.studies.findByUid(studyUid)).toBeNull();
+  });
+
   it('a model at chance writes no report by default: results stored, the study says why', async () => {
     const { result, report, study } = await score('at-chance', false);
     expect(result).toMatchObject({ status: 'scored', reportSopInstanceUid: null, reportWithheld: expect.stringMatching(/^no report written to the PACS: .*does not exclude chance/) });

@@ -312,6 +312,19 @@ describe.each(PROVIDERS)('store on %s', (provider) => {
       expect((await store.jobs.finish(job.id, 'succeeded', {}, 'holder')).status).toBe('succeeded');
     });
 
+    it('records a stage and says whether a cancel was asked for, in one call, only for the holder', async () => {
+      const k = kind();
+      const { job } = await store.jobs.enqueue(k, {});
+      await store.jobs.claim([k], 'holder');
+      expect(await store.jobs.reportStage(job.id, { stage: 'fetch' }, 'holder')).toEqual({ held: true, cancelRequested: false });
+      expect(await store.jobs.reportStage(job.id, { stage: 'nope' }, 'intruder')).toEqual({ held: false, cancelRequested: false });
+      expect((await store.jobs.get(job.id)).progress).toEqual({ stage: 'fetch' });
+      await store.jobs.requestCancel(job.id);
+      expect(await store.jobs.reportStage(job.id, { stage: 'infer' }, 'holder')).toEqual({ held: true, cancelRequested: true });
+      expect(await store.jobs.reportStage(job.id, { stage: 'infer' }, 'intruder')).toEqual({ held: false, cancelRequested: true });
+      expect((await store.jobs.get(job.id)).progress).toEqual({ stage: 'infer' });
+    });
+
     it('postpones without using up an attempt, and buries a job whose worker died on every attempt', async () => {
       const k = kind();
       const { job } = await store.jobs.enqueue(k, {}, { maxAttempts: 2, runAt: new Date(Date.now() - 600_000) });
