@@ -251,28 +251,38 @@ export function measurePixels(
   const gridWidth = Math.ceil(width / cell);
   const gridHeight = Math.ceil(height / cell);
   const sums = new Float64Array(gridWidth * gridHeight);
-  const counts = new Uint32Array(gridWidth * gridHeight);
   const levels = new Set<number>();
   const wantedLevels = thresholds.minGreyLevels;
+  // The value last added: runs of one value (the background) do not each cost a set look-up.
+  let lastLevel = NaN;
   let atMin = 0;
   let atMax = 0;
-  const cellOfColumn = new Int32Array(width);
-  for (let x = 0; x < width; x++) cellOfColumn[x] = Math.floor(x / cell);
   for (let y = 0; y < height; y++) {
     const row = y * width;
     const gridRow = Math.floor(y / cell) * gridWidth;
-    for (let x = 0; x < width; x++) {
-      const v = pixels[row + x]!;
-      if (v === min) atMin++;
-      if (v === max) atMax++;
-      if (levels.size < wantedLevels) levels.add(v);
-      const c = gridRow + cellOfColumn[x]!;
-      sums[c]! += v;
-      counts[c]!++;
+    for (let gx = 0, x = 0; gx < gridWidth; gx++) {
+      // This row's pixels of one grid cell, summed here and added to the cell once.
+      const end = Math.min(width, x + cell);
+      let sum = 0;
+      for (; x < end; x++) {
+        const v = pixels[row + x]!;
+        sum += v;
+        if (v === min) atMin++;
+        if (v === max) atMax++;
+        if (v !== lastLevel && levels.size < wantedLevels) {
+          levels.add(v);
+          lastLevel = v;
+        }
+      }
+      sums[gridRow + gx]! += sum;
     }
   }
+  // A cell's pixel count follows from its place: full cells, narrower ones at the right and bottom edges.
   const means = new Float64Array(sums.length);
-  for (let c = 0; c < sums.length; c++) means[c] = counts[c]! > 0 ? sums[c]! / counts[c]! : min;
+  for (let gy = 0; gy < gridHeight; gy++) {
+    const cellRows = Math.min(cell, height - gy * cell);
+    for (let gx = 0; gx < gridWidth; gx++) means[gy * gridWidth + gx] = sums[gy * gridWidth + gx]! / (cellRows * Math.min(cell, width - gx * cell));
+  }
   // The pre-processing's breast rule (above the background by a fraction of the grey range),
   // with the background's own level: the mode of the darker of Otsu's two classes, not the
   // minimum (a film's base is well above its darkest pixel).
