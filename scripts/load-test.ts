@@ -247,6 +247,34 @@ function busyCores(from: ReturnType<typeof cpuTimes>, to: ReturnType<typeof cpuT
 // ---------------------------------------------------------------------------------------------
 // statistics
 
+const PROBE_MS = 200;
+
+/** Asks `url` every PROBE_MS (one request at a time) until stopped: the latencies of the answered requests. */
+function probeLatency(url: string): { stop(): Promise<number[]> } {
+  const latencies: number[] = [];
+  let running = true;
+  const loop = (async () => {
+    while (running) {
+      const started = performance.now();
+      try {
+        const response = await fetch(url, { signal: AbortSignal.timeout(10_000) });
+        await response.arrayBuffer();
+        if (response.ok) latencies.push(performance.now() - started);
+      } catch {
+        // not answered (a restart): counted by the checks elsewhere, not a latency
+      }
+      await sleep(PROBE_MS);
+    }
+  })();
+  return {
+    async stop() {
+      running = false;
+      await loop;
+      return latencies;
+    },
+  };
+}
+
 function quantile(sorted: number[], q: number): number {
   if (sorted.length === 0) return NaN;
   const i = Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1));
@@ -350,6 +378,7 @@ async function main(): Promise<number> {
     });
     const firstStow = Date.now();
     const cpuAtStow = cpuTimes();
+    const probe = probeLatency(`http://${HOST}:${port}/healthz`);
     say(`storing ${STUDIES} studies at once`);
     const stowResults = await Promise.allSettled(studies.map((s) => pacs.store(s.instances, s.uid)));
     const stowFailed = stowResults.filter((r) => r.status === 'rejected');
@@ -424,6 +453,7 @@ async function main(): Promise<number> {
     }
     const waitEnded = Date.now();
     const cpuAtEnd = cpuTimes();
+    const healthz = await probe.stop();
     if (killed && faults[killed.eventIndex]!.outcome.startsWith('pending')) {
       faults[killed.eventIndex]!.outcome = `NOT taken over within the run: ${killed.jobIds.length} job(s) still 'running' under the dead worker ${((waitEnded - killed.at) / 1000).toFixed(0)} s after the kill (stale limit ${STALE_AFTER_S} s, MAMMOCAD_WORKER_STALE_AFTER_S)`;
     }
@@ -497,6 +527,10 @@ async function main(): Promise<number> {
     if (finishes.length >= 2) {
       const lastButOne = finishes.at(-2)! - firstStow;
       console.log(`all but the last study scored ${(lastButOne / 1000).toFixed(1)} s after the first STOW: ${(((finishes.length - 1) / lastButOne) * 60_000).toFixed(1)} studies/min (the last one is usually the job taken over after the kill)`);
+    }
+    if (healthz.length) {
+      const sorted = [...healthz].sort((a, b) => a - b);
+      console.log(`the service's /healthz during the run (every ${PROBE_MS} ms, n=${sorted.length}): median ${fmt(quantile(sorted, 0.5))} ms, p95 ${fmt(quantile(sorted, 0.95))} ms, max ${fmt(sorted.at(-1)!)} ms (how long the serve process's event loop kept a request waiting)`);
     }
     console.log(`CPU from the first STOW to the end of the wait: ${busyCores(cpuAtStow, cpuAtEnd)} of ${cpus().length} core(s) busy (all processes); load average at the end ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);
 
