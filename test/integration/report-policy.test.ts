@@ -98,7 +98,7 @@ describe.skipIf(!LocalOrthanc.available())('report policy on a real PACS', () =>
     const record = (await store.modelVersions.findByVersion('validated'))!;
     const runtime = await createModelRuntime([await readPackage(record.path)]);
     runtimes.push(runtime);
-    const deps: ScoreStudyDeps = { pacs, store, logger, selection: DEFAULT_SELECTION_POLICY, reportTemplate: 'TID1500', device, model: { record, runtime } };
+    const deps: ScoreStudyDeps = { pacs, store, logger, selection: DEFAULT_SELECTION_POLICY, reportTemplate: 'TID1500', device, researchMode: false, model: { record, runtime } };
     const { studyUid } = newStudyIds();
     await expect(scoreStudy(deps, studyUid)).rejects.toMatchObject({ code: 'STUDY_UNKNOWN', message: expect.stringContaining('has not been announced') });
     expect(await store.studies.findByUid(studyUid)).toBeNull();
