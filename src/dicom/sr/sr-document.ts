@@ -3,11 +3,11 @@
 // Patient and General Study (copied from the source images), SR Document Series (a new series,
 // Modality SR), General Equipment (mammocad; discovery recognises our own reports by the
 // Manufacturer), SR Document General (dates, flags, the evidence) and SR Document Content.
-// The input is validated completely before anything is built; dcmjs only serialises.
+// The input is validated completely before anything is built; the Part 10 writer only serialises.
 
-import dcmjs from 'dcmjs';
 import { REPORT_TEMPLATES, assertOneOf, type ReportTemplate } from '../../domain/index.js';
 import type { NaturalizedDataset } from '../part10.js';
+import { encodePart10 } from '../part10-writer.js';
 import { EXPLICIT_VR_LITTLE_ENDIAN } from '../pixels/transfer-syntaxes.js';
 import { validateReportInput, type ReportInput, type ValidatedReport } from './report-input.js';
 import { Tid1500MeasurementReport } from './tid1500-report.js';
@@ -142,7 +142,6 @@ export function dicomDateTime(at: Date): { date: string; time: string; offset: s
 
 /** A naturalised dataset as a Part 10 file in Explicit VR Little Endian, with mammocad's implementation UID. */
 export function writePart10(dataset: NaturalizedDataset): Uint8Array {
-  const { DicomDict, DicomMetaDictionary } = dcmjs.data;
   const meta = {
     FileMetaInformationVersion: new Uint8Array([0, 1]).buffer,
     MediaStorageSOPClassUID: dataset.SOPClassUID,
@@ -151,7 +150,5 @@ export function writePart10(dataset: NaturalizedDataset): Uint8Array {
     ImplementationClassUID: IMPLEMENTATION_CLASS_UID,
     ImplementationVersionName: IMPLEMENTATION_VERSION_NAME,
   };
-  const dict = new DicomDict(DicomMetaDictionary.denaturalizeDataset(meta));
-  dict.dict = DicomMetaDictionary.denaturalizeDataset(dataset);
-  return new Uint8Array(dict.write());
+  return encodePart10(meta, dataset);
 }
