@@ -1,5 +1,5 @@
 // The fetch and decode stages of scoring a study: retrieve each eligible image from the PACS
-// in its stored encoding and decode it. An image that cannot be decoded (corrupt stream,
+// in its stored encoding (the next one while this one is decoded) and decode it. An image that cannot be decoded (corrupt stream,
 // unsupported encoding, missing pixels) is recorded as failed with its reason and the others go
 // on; a PACS fault is thrown (retryable) so the whole job is retried later. With the image
 // checks (image-checks.ts), an image whose header is implausible or outside the model's
@@ -19,6 +19,9 @@ import type { ModelRuntime } from '../ml/runtime/index.js';
 import type { Store } from '../store/index.js';
 import { checkHeader, checkPixels, type ImageCheckOptions } from './image-checks.js';
 import { studyRef } from './study-discovery.js';
+
+/** Images of a study retrieved at once: the one being decoded and the next. */
+const RETRIEVALS_IN_FLIGHT = 2;
 
 /** Error codes that make one image unusable without affecting the others. */
 const IMAGE_FAULTS = new Set(['DICOM_PARSE_FAILED', 'UNSUPPORTED_TRANSFER_SYNTAX', 'PIXEL_DECODE_FAILED', 'PACS_NOT_FOUND', 'MODEL_INPUT_INVALID']);
@@ -62,19 +65,32 @@ export async function fetchStudyImages(
     result.skipped.push({ image, dataset, reason });
     log.info({ image: studyRef(image.sopInstanceUid), reason }, 'image skipped by the image checks');
   };
+  // From the PACS's metadata first, so an image the header rules out is never fetched.
+  const wanted: ImageRecord[] = [];
   for (const image of eligible) {
-    const source = `study ${studyRef(studyUid)}, image ${image.sopInstanceUid}`;
-    // From the PACS's metadata first, so an image the header rules out is never fetched.
     const header = checks?.headers?.get(image.sopInstanceUid);
     const early = checks && header ? checkHeader(header, image.view, checks) : null;
-    if (early?.skip) {
-      await skip(image, header!, early.skip);
-      continue;
-    }
+    if (early?.skip) await skip(image, header!, early.skip);
+    else wanted.push(image);
+  }
+  // The next image is retrieved while this one is decoded and checked (RETRIEVALS_IN_FLIGHT at
+  // a time): the PACS round trip overlaps the decoding instead of following it.
+  const retrievals = wanted.map(() => undefined as Promise<{ bytes: Uint8Array; fetchMs: number }> | undefined);
+  const retrieve = (i: number) => {
+    if (i >= wanted.length || retrievals[i]) return;
+    const image = wanted[i]!;
     const started = performance.now();
+    const retrieval = deps.pacs.retrieveInstance(studyUid, image.seriesUid, image.sopInstanceUid).then(({ bytes }) => ({ bytes, fetchMs: performance.now() - started }));
+    // Awaited in its turn below; one still running when the job fails (its error thrown) is dropped.
+    retrieval.catch(() => {});
+    retrievals[i] = retrieval;
+  };
+  for (const [i, image] of wanted.entries()) {
+    for (let ahead = 0; ahead < RETRIEVALS_IN_FLIGHT; ahead++) retrieve(i + ahead);
+    const source = `study ${studyRef(studyUid)}, image ${image.sopInstanceUid}`;
     try {
-      const { bytes } = await deps.pacs.retrieveInstance(studyUid, image.seriesUid, image.sopInstanceUid);
-      const fetchMs = performance.now() - started;
+      const { bytes, fetchMs } = await retrievals[i]!;
+      retrievals[i] = undefined; // the bytes are not held longer than this image's turn
       const file = readPart10(bytes, source);
       // Then from the file's own attributes, still before decoding: a PACS may leave attributes
       // out of its metadata (or the instance was not in it).

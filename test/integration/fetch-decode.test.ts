@@ -1,6 +1,7 @@
 // Fetch and decode inside a study from a real Orthanc: a corrupt image in an otherwise good
-// study is recorded as failed with its reason, the good ones go on; a study with nothing
-// usable fails with the reasons; a PACS fault is left to the job's retry.
+// study is recorded as failed with its reason, the good ones go on; the next image is retrieved
+// while one is decoded; a study with nothing usable fails with the reasons; a PACS fault is
+// left to the job's retry.
 
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -60,6 +61,30 @@ describe.skipIf(!LocalOrthanc.available())('fetch and decode a study', () => {
 
     const stored = await store.images.findBySopInstanceUid(result.failed[0]!.image.sopInstanceUid);
     expect(stored).toMatchObject({ status: 'failed', statusReason: result.failed[0]!.reason });
+  });
+
+  it('retrieves the next image while it decodes one, two at a time, and keeps the study order', async () => {
+    const ids = newStudyIds();
+    const views = [mammogram(ids, { laterality: 'L', view: 'CC', size: 512 }), mammogram(ids, { laterality: 'R', view: 'CC', size: 512 }), mammogram(ids, { laterality: 'L', view: 'MLO', size: 512 }), mammogram(ids, { laterality: 'R', view: 'MLO', size: 512 })];
+    await pacs.store(views.map((v) => v.bytes));
+    const images = await announced(ids);
+    // The real client, counting the retrievals it has open.
+    let open = 0;
+    let most = 0;
+    const counting = new (class extends DicomwebClient {
+      override async retrieveInstance(...args: Parameters<DicomwebClient['retrieveInstance']>) {
+        most = Math.max(most, ++open);
+        try {
+          return await super.retrieveInstance(...args);
+        } finally {
+          open--;
+        }
+      }
+    })({ url: orthanc.dicomwebUrl, username: orthanc.username, password: orthanc.password, timeoutMs: 30_000 });
+    const result = await fetchStudyImages({ pacs: counting, store, logger }, ids.studyUid, images);
+    expect(result.fetched.map((f) => f.image.sopInstanceUid)).toEqual(images.filter((i) => i.status === 'eligible').map((i) => i.sopInstanceUid));
+    expect(result.fetched).toHaveLength(4);
+    expect(most).toBe(2);
   });
 
   it('fails a study whose only image is unusable, naming the reasons', needsSharedData('dicom'), async () => {
