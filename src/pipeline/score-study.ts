@@ -98,7 +98,7 @@ export async function scoreStudy(deps: ScoreStudyDeps, studyUid: string): Promis
   });
 
   await deps.onStage?.('select');
-  const { images, headers } = await selectStudy(pacs, store, studyUid, deps.selection);
+  const { images, headers } = await selectStudy(pacs, store, study, deps.selection);
   timings.select = elapsed(t);
   if (!images.some((i) => i.status === 'eligible')) {
     const reason = `no eligible views: ${[...new Set(images.map((i) => i.statusReason))].join('; ') || 'the study has no objects'}`;
@@ -212,7 +212,7 @@ export async function scoreStudy(deps: ScoreStudyDeps, studyUid: string): Promis
     },
   ];
   await store.predictions.saveResults(study.id, model.record.id, predictions);
-  for (const s of scored) await store.images.setStatus(s.image.sopInstanceUid, 'scored', s.flags.join('; ') || null);
+  await Promise.all(scored.map((s) => store.images.setStatus(s.image.sopInstanceUid, 'scored', s.flags.join('; ') || null)));
   timings.store = elapsed(t);
   const notes = [
     failed.length ? `${failed.length} image(s) could not be used` : '',
