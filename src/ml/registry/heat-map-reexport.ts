@@ -17,9 +17,7 @@ import * as ort from 'onnxruntime-node';
 import { ConflictError, ValidationError } from '../../domain/errors.js';
 import { positiveLogit } from '../heatmap/cell-logits.js';
 import type { GridSize } from '../heatmap/heat-map-geometry.js';
-import { loadTfjsModel } from '../keras/tfjs-files.js';
 import { MODEL_FILE } from '../model-manifest.js';
-import { exportToOnnx } from '../onnx/export-onnx.js';
 import { preprocessImage, toBatch, type GreyImage } from '../preprocess/preprocess.js';
 import { readPackage, writePackage, type ModelPackage } from './model-package.js';
 import { HEAT_MAP_OUTPUT, readOnnxSignature } from './onnx-signature.js';
@@ -62,6 +60,8 @@ export async function addHeatMapOutput(sourceDir: string, targetDir: string, opt
   if (options.images.length === 0) throw new ValidationError('images', 'at least one image is needed to compare the old and new model');
   const tolerance = options.tolerance ?? DEFAULT_REEXPORT_TOLERANCE;
 
+  // tfjs only here: the registry is read by every worker, which has no other use for it (~1 s to load).
+  const [{ loadTfjsModel }, { exportToOnnx }] = await Promise.all([import('../keras/tfjs-files.js'), import('../onnx/export-onnx.js')]);
   const model = await loadTfjsModel(source.path);
   let bytes: Uint8Array;
   try {
