@@ -1,7 +1,8 @@
 // The fetch and decode stages of scoring a study: retrieve each eligible image from the PACS
-// in its stored encoding (the next one while this one is decoded) and decode it. An image that cannot be decoded (corrupt stream,
-// unsupported encoding, missing pixels) is recorded as failed with its reason and the others go
-// on; a PACS fault is thrown (retryable) so the whole job is retried later. With the image
+// in its stored encoding (the next one while this one is decoded) and decode it. An image that
+// cannot be decoded (corrupt stream, unsupported encoding, missing pixels) is recorded as failed
+// with its reason and the others go on; a PACS fault is thrown (retryable) so the whole job is
+// retried later. With the image
 // checks (image-checks.ts), an image whose header is implausible or outside the model's
 // intended use is skipped before its pixel data is fetched (from the metadata the select stage
 // read; the file's own attributes are checked again before decoding), one whose
