@@ -248,8 +248,9 @@ function busyCores(from: ReturnType<typeof cpuTimes>, to: ReturnType<typeof cpuT
 // statistics
 
 const PROBE_MS = 200;
+const PROBE_TIMEOUT_MS = 10_000;
 
-/** Asks `url` every PROBE_MS (one request at a time) until stopped: the latencies of the answered requests. */
+/** Asks `url` every PROBE_MS (one request at a time) until stopped: the latencies, a request not answered OK counted as PROBE_TIMEOUT_MS. */
 function probeLatency(url: string): { stop(): Promise<number[]> } {
   const latencies: number[] = [];
   let running = true;
@@ -257,11 +258,12 @@ function probeLatency(url: string): { stop(): Promise<number[]> } {
     while (running) {
       const started = performance.now();
       try {
-        const response = await fetch(url, { signal: AbortSignal.timeout(10_000) });
+        const response = await fetch(url, { signal: AbortSignal.timeout(PROBE_TIMEOUT_MS) });
         await response.arrayBuffer();
-        if (response.ok) latencies.push(performance.now() - started);
+        latencies.push(response.ok ? performance.now() - started : PROBE_TIMEOUT_MS);
       } catch {
-        // not answered (a restart): counted by the checks elsewhere, not a latency
+        // not answered in time: the worst case, so that p95 and max show it
+        latencies.push(PROBE_TIMEOUT_MS);
       }
       await sleep(PROBE_MS);
     }

@@ -106,10 +106,10 @@ export class DicomwebClient {
     return (await this.json(response, `WADO metadata ${path}`)) as DicomJson[];
   }
 
-  /** WADO-RS: one instance in its stored transfer syntax. */
-  async retrieveInstance(studyUid: string, seriesUid: string, sopInstanceUid: string): Promise<RetrievedInstance> {
+  /** WADO-RS: one instance in its stored transfer syntax. `signal`: the caller's abort (no retry after it). */
+  async retrieveInstance(studyUid: string, seriesUid: string, sopInstanceUid: string, signal?: AbortSignal): Promise<RetrievedInstance> {
     const path = `/studies/${studyUid}/series/${seriesUid}/instances/${sopInstanceUid}`;
-    const response = await this.request('GET', path, { accept: 'multipart/related; type="application/dicom"; transfer-syntax=*' });
+    const response = await this.request('GET', path, { accept: 'multipart/related; type="application/dicom"; transfer-syntax=*' }, undefined, signal);
     const parts = await this.multipart(response, `WADO instance ${sopInstanceUid}`);
     if (parts.length !== 1) throw new PacsRequestError(`WADO instance ${sopInstanceUid}: expected 1 part, got ${parts.length}`, 502);
     const part = parts[0]!;
@@ -185,12 +185,15 @@ export class DicomwebClient {
   }
 
   /** One HTTP exchange with retries; returns only 2xx responses. */
-  private async request(method: string, path: string, headers: Record<string, string>, body?: Uint8Array): Promise<Response> {
+  private async request(method: string, path: string, headers: Record<string, string>, body?: Uint8Array, abort?: AbortSignal): Promise<Response> {
     const url = `${this.base}${path}`;
     const what = `${method} ${path.split('?')[0]}`;
     let lastError: PacsUnavailableError | undefined;
     for (let attempt = 1; attempt <= this.attempts; attempt++) {
       if (attempt > 1) await sleep(this.backoffMs * 2 ** (attempt - 2));
+      // The caller gave up (the job failed meanwhile): no further attempt.
+      abort?.throwIfAborted();
+      const timeout = AbortSignal.timeout(this.options.timeoutMs);
       let response: Response;
       try {
         response = await fetch(url, {
@@ -199,9 +202,10 @@ export class DicomwebClient {
           // hide the real size of the body).
           headers: { 'accept-encoding': 'identity', ...headers, ...(this.authorization ? { authorization: this.authorization } : {}) },
           body,
-          signal: AbortSignal.timeout(this.options.timeoutMs),
+          signal: abort ? AbortSignal.any([abort, timeout]) : timeout,
         });
       } catch (error) {
+        if (abort?.aborted) throw abort.reason;
         const timedOut = error instanceof Error && (error.name === 'TimeoutError' || error.name === 'AbortError');
         const cause = (error as { cause?: { code?: string } }).cause?.code;
         lastError = new PacsUnavailableError(

@@ -77,47 +77,54 @@ export async function fetchStudyImages(
   // The next image is retrieved while this one is decoded and checked (RETRIEVALS_IN_FLIGHT at
   // a time): the PACS round trip overlaps the decoding instead of following it.
   const retrievals = wanted.map(() => undefined as Promise<{ bytes: Uint8Array; fetchMs: number }> | undefined);
+  // Ends a retrieval still running when this stage throws (a PACS fault fails the job, which
+  // is retried): it would otherwise go on against the PACS, with its own retries.
+  const stop = new AbortController();
   const retrieve = (i: number) => {
     if (i >= wanted.length || retrievals[i]) return;
     const image = wanted[i]!;
     const started = performance.now();
-    const retrieval = deps.pacs.retrieveInstance(studyUid, image.seriesUid, image.sopInstanceUid).then(({ bytes }) => ({ bytes, fetchMs: performance.now() - started }));
-    // Awaited in its turn below; one still running when the job fails (its error thrown) is dropped.
+    const retrieval = deps.pacs.retrieveInstance(studyUid, image.seriesUid, image.sopInstanceUid, stop.signal).then(({ bytes }) => ({ bytes, fetchMs: performance.now() - started }));
+    // Awaited in its turn below; one stopped because the stage threw is not waited for.
     retrieval.catch(() => {});
     retrievals[i] = retrieval;
   };
-  for (const [i, image] of wanted.entries()) {
-    for (let ahead = 0; ahead < RETRIEVALS_IN_FLIGHT; ahead++) retrieve(i + ahead);
-    const source = `study ${studyRef(studyUid)}, image ${image.sopInstanceUid}`;
-    try {
-      const { bytes, fetchMs } = await retrievals[i]!;
-      retrievals[i] = undefined; // the bytes are not held longer than this image's turn
-      const file = readPart10(bytes, source);
-      // Then from the file's own attributes, still before decoding: a PACS may leave attributes
-      // out of its metadata (or the instance was not in it).
-      const verdict = checks ? checkHeader(file.dataset, image.view, checks) : null;
-      if (verdict?.skip) {
-        await skip(image, file.dataset, verdict.skip);
-        continue;
+  try {
+    for (const [i, image] of wanted.entries()) {
+      for (let ahead = 0; ahead < RETRIEVALS_IN_FLIGHT; ahead++) retrieve(i + ahead);
+      const source = `study ${studyRef(studyUid)}, image ${image.sopInstanceUid}`;
+      try {
+        const { bytes, fetchMs } = await retrievals[i]!;
+        retrievals[i] = undefined; // the bytes are not held longer than this image's turn
+        const file = readPart10(bytes, source);
+        // Then from the file's own attributes, still before decoding: a PACS may leave attributes
+        // out of its metadata (or the instance was not in it).
+        const verdict = checks ? checkHeader(file.dataset, image.view, checks) : null;
+        if (verdict?.skip) {
+          await skip(image, file.dataset, verdict.skip);
+          continue;
+        }
+        const decoded = await decodeImage(file, decode);
+        // Checked here, image by image: the model runs on the whole study at once and would
+        // otherwise refuse every image for one that is empty or not finite.
+        checkGreyImage(decoded);
+        const pixels = checks ? checkPixels(decoded, file.dataset, checks) : null;
+        if (pixels?.skip) {
+          await skip(image, file.dataset, pixels.skip);
+          continue;
+        }
+        result.fetched.push({ image, dataset: file.dataset, decoded, fetchMs, flags: verdict?.flags ?? [] });
+      } catch (error) {
+        // Only a fault of this image's data (or the image gone from the PACS) makes the image
+        // unusable; anything else (refused credentials, a database error) is about the whole job.
+        if (!(error instanceof MammocadError) || !IMAGE_FAULTS.has(error.code)) throw error;
+        await deps.store.images.setStatus(image.sopInstanceUid, 'failed', error.message);
+        result.failed.push({ image, reason: error.message, code: error.code });
+        log.warn({ image: studyRef(image.sopInstanceUid), code: error.code }, 'image could not be used');
       }
-      const decoded = await decodeImage(file, decode);
-      // Checked here, image by image: the model runs on the whole study at once and would
-      // otherwise refuse every image for one that is empty or not finite.
-      checkGreyImage(decoded);
-      const pixels = checks ? checkPixels(decoded, file.dataset, checks) : null;
-      if (pixels?.skip) {
-        await skip(image, file.dataset, pixels.skip);
-        continue;
-      }
-      result.fetched.push({ image, dataset: file.dataset, decoded, fetchMs, flags: verdict?.flags ?? [] });
-    } catch (error) {
-      // Only a fault of this image's data (or the image gone from the PACS) makes the image
-      // unusable; anything else (refused credentials, a database error) is about the whole job.
-      if (!(error instanceof MammocadError) || !IMAGE_FAULTS.has(error.code)) throw error;
-      await deps.store.images.setStatus(image.sopInstanceUid, 'failed', error.message);
-      result.failed.push({ image, reason: error.message, code: error.code });
-      log.warn({ image: studyRef(image.sopInstanceUid), code: error.code }, 'image could not be used');
     }
+  } finally {
+    stop.abort(new Error('the fetch stage ended'));
   }
   // Nothing left because the checks skipped every image: the caller ends the study skipped.
   // Nothing left and an image failed (or no image at all): the study fails, as before.

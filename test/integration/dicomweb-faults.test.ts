@@ -97,6 +97,17 @@ describe('DicomwebClient against a failing PACS', () => {
     expect(error).toMatchObject({ code: 'PACS_UNAVAILABLE', message: 'GET /studies: cannot reach the PACS (ECONNREFUSED)' });
   });
 
+  it('makes no further attempt at a retrieval its caller has aborted', async () => {
+    const closed = `http://127.0.0.1:${await freePort()}/dicom-web`;
+    const client = new DicomwebClient({ url: closed, timeoutMs: 1000, attempts: 5, backoffMs: 50 });
+    const stop = new AbortController();
+    const reason = new Error('the fetch stage ended');
+    const retrieval = client.retrieveInstance('1.2', '1.2.3', '1.2.3.4', stop.signal);
+    stop.abort(reason);
+    // The abort's own reason, not a PACS error after five attempts.
+    await expect(retrieval).rejects.toBe(reason);
+  });
+
   it('treats an instance cut short as retryable', async () => {
     handler = (_req, res) => {
       res.writeHead(200, { 'content-type': 'multipart/related; type="application/dicom"; boundary=b', 'content-length': '1000' });

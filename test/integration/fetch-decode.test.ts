@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger } from '../../src/config/index.js';
+import { PacsUnavailableError } from '../../src/domain/errors.js';
 import { DicomwebClient } from '../../src/dicom/dicomweb-client.js';
 import { DEFAULT_SELECTION_POLICY } from '../../src/dicom/view-selection.js';
 import { fetchStudyImages } from '../../src/pipeline/fetch-study-images.js';
@@ -85,6 +86,25 @@ describe.skipIf(!LocalOrthanc.available())('fetch and decode a study', () => {
     expect(result.fetched.map((f) => f.image.sopInstanceUid)).toEqual(images.filter((i) => i.status === 'eligible').map((i) => i.sopInstanceUid));
     expect(result.fetched).toHaveLength(4);
     expect(most).toBe(2);
+  });
+
+  it('stops the image retrieved ahead when the PACS fails the one before it (the job is retried; nothing goes on against the PACS)', async () => {
+    const ids = newStudyIds();
+    await pacs.store([mammogram(ids, { laterality: 'L', view: 'CC', size: 512 }).bytes, mammogram(ids, { laterality: 'R', view: 'CC', size: 512 }).bytes]);
+    const images = await announced(ids);
+    const signals: Array<AbortSignal | undefined> = [];
+    // The real client, except that the first retrieval meets a PACS fault (injected: an
+    // outage that lands between two requests of one study cannot be timed from outside).
+    const failingFirst = new (class extends DicomwebClient {
+      override async retrieveInstance(studyUid: string, seriesUid: string, sopInstanceUid: string, signal?: AbortSignal) {
+        signals.push(signal);
+        if (signals.length === 1) throw new PacsUnavailableError('GET /studies/...: the PACS answered 503');
+        return super.retrieveInstance(studyUid, seriesUid, sopInstanceUid, signal);
+      }
+    })({ url: orthanc.dicomwebUrl, username: orthanc.username, password: orthanc.password, timeoutMs: 30_000 });
+    await expect(fetchStudyImages({ pacs: failingFirst, store, logger }, ids.studyUid, images)).rejects.toMatchObject({ code: 'PACS_UNAVAILABLE', retryable: true });
+    expect(signals).toHaveLength(2);
+    expect(signals[1]!.aborted).toBe(true);
   });
 
   it('fails a study whose only image is unusable, naming the reasons', needsSharedData('dicom'), async () => {

