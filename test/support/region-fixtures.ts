@@ -5,7 +5,7 @@
 import type { MarkedRegion } from '../../src/domain/heatmap.js';
 import { readPart10 } from '../../src/dicom/part10.js';
 import type { ReportInput } from '../../src/dicom/sr/index.js';
-import { mammogram, newStudyIds } from './dicom-factory.js';
+import { mammogram, newStudyIds, type StudyIds } from './dicom-factory.js';
 
 /** A square region with its top-left corner at (column, row). */
 export function squareRegion(score: number, column: number, row: number, side = 40): MarkedRegion {
@@ -53,7 +53,7 @@ export function asStored(region: MarkedRegion): MarkedRegion {
 export function fourViewReportInput(
   probabilities: readonly [number, number, number, number],
   options: { patientName?: string; overrides?: Partial<ReportInput> } = {},
-): { input: ReportInput; uids: [string, string, string, string]; images: Array<ReturnType<typeof mammogram>>; studyUid: string } {
+): { input: ReportInput; uids: [string, string, string, string]; images: Array<ReturnType<typeof mammogram>>; studyUid: string; ids: StudyIds } {
   const ids = newStudyIds(options.patientName ? { patientName: options.patientName } : undefined);
   const images = (['L', 'R'] as const).flatMap((laterality) => (['CC', 'MLO'] as const).map((view) => mammogram(ids, { laterality, view })));
   const uids = images.map((m) => m.sopInstanceUid) as [string, string, string, string];
@@ -64,6 +64,7 @@ export function fourViewReportInput(
     uids,
     images,
     studyUid: ids.studyUid,
+    ids,
     input: {
       sources: images.map((m) => readPart10(m.bytes, 'test').dataset),
       imageProbabilities: { [lcc]: pLcc, [lmlo]: pLmlo, [rcc]: pRcc, [rmlo]: pRmlo },

@@ -12,8 +12,8 @@ import { buildPresentationState } from '../../src/dicom/gsps/index.js';
 import { encodePart10 } from '../../src/dicom/part10-writer.js';
 import { readPart10, type NaturalizedDataset } from '../../src/dicom/part10.js';
 import { buildConnectivityTestSr, buildStructuredReport, type ReportInput } from '../../src/dicom/sr/index.js';
-import { mammogram, newStudyIds } from '../support/dicom-factory.js';
-import { IRREGULAR_REGION, squareRegion } from '../support/region-fixtures.js';
+import { mammogram } from '../support/dicom-factory.js';
+import { IRREGULAR_REGION, fourViewReportInput, squareRegion } from '../support/region-fixtures.js';
 
 // The writer as the builders call it, recording what they write.
 vi.mock('../../src/dicom/part10-writer.js', async (importOriginal) => {
@@ -65,27 +65,12 @@ const NOTE = 'RESEARCH USE ONLY: model not validated for clinical use (validatio
 
 /** Four scored views and a fifth image that was not scored, of a patient named `patientName`. */
 function study(patientName = 'Müller^Zoë'): { input: ReportInput; uids: string[] } {
-  const ids = newStudyIds({ patientName });
-  const images = [
-    ...(['L', 'R'] as const).flatMap((laterality) => (['CC', 'MLO'] as const).map((view) => mammogram(ids, { laterality, view }))),
-    mammogram(ids, { laterality: 'R', view: 'CC' }),
-  ];
-  const uids = images.map((m) => m.sopInstanceUid);
-  const [lcc, lmlo, rcc, rmlo] = uids as [string, string, string, string];
-  return {
-    uids,
-    input: {
-      sources: images.map((m) => readPart10(m.bytes, 'test').dataset),
-      imageProbabilities: { [lcc]: 0.1234567890123456, [lmlo]: 0.7312345678901234, [rcc]: 1e-7, [rmlo]: 0.5 },
-      breasts: { L: { probability: 0.7312345678901234, sopInstanceUids: [lcc, lmlo] }, R: { probability: 0.5, sopInstanceUids: [rcc, rmlo] } },
-      exam: { probability: 0.7312345678901234 },
-      threshold: 0.5,
-      algorithm: { name: 'mammocad', version: 'shen2019-v1', modelVersionId: 'mv-1', modelSha256: 'c'.repeat(64) },
-      device: { manufacturer: 'mammocad', modelName: 'mammocad', softwareVersion: '0.1.0', uid: '2.25.42' },
-      uids: { seriesInstanceUid: '2.25.601', sopInstanceUid: '2.25.602' },
-      createdAt: new Date(2026, 2, 4, 5, 6, 7, 80),
-    },
-  };
+  const { input, uids, ids } = fourViewReportInput([0.1234567890123456, 0.7312345678901234, 1e-7, 0.5], {
+    patientName,
+    overrides: { uids: { seriesInstanceUid: '2.25.601', sopInstanceUid: '2.25.602' }, createdAt: new Date(2026, 2, 4, 5, 6, 7, 80) },
+  });
+  const unscored = mammogram(ids, { laterality: 'R', view: 'CC' });
+  return { uids: [...uids, unscored.sopInstanceUid], input: { ...input, sources: [...input.sources, readPart10(unscored.bytes, 'test').dataset] } };
 }
 
 function withRegions({ input, uids }: ReturnType<typeof study>): ReportInput {
