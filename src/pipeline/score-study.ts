@@ -1,7 +1,11 @@
 // Scoring one study, top to bottom — the product's main job:
 //
 //   select -> fetch -> decode -> pre-process + infer (+ heat maps) -> aggregate -> write SR
-//   (+ presentation state) -> store
+//   (+ presentation state) -> store -> the PACS is seen to keep the SR -> scored
+//
+// The PACS's answer to the QIDO-RS that checks the SR was kept comes while the results are being
+// recorded: the check is not skipped, it just does not hold the stages up ('reportCheck' in the
+// timings is what was left to wait for).
 //
 // Each stage is a function of its own (one jump from here); this one only orders them, times
 // them and records the outcome. Exactly-once effect: the report is keyed by (study, scored
@@ -33,7 +37,7 @@ import { intendedUseOf, outOfDistributionFlag, type ImageChecksConfig } from './
 import { decideReport } from './report-policy.js';
 import { selectStudy } from './select-study-images.js';
 import { studyRef } from './study-discovery.js';
-import { writeStudyReport } from './write-report.js';
+import { sendStudyReport } from './write-report.js';
 
 export interface ScoreStudyDeps {
   pacs: DicomwebClient;
@@ -149,8 +153,10 @@ export async function scoreStudy(deps: ScoreStudyDeps, studyUid: string): Promis
   // What the PACS may receive depends on the model's evidence and the site's research mode.
   const decision = decideReport(model.record, deps.researchMode);
   const flagged = scored.filter((s) => s.flags.length > 0);
-  const report = decision.write
-    ? await writeStudyReport(
+  // Returns when the PACS has answered the STOW; whether it kept the report is checked meanwhile
+  // (sent.kept), while the results are recorded, and waited for before the study is called scored.
+  const sent = decision.write
+    ? await sendStudyReport(
         { pacs, store, logger: deps.logger },
         {
           studyId: study.id,
@@ -211,9 +217,20 @@ export async function scoreStudy(deps: ScoreStudyDeps, studyUid: string): Promis
       ...signalsOf(aggregate.exam.sources.map((uid) => byUid.get(uid)!)),
     },
   ];
-  await store.predictions.saveResults(study.id, model.record.id, predictions);
-  await Promise.all(scored.map((s) => store.images.setStatus(s.image.sopInstanceUid, 'scored', s.flags.join('; ') || null)));
+  await store.predictions.saveResults(
+    study.id,
+    model.record.id,
+    predictions,
+    scored.map((s) => ({ imageId: s.image.id, status: 'scored' as const, reason: s.flags.join('; ') || null })),
+  );
   timings.store = elapsed(t);
+  // A PACS that did not keep the report fails this attempt here (retryable: the retry re-sends the
+  // same UIDs); the results just recorded stand, as a retry's would (the first result stands).
+  if (sent) {
+    t = performance.now();
+    await sent.kept;
+    timings.reportCheck = elapsed(t);
+  }
   const notes = [
     failed.length ? `${failed.length} image(s) could not be used` : '',
     skipped.length ? `${skipped.length} image(s) skipped by the image checks` : '',
@@ -231,8 +248,8 @@ export async function scoreStudy(deps: ScoreStudyDeps, studyUid: string): Promis
       markedImages: marked.length,
       heatMaps: model.runtime.heatMapProblem === null,
       positive,
-      report: report?.sopInstanceUid ?? null,
-      presentationState: report?.presentationStateSopInstanceUid ?? null,
+      report: sent?.sopInstanceUid ?? null,
+      presentationState: sent?.presentationStateSopInstanceUid ?? null,
       reportWithheld: decision.withheldReason !== null,
       timingsMs: timings,
     },
@@ -242,9 +259,9 @@ export async function scoreStudy(deps: ScoreStudyDeps, studyUid: string): Promis
     status: 'scored',
     examProbability: aggregate.exam.probability,
     positive,
-    reportSopInstanceUid: report?.sopInstanceUid ?? null,
+    reportSopInstanceUid: sent?.sopInstanceUid ?? null,
     reportWithheld: decision.withheldReason,
-    presentationStateSopInstanceUid: report?.presentationStateSopInstanceUid ?? null,
+    presentationStateSopInstanceUid: sent?.presentationStateSopInstanceUid ?? null,
     images: scored.length,
     failedImages: failed.length,
     flaggedImages: flagged.length,

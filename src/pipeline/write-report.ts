@@ -8,6 +8,10 @@
 //   reserved UIDs -> one STOW-RS of both into the study -> one QIDO-RS that the PACS kept both
 //   -> mark stored
 //
+// sendStudyReport returns once the STOW is answered, with the QIDO check still under way (`kept`):
+// the caller records its results while the PACS indexes and answers, and waits for `kept` before
+// it calls the study scored (score-study.ts). writeStudyReport waits for both.
+//
 // The check is there because a PACS may answer a STOW with success and keep nothing: Orthanc
 // does exactly that when its ReceivedInstanceFilter (a site's Lua policy) filters the instance
 // out. A report the PACS did not keep is an error naming that, not a "stored" report.
@@ -38,6 +42,16 @@ export interface WriteReportRequest {
   report: Omit<ReportInput, 'uids'>;
 }
 
+/** A report the PACS has accepted (STOW answered), whose check is still running. */
+export interface SentReport extends Omit<WriteReportResult, 'report'> {
+  /**
+   * Resolves with the report recorded as stored once a QIDO-RS shows that the PACS kept it (and
+   * the presentation state); rejects with PACS_DISCARDED_REPORT (retryable) when it did not. Never
+   * an unhandled rejection: a caller that fails before waiting for it loses nothing.
+   */
+  kept: Promise<ReportRecord>;
+}
+
 export interface WriteReportResult {
   report: ReportRecord;
   /** False when an earlier attempt had reserved the report (its UIDs were reused). */
@@ -54,10 +68,17 @@ const RETRIEVE_URL = '00081190';
 const SOP_INSTANCE_UID = '00080018';
 const REFERENCED_SOP_INSTANCE_UID = '00081155';
 
-export async function writeStudyReport(
-  deps: { pacs: DicomwebClient; store: Store; logger: Logger },
-  request: WriteReportRequest,
-): Promise<WriteReportResult> {
+/** Sends the report and waits until the PACS is seen to keep it (see sendStudyReport). */
+export async function writeStudyReport(deps: { pacs: DicomwebClient; store: Store; logger: Logger }, request: WriteReportRequest): Promise<WriteReportResult> {
+  const { kept, ...sent } = await sendStudyReport(deps, request);
+  return { ...sent, report: await kept };
+}
+
+/**
+ * Validates, reserves, builds and stores the report (and the presentation state) with one STOW-RS;
+ * returns when the PACS has answered it, with the check that the PACS kept them still running.
+ */
+export async function sendStudyReport(deps: { pacs: DicomwebClient; store: Store; logger: Logger }, request: WriteReportRequest): Promise<SentReport> {
   const started = Date.now();
   // Throws ValidationError for bad input before anything is reserved or sent (the checks of the
   // build, without writing the file: that is done once, below, with the reserved UIDs).
@@ -90,24 +111,34 @@ export async function writeStudyReport(
       )
     : null;
   // One STOW and one QIDO for both: the PACS round trips are most of this stage.
-  const response = await storeAndCheck(deps.pacs, built.studyInstanceUid, [
+  const instances = [
     { bytes: built.bytes, sopInstanceUid: built.sopInstanceUid, what: 'report' },
     ...(presentationState ? [{ bytes: presentationState.bytes, sopInstanceUid: presentationState.sopInstanceUid, what: 'presentation state' }] : []),
-  ]);
-  const stored = await deps.store.reports.markStored(built.sopInstanceUid, storedAtOf(response, built));
-  log.info(
-    {
-      report: built.sopInstanceUid,
-      template: built.template,
-      presentationState: presentationState?.sopInstanceUid ?? null,
-      markedRegions: presentationState?.regionCount ?? 0,
-      reserved: created,
-      durationMs: Date.now() - started,
-    },
-    created ? 'report stored' : 'report re-sent with its reserved UIDs',
+  ];
+  const response = await deps.pacs.store(
+    instances.map((i) => i.bytes),
+    built.studyInstanceUid,
   );
+  const kept = checkKept(deps.pacs, built.studyInstanceUid, instances).then(async () => {
+    const stored = await deps.store.reports.markStored(built.sopInstanceUid, storedAtOf(response, built));
+    log.info(
+      {
+        report: built.sopInstanceUid,
+        template: built.template,
+        presentationState: presentationState?.sopInstanceUid ?? null,
+        markedRegions: presentationState?.regionCount ?? 0,
+        reserved: created,
+        durationMs: Date.now() - started,
+      },
+      created ? 'report stored' : 'report re-sent with its reserved UIDs',
+    );
+    return stored;
+  });
+  // Handled here so that a caller failing before it waits does not end the process; a caller
+  // that waits still gets the rejection.
+  kept.catch(() => {});
   return {
-    report: stored,
+    kept,
     reserved: created,
     sopInstanceUid: built.sopInstanceUid,
     seriesInstanceUid: built.seriesInstanceUid,
@@ -117,16 +148,11 @@ export async function writeStudyReport(
 }
 
 /**
- * STOW-RS of the instances into their study in one request, then a QIDO-RS check that the PACS
- * kept each: one query listing their UIDs (comma-separated, PS3.18 8.3.4.1; Orthanc 1.10
- * matches these, not backslash lists), and one per instance that list did not return, for a
- * PACS that does not match lists. Returns the STOW response.
+ * The check that the PACS kept the instances a STOW-RS sent into their study: one QIDO-RS listing
+ * their UIDs (comma-separated, PS3.18 8.3.4.1; Orthanc 1.10 matches these, not backslash lists),
+ * and one per instance that list did not return, for a PACS that does not match lists.
  */
-async function storeAndCheck(pacs: DicomwebClient, studyUid: string, instances: ReadonlyArray<{ bytes: Uint8Array; sopInstanceUid: string; what: string }>): Promise<DicomJson> {
-  const response = await pacs.store(
-    instances.map((i) => i.bytes),
-    studyUid,
-  );
+async function checkKept(pacs: DicomwebClient, studyUid: string, instances: ReadonlyArray<{ sopInstanceUid: string; what: string }>): Promise<void> {
   const keptUids = async (uids: readonly string[]) =>
     new Set((await pacs.search(`studies/${studyUid}/instances`, { SOPInstanceUID: uids.join(',') })).map((item) => item[SOP_INSTANCE_UID]?.Value?.[0]));
   const kept = await keptUids(instances.map((i) => i.sopInstanceUid));
@@ -141,7 +167,6 @@ async function storeAndCheck(pacs: DicomwebClient, studyUid: string, instances: 
     // same UIDs are re-sent); one whose rules discard it keeps failing until attempts run out.
     throw new MammocadError('PACS_DISCARDED_REPORT', `STOW: the PACS answered success but did not keep the ${lost.join(' and ')} (filtered out by its rules?)`, { retryable: true });
   }
-  return response;
 }
 
 /** Where the PACS says the report can be retrieved (its Retrieve URL, without credentials), or the instance's DICOMweb path. */

@@ -2,8 +2,9 @@
 // breast or the exam. Saving the same result again (a retried job) changes nothing.
 
 import { randomUUID } from 'node:crypto';
-import type { ExamPredictionRecord, MarkedRegion, PredictionLevel, PredictionRecord, StoredHeatMap } from '../domain/index.js';
-import { BREAST_SIDES, PREDICTION_LEVELS, ValidationError, assertOneOf, assertProbability } from '../domain/index.js';
+import type { ExamPredictionRecord, ImageStatus, MarkedRegion, PredictionLevel, PredictionRecord, StoredHeatMap } from '../domain/index.js';
+import { BREAST_SIDES, IMAGE_STATUSES, NotFoundError, PREDICTION_LEVELS, ValidationError, assertOneOf, assertProbability } from '../domain/index.js';
+import { isRecordNotFound } from './prisma-errors.js';
 import type { Db } from './database.js';
 import { insertRowsForSeeding } from './study.repository.js';
 
@@ -105,33 +106,43 @@ export function toPredictionRecord(row: PredictionRow): PredictionRecord {
 export class PredictionRepository {
   constructor(private readonly db: Db) {}
 
-  /** Stores a study's results for one model version atomically; idempotent per scope. */
-  async saveResults(studyId: string, modelVersionId: string, results: PredictionInput[]): Promise<PredictionRecord[]> {
+  /**
+   * Stores a study's results for one model version atomically; idempotent per scope. `images`:
+   * the new status of the images these results are of, written in the same transaction (one
+   * commit for the study's results and its images' statuses).
+   */
+  async saveResults(studyId: string, modelVersionId: string, results: PredictionInput[], images: ReadonlyArray<{ imageId: string; status: ImageStatus; reason: string | null }> = []): Promise<PredictionRecord[]> {
     const keyed = results.map((r, i) => ({ ...r, scopeKey: scopeKeyOf(r, `results[${i}]`) }));
-    const rows = await this.db.$transaction(
-      keyed.map(({ timings, flags, heatMap, regions, ...r }) => {
-        const data = {
-          level: r.level,
-          imageId: r.imageId ?? null,
-          laterality: r.laterality ?? null,
-          probability: r.probability,
-          positive: r.positive,
-          preprocessingHash: r.preprocessingHash,
-          outOfDistribution: r.outOfDistribution ?? null,
-          outOfDistributionFlagged: r.outOfDistributionFlagged ?? null,
-          ...(timings ? { timings } : {}),
-          ...(flags && flags.length > 0 ? { flags } : {}),
-          ...(heatMap ? { heatMap: new Uint8Array(heatMap.bytes), heatMapRows: heatMap.rows, heatMapColumns: heatMap.columns } : {}),
-          ...(regions && regions.length > 0 ? { regions: regions.map((g) => ({ score: g.score, center: g.center, outline: g.outline })) } : {}),
-        };
-        return this.db.prediction.upsert({
-          where: { studyId_modelVersionId_scopeKey: { studyId, modelVersionId, scopeKey: r.scopeKey } },
-          create: { ...data, studyId, modelVersionId, scopeKey: r.scopeKey },
-          update: {}, // the first stored result stands; a retry must not rewrite history
-        });
-      }),
-    );
-    return rows.map(toPredictionRecord);
+    images.forEach((image, i) => assertOneOf(`images[${i}].status`, image.status, IMAGE_STATUSES));
+    const statusUpdates = images.map((image) => this.db.image.update({ where: { id: image.imageId }, data: { status: image.status, statusReason: image.reason }, select: { id: true } }));
+    const upserts = keyed.map(({ timings, flags, heatMap, regions, ...r }) => {
+      const data = {
+        level: r.level,
+        imageId: r.imageId ?? null,
+        laterality: r.laterality ?? null,
+        probability: r.probability,
+        positive: r.positive,
+        preprocessingHash: r.preprocessingHash,
+        outOfDistribution: r.outOfDistribution ?? null,
+        outOfDistributionFlagged: r.outOfDistributionFlagged ?? null,
+        ...(timings ? { timings } : {}),
+        ...(flags && flags.length > 0 ? { flags } : {}),
+        ...(heatMap ? { heatMap: new Uint8Array(heatMap.bytes), heatMapRows: heatMap.rows, heatMapColumns: heatMap.columns } : {}),
+        ...(regions && regions.length > 0 ? { regions: regions.map((g) => ({ score: g.score, center: g.center, outline: g.outline })) } : {}),
+      };
+      return this.db.prediction.upsert({
+        where: { studyId_modelVersionId_scopeKey: { studyId, modelVersionId, scopeKey: r.scopeKey } },
+        create: { ...data, studyId, modelVersionId, scopeKey: r.scopeKey },
+        update: {}, // the first stored result stands; a retry must not rewrite history
+      });
+    });
+    try {
+      const rows = await this.db.$transaction([...upserts, ...statusUpdates]);
+      return rows.slice(0, upserts.length).map((row) => toPredictionRecord(row as PredictionRow));
+    } catch (error) {
+      if (isRecordNotFound(error)) throw new NotFoundError('image', images.map((i) => i.imageId).join(', '));
+      throw error;
+    }
   }
 
   async listByStudy(studyId: string, modelVersionId?: string): Promise<PredictionRecord[]> {

@@ -5,7 +5,7 @@
 import type { ReportRecord, ReportTemplate } from '../domain/index.js';
 import { NotFoundError, REPORT_TEMPLATES, assertOneOf } from '../domain/index.js';
 import type { Db } from './database.js';
-import { isUniqueViolation } from './prisma-errors.js';
+import { isRecordNotFound, isUniqueViolation } from './prisma-errors.js';
 
 export interface ReportReservation {
   studyId: string;
@@ -25,27 +25,29 @@ const asRecord = (row: unknown) => row as ReportRecord;
 export class ReportRepository {
   constructor(private readonly db: Db) {}
 
-  /** Reserves the report for a result, or returns the reservation made earlier for it. */
+  /**
+   * Reserves the report for a result, or returns the reservation made earlier for it. The insert
+   * goes first (one round trip on a first attempt); a retry's insert meets the unique key and
+   * reads the reservation it collided with.
+   */
   async reserve(input: ReportReservation): Promise<{ report: ReportRecord; created: boolean }> {
     assertOneOf('template', input.template, REPORT_TEMPLATES);
-    const existing = await this.db.report.findUnique({ where: { idempotencyKey: input.idempotencyKey } });
-    if (existing) return { report: asRecord(existing), created: false };
     try {
       return { report: asRecord(await this.db.report.create({ data: input })), created: true };
     } catch (error) {
       if (!isUniqueViolation(error)) throw error;
-      const winner = await this.db.report.findUniqueOrThrow({ where: { idempotencyKey: input.idempotencyKey } });
-      return { report: asRecord(winner), created: false };
+      const earlier = await this.db.report.findUniqueOrThrow({ where: { idempotencyKey: input.idempotencyKey } });
+      return { report: asRecord(earlier), created: false };
     }
   }
 
   async markStored(srSopInstanceUid: string, storedAt: string): Promise<ReportRecord> {
-    const { count } = await this.db.report.updateMany({
-      where: { srSopInstanceUid },
-      data: { status: 'stored', storedAt, storedOn: new Date() },
-    });
-    if (count === 0) throw new NotFoundError('report', srSopInstanceUid);
-    return asRecord(await this.db.report.findUniqueOrThrow({ where: { srSopInstanceUid } }));
+    try {
+      return asRecord(await this.db.report.update({ where: { srSopInstanceUid }, data: { status: 'stored', storedAt, storedOn: new Date() } }));
+    } catch (error) {
+      if (isRecordNotFound(error)) throw new NotFoundError('report', srSopInstanceUid);
+      throw error;
+    }
   }
 
   async findBySopInstanceUid(srSopInstanceUid: string): Promise<ReportRecord | null> {

@@ -98,6 +98,9 @@ describe.skipIf(!LocalOrthanc.available())('bad input through the pipeline', nee
     expect(r.reason).toBe('STOW: the PACS answered success but did not keep the report (filtered out by its rules?)');
     const refusedStudy = (await store.studies.findByUid(refused.studyUid))!;
     expect((await store.reports.listByStudy(refusedStudy.id)).map((x) => x.status)).toEqual(['pending']);
+    // Its results were recorded while the PACS was asked whether it kept the report (once: each
+    // retry's are the same and the first stands), and stay with the study's failure.
+    expect((await store.predictions.listByStudy(refusedStudy.id)).map((p) => p.level).sort()).toEqual(['breast', 'exam', 'image']);
     expect(await ourReports(refused.studyUid)).toBe(0);
     // And the good study next to them: scored, one SR.
     expect((await state(good.studyUid)).status).toBe('scored');

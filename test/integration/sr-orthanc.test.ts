@@ -4,6 +4,9 @@
 // the same SOP Instance UID and Orthanc keeps one report; bad input reaches neither the store
 // nor the PACS.
 
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger } from '../../src/config/index.js';
 import { ValidationError } from '../../src/domain/index.js';
@@ -11,13 +14,15 @@ import { DicomwebClient } from '../../src/dicom/dicomweb-client.js';
 import { TAG, jsonString } from '../../src/dicom/dicom-json.js';
 import { readPart10, type NaturalizedDataset } from '../../src/dicom/part10.js';
 import { readStructuredReport, readStructuredReportJson, validateReportInput, type ReportInput } from '../../src/dicom/sr/index.js';
-import { writeStudyReport, type WriteReportRequest } from '../../src/pipeline/write-report.js';
+import { sendStudyReport, writeStudyReport, type WriteReportRequest } from '../../src/pipeline/write-report.js';
 import { openStore, type Store } from '../../src/store/index.js';
 import { LocalOrthanc } from '../../scripts/lib/local-orthanc.js';
 import { createTestDatabase, type TestDatabase } from '../support/databases.js';
 import { mammogram, newStudyIds } from '../support/dicom-factory.js';
 
 const logger = createLogger(process.env.TEST_LOG_LEVEL ?? 'silent');
+/** Orthanc here keeps no SR of this patient: it answers the STOW with success and discards it (ReceivedInstanceFilter). */
+const REFUSED_PATIENT = 'REFUSE-SR';
 
 describe.skipIf(!LocalOrthanc.available())('structured reports in Orthanc', () => {
   let orthanc: LocalOrthanc;
@@ -28,7 +33,9 @@ describe.skipIf(!LocalOrthanc.available())('structured reports in Orthanc', () =
   let keys = 0;
 
   beforeAll(async () => {
-    orthanc = new LocalOrthanc();
+    const filter = path.join(mkdtempSync(path.join(tmpdir(), 'mammocad-sr-orthanc-')), 'refuse-sr.lua');
+    writeFileSync(filter, `function ReceivedInstanceFilter(dicom, origin, info)\n  return not (dicom.Modality == 'SR' and dicom.PatientID == '${REFUSED_PATIENT}')\nend\n`);
+    orthanc = new LocalOrthanc({ luaScripts: [filter] });
     await orthanc.start();
     pacs = new DicomwebClient({ url: orthanc.dicomwebUrl, username: orthanc.username, password: orthanc.password, timeoutMs: 30_000 });
     database = await createTestDatabase('sqlite');
@@ -43,8 +50,8 @@ describe.skipIf(!LocalOrthanc.available())('structured reports in Orthanc', () =
   });
 
   /** A four-view study with a non-ASCII patient name, stored in Orthanc and announced to the store, and its scores. */
-  async function scoredStudy(): Promise<{ request: WriteReportRequest; studyUid: string; studyId: string; sources: NaturalizedDataset[] }> {
-    const ids = newStudyIds({ patientName: 'Müller^Zoë' });
+  async function scoredStudy(patientId?: string): Promise<{ request: WriteReportRequest; studyUid: string; studyId: string; sources: NaturalizedDataset[] }> {
+    const ids = newStudyIds({ patientName: 'Müller^Zoë', ...(patientId ? { patientId } : {}) });
     const images = (['L', 'R'] as const).flatMap((laterality) => (['CC', 'MLO'] as const).map((view) => mammogram(ids, { laterality, view })));
     await pacs.store(images.map((m) => m.bytes));
     const { study } = await store.studies.announce({ studyUid: ids.studyUid, source: 'manual', studyDate: ids.studyDate });
@@ -99,6 +106,26 @@ describe.skipIf(!LocalOrthanc.available())('structured reports in Orthanc', () =
     expect(record).toMatchObject({ status: 'stored', template, srSopInstanceUid: written.sopInstanceUid, srSeriesUid: written.seriesInstanceUid, modelVersionId });
     expect(record!.storedAt).toContain(`/instances/${written.sopInstanceUid}`);
     expect(record!.storedAt).not.toContain(orthanc.password);
+  });
+
+  it('sendStudyReport returns once the STOW is answered; its check, awaited later, records the report stored', async () => {
+    const { request, studyUid, studyId } = await scoredStudy();
+    const { kept, ...sent } = await sendStudyReport({ pacs, store, logger }, request);
+    expect((await pacs.search(`studies/${studyUid}/instances`, { SOPInstanceUID: sent.sopInstanceUid })).length).toBe(1);
+    const stored = await kept;
+    expect(stored).toMatchObject({ status: 'stored', srSopInstanceUid: sent.sopInstanceUid });
+    expect((await store.reports.listByStudy(studyId)).map((r) => r.status)).toEqual(['stored']);
+  });
+
+  it('a PACS that answers success and keeps nothing: the check rejects, naming it, even when nobody waits for it at first; the report stays unstored', async () => {
+    const { request, studyId } = await scoredStudy(REFUSED_PATIENT);
+    const sent = await sendStudyReport({ pacs, store, logger }, request);
+    // The check settles while nobody waits (a caller busy recording results, or failing first):
+    // not an unhandled rejection (vitest fails a run that has one), and still reported to a late waiter.
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    await expect(sent.kept).rejects.toMatchObject({ code: 'PACS_DISCARDED_REPORT', retryable: true, message: expect.stringContaining('did not keep the report') });
+    expect((await store.reports.listByStudy(studyId)).map((r) => r.status)).toEqual(['pending']);
+    await expect(writeStudyReport({ pacs, store, logger }, request)).rejects.toMatchObject({ code: 'PACS_DISCARDED_REPORT' });
   });
 
   it('keeps the non-ASCII patient name through the PACS: QIDO returns it as the images have it', async () => {

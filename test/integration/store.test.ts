@@ -149,6 +149,37 @@ describe.each(PROVIDERS)('store on %s', (provider) => {
       ).rejects.toThrow(message);
       expect(await store.predictions.listByStudy(study.id)).toHaveLength(0);
     });
+
+    it("writes the images' new status with the results, in one transaction", async () => {
+      const study = await newStudy();
+      const model = await newModel();
+      const [left, right] = await store.images.upsertMany(study.id, [
+        { sopInstanceUid: uid(), seriesUid: uid(), laterality: 'L', view: 'CC', status: 'eligible' },
+        { sopInstanceUid: uid(), seriesUid: uid(), laterality: 'R', view: 'CC', status: 'eligible' },
+      ]);
+      const exam = { level: 'exam' as const, probability: 0.3, positive: false, preprocessingHash: 'pp' };
+      // An image that is not there (deleted meanwhile): nothing is written, neither results nor statuses.
+      await expect(
+        store.predictions.saveResults(study.id, model.id, [exam], [
+          { imageId: left!.id, status: 'scored', reason: null },
+          { imageId: 'no-such-image', status: 'scored', reason: null },
+        ]),
+      ).rejects.toThrow(/image not found: .*no-such-image/);
+      expect(await store.predictions.listByStudy(study.id)).toHaveLength(0);
+      expect((await store.images.listByStudy(study.id)).map((i) => i.status)).toEqual(['eligible', 'eligible']);
+      await expect(store.predictions.saveResults(study.id, model.id, [exam], [{ imageId: left!.id, status: 'done' as never, reason: null }])).rejects.toThrow(/images\[0\]\.status/);
+
+      await store.predictions.saveResults(study.id, model.id, [exam], [
+        { imageId: left!.id, status: 'scored', reason: null },
+        { imageId: right!.id, status: 'scored', reason: 'outside the intended use: 3D' },
+      ]);
+      expect(await store.predictions.listByStudy(study.id)).toHaveLength(1);
+      const images = await store.images.listByStudy(study.id);
+      expect(images.map((i) => [i.laterality, i.status, i.statusReason]).sort()).toEqual([
+        ['L', 'scored', null],
+        ['R', 'scored', 'outside the intended use: 3D'],
+      ]);
+    });
   });
 
   describe('reports', () => {
@@ -176,6 +207,7 @@ describe.each(PROVIDERS)('store on %s', (provider) => {
       expect(stored).toMatchObject({ status: 'stored', storedAt: 'http://127.0.0.1:8042/dicom-web' });
       expect(stored.storedOn).toBeInstanceOf(Date);
       expect(await store.reports.listByStudy(study.id)).toHaveLength(1);
+      await expect(store.reports.markStored('2.25.404', 'http://127.0.0.1:8042/dicom-web')).rejects.toThrow(/report not found: 2\.25\.404/);
     });
   });
 
