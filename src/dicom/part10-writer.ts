@@ -18,6 +18,7 @@
 
 import { Buffer } from 'node:buffer';
 import dcmjs from 'dcmjs';
+import { ValidationError } from '../domain/index.js';
 import type { NaturalizedDataset } from './part10.js';
 import { EXPLICIT_VR_LITTLE_ENDIAN } from './pixels/transfer-syntaxes.js';
 
@@ -144,8 +145,12 @@ function elementName(path: string, element: Element): string {
   return `${path}${element.keyword} (${hex.slice(0, 4)},${hex.slice(4)}) ${element.vr}`;
 }
 
+/**
+ * A value its VR cannot hold: a ValidationError naming the element, so that a value copied from
+ * a source image is bad input (the study fails with the reason), not a fault to retry.
+ */
 function refuse(path: string, element: Element, problem: string): never {
-  throw new Error(`Part 10 writer: cannot write ${elementName(path, element)}: ${problem}`);
+  throw new ValidationError(elementName(path, element), problem);
 }
 
 /** A value as dcmjs's denaturalizeDataset makes it a list: null is no values, a single value is one. */

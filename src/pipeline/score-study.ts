@@ -23,7 +23,7 @@
 import { createHash } from 'node:crypto';
 import type { Logger } from 'pino';
 import { IMAGE_CHECK_DEFAULTS } from '../config/config.schema.js';
-import { MammocadError, NotFoundError, aggregateScores, type ModelVersionRecord, type ReportTemplate } from '../domain/index.js';
+import { MammocadError, NotFoundError, ValidationError, aggregateScores, type ModelVersionRecord, type ReportTemplate } from '../domain/index.js';
 import type { DicomwebClient } from '../dicom/dicomweb-client.js';
 import type { DeviceObserver } from '../dicom/sr/index.js';
 import type { SelectionPolicy } from '../dicom/view-selection.js';
@@ -37,7 +37,7 @@ import { intendedUseOf, outOfDistributionFlag, type ImageChecksConfig } from './
 import { decideReport } from './report-policy.js';
 import { selectStudy } from './select-study-images.js';
 import { studyRef } from './study-discovery.js';
-import { sendStudyReport } from './write-report.js';
+import { sendStudyReport, type SentReport } from './write-report.js';
 
 export interface ScoreStudyDeps {
   pacs: DicomwebClient;
@@ -155,33 +155,43 @@ export async function scoreStudy(deps: ScoreStudyDeps, studyUid: string): Promis
   const flagged = scored.filter((s) => s.flags.length > 0);
   // Returns when the PACS has answered the STOW; whether it kept the report is checked meanwhile
   // (sent.kept), while the results are recorded, and waited for before the study is called scored.
-  const sent = decision.write
-    ? await sendStudyReport(
-        { pacs, store, logger: deps.logger },
-        {
-          studyId: study.id,
-          modelVersionId: model.record.id,
-          idempotencyKey,
-          template: deps.reportTemplate,
-          presentationState: deps.presentationState ?? true,
-          report: {
-            // Images the checks skipped are listed too, each with its reason, so the report says what was not scored.
-            sources: [...scored.map((s) => s.dataset), ...skipped.map((s) => s.dataset)],
-            imageProbabilities: Object.fromEntries(scored.map((s) => [s.image.sopInstanceUid, s.probability])),
-            breasts: Object.fromEntries(aggregate.breasts.map((b) => [b.laterality, { probability: b.probability, sopInstanceUids: b.sources }])),
-            exam: { probability: aggregate.exam.probability, sopInstanceUids: aggregate.exam.sources },
-            threshold,
-            algorithm: { name: 'mammocad', version: model.record.version, modelVersionId: model.record.id, modelSha256: model.record.packageHash },
-            device: deps.device,
-            evidence: decision.evidence,
-            ...(decision.researchUse ? { researchUse: decision.researchUse } : {}),
-            ...(marked.length ? { regions: Object.fromEntries(marked.map((s) => [s.image.sopInstanceUid, s.regions])) } : {}),
-            ...(flagged.length ? { imageFlags: Object.fromEntries(flagged.map((s) => [s.image.sopInstanceUid, s.flags])) } : {}),
-            ...(skipped.length ? { skippedImages: Object.fromEntries(skipped.map((s) => [s.image.sopInstanceUid, s.reason])) } : {}),
+  // A report the images do not allow (a value copied from them that its VR cannot hold) is bad
+  // input: refused before anything is reserved or sent; the results are still recorded below, and
+  // the study then fails with the reason.
+  let reportRefusal: ValidationError | null = null;
+  let sent: SentReport | null = null;
+  try {
+    sent = decision.write
+      ? await sendStudyReport(
+          { pacs, store, logger: deps.logger },
+          {
+            studyId: study.id,
+            modelVersionId: model.record.id,
+            idempotencyKey,
+            template: deps.reportTemplate,
+            presentationState: deps.presentationState ?? true,
+            report: {
+              // Images the checks skipped are listed too, each with its reason, so the report says what was not scored.
+              sources: [...scored.map((s) => s.dataset), ...skipped.map((s) => s.dataset)],
+              imageProbabilities: Object.fromEntries(scored.map((s) => [s.image.sopInstanceUid, s.probability])),
+              breasts: Object.fromEntries(aggregate.breasts.map((b) => [b.laterality, { probability: b.probability, sopInstanceUids: b.sources }])),
+              exam: { probability: aggregate.exam.probability, sopInstanceUids: aggregate.exam.sources },
+              threshold,
+              algorithm: { name: 'mammocad', version: model.record.version, modelVersionId: model.record.id, modelSha256: model.record.packageHash },
+              device: deps.device,
+              evidence: decision.evidence,
+              ...(decision.researchUse ? { researchUse: decision.researchUse } : {}),
+              ...(marked.length ? { regions: Object.fromEntries(marked.map((s) => [s.image.sopInstanceUid, s.regions])) } : {}),
+              ...(flagged.length ? { imageFlags: Object.fromEntries(flagged.map((s) => [s.image.sopInstanceUid, s.flags])) } : {}),
+              ...(skipped.length ? { skippedImages: Object.fromEntries(skipped.map((s) => [s.image.sopInstanceUid, s.reason])) } : {}),
+            },
           },
-        },
-      )
-    : null;
+        )
+      : null;
+  } catch (error) {
+    if (!(error instanceof ValidationError)) throw error;
+    reportRefusal = error;
+  }
   timings.report = elapsed(t);
 
   t = performance.now();
@@ -231,11 +241,19 @@ export async function scoreStudy(deps: ScoreStudyDeps, studyUid: string): Promis
     await sent.kept;
     timings.reportCheck = elapsed(t);
   }
+  if (reportRefusal) {
+    // Without the values: one copied from the images may be the patient's name or ID, and the
+    // job's error is logged.
+    const problem = withoutValues(reportRefusal.message);
+    log.warn({ problem }, 'results recorded; no report could be written');
+    throw new MammocadError('REPORT_NOT_WRITABLE', `the results are recorded, but no report could be written for the PACS: ${problem}`);
+  }
   const notes = [
     failed.length ? `${failed.length} image(s) could not be used` : '',
     skipped.length ? `${skipped.length} image(s) skipped by the image checks` : '',
     flagged.length ? `${flagged.length} image(s) scored with a safety flag` : '',
     decision.withheldReason ?? '',
+    sent?.presentationStateProblem ? `no presentation state written beside the report: ${sent.presentationStateProblem}` : '',
   ].filter(Boolean);
   await store.studies.setStatus(studyUid, 'scored', notes.join('; ') || null);
 
@@ -267,6 +285,11 @@ export async function scoreStudy(deps: ScoreStudyDeps, studyUid: string): Promis
     flaggedImages: flagged.length,
     timingsMs: timings,
   };
+}
+
+/** A validation message with its quoted values (and UIDs in quotes) left out. */
+function withoutValues(message: string): string {
+  return message.replace(/'[^']*'/g, '…');
 }
 
 /** The regions marked on an image: none without a heat map or below the operating threshold (see the header). */

@@ -3,7 +3,8 @@
 // wants it (report.presentationState), a Grayscale Softcopy Presentation State that draws them
 // on the images for viewers that do not render an SR's coordinates.
 //
-//   check (every check of the build, no file written, UIDs not yet reserved) -> reserve the
+//   check (every check of the build and of the encoder, no file kept, UIDs not yet reserved;
+//   a presentation state the images do not allow is left out here, saying why) -> reserve the
 //   report's UIDs, and the presentation state's (idempotent by key) -> build both with the
 //   reserved UIDs -> one STOW-RS of both into the study -> one QIDO-RS that the PACS kept both
 //   -> mark stored
@@ -22,7 +23,7 @@
 // duplicate with success; see docs/structured-reports.md).
 
 import type { Logger } from 'pino';
-import { MammocadError, type ReportRecord, type ReportTemplate } from '../domain/index.js';
+import { MammocadError, ValidationError, type ReportRecord, type ReportTemplate } from '../domain/index.js';
 import type { DicomJson, DicomwebClient } from '../dicom/dicomweb-client.js';
 import { buildPresentationState } from '../dicom/gsps/index.js';
 import { buildStructuredReport, checkStructuredReport, newUid, sopClassOf, type BuiltReport, type ReportInput } from '../dicom/sr/index.js';
@@ -61,6 +62,8 @@ export interface WriteReportResult {
   template: ReportTemplate;
   /** The presentation state stored beside the report; null when none was written. */
   presentationStateSopInstanceUid: string | null;
+  /** Why a presentation state that was asked for (regions marked) was left out; null otherwise. */
+  presentationStateProblem: string | null;
 }
 
 const REFERENCED_SOP_SEQUENCE = '00081199';
@@ -83,8 +86,15 @@ export async function sendStudyReport(deps: { pacs: DicomwebClient; store: Store
   // Throws ValidationError for bad input before anything is reserved or sent (the checks of the
   // build, without writing the file: that is done once, below, with the reserved UIDs).
   const checked = checkStructuredReport(request.report, request.template);
-  const withPresentationState = Boolean(request.presentationState) && Object.keys(request.report.regions ?? {}).length > 0;
   const log = deps.logger.child({ component: 'report', study: studyRef(checked.studyInstanceUid), modelVersion: request.modelVersionId });
+  // A presentation state the images do not allow (one that could not show them faithfully
+  // together, say different rescales) is left out, saying why: the SR carries the regions anyway.
+  // Decided before the reservation, so a retry leaves it out too.
+  const wantsPresentationState = Boolean(request.presentationState) && Object.keys(request.report.regions ?? {}).length > 0;
+  const presentationStateProblem = wantsPresentationState ? presentationStateRefusal(request.report) : null;
+  // (The reason names images by UID: it goes to the result and the study, not into the log.)
+  if (presentationStateProblem) log.warn('presentation state left out: the images do not allow one (the reason is in the study)');
+  const withPresentationState = wantsPresentationState && !presentationStateProblem;
 
   const { report: reservation, created } = await deps.store.reports.reserve({
     studyId: request.studyId,
@@ -139,12 +149,25 @@ export async function sendStudyReport(deps: { pacs: DicomwebClient; store: Store
   kept.catch(() => {});
   return {
     kept,
+    presentationStateProblem,
     reserved: created,
     sopInstanceUid: built.sopInstanceUid,
     seriesInstanceUid: built.seriesInstanceUid,
     template: built.template,
     presentationStateSopInstanceUid: presentationState?.sopInstanceUid ?? null,
   };
+}
+
+/** Why no presentation state can be written for these results (its builder's ValidationError), or null when one can. */
+function presentationStateRefusal(report: WriteReportRequest['report']): string | null {
+  try {
+    // Placeholder UIDs: only the refusal matters here; the state is built again with the reserved ones.
+    buildPresentationState({ ...report, uids: { seriesInstanceUid: newUid(), sopInstanceUid: newUid() } }, { uids: { seriesInstanceUid: newUid(), sopInstanceUid: newUid() } });
+    return null;
+  } catch (error) {
+    if (error instanceof ValidationError) return error.message;
+    throw error;
+  }
 }
 
 /**

@@ -19,7 +19,7 @@ import { ScoreStudyJob } from '../../src/pipeline/score-study-job.js';
 import { SCORE_STUDY_JOB, StudyDiscovery } from '../../src/pipeline/study-discovery.js';
 import { openStore, type Store } from '../../src/store/index.js';
 import { LocalOrthanc, freePort } from '../../scripts/lib/local-orthanc.js';
-import { doseReport, mammogram, newStudyIds } from '../support/dicom-factory.js';
+import { doseReport, mammogram, newStudyIds, withRawElementValue } from '../support/dicom-factory.js';
 import { writeTestPackage } from '../support/onnx-fixtures.js';
 
 const logger = createLogger('silent');
@@ -147,6 +147,24 @@ describe.skipIf(!LocalOrthanc.available())('scoring a study end to end', () => {
     await discovery.announce(ids.studyUid, 'manual');
     expect(await worker.runOnce()).toMatchObject({ status: 'skipped' });
     expect(await store.studies.findByUid(ids.studyUid)).toMatchObject({ status: 'skipped', statusReason: expect.stringMatching(/^no eligible views: .*For Processing/) });
+    expect(await reportsInPacs(ids.studyUid)).toEqual([]);
+  });
+
+  it('a header the SR cannot copy (Patient\'s Sex longer than CS allows): results recorded, no report reserved or sent, the study failed naming the element, no patient data in the reason', async () => {
+    const ids = newStudyIds();
+    const sex = 'FEMALE-SCREENING-PATIENT';
+    await pacs.store([withRawElementValue(mammogram(ids, { laterality: 'L' }).bytes, 0x0010, 0x0040, sex), withRawElementValue(mammogram(ids, { laterality: 'R' }).bytes, 0x0010, 0x0040, sex)]);
+    await discovery.announce(ids.studyUid, 'manual');
+    const done = await worker.runOnce();
+    // Bad input, not a fault: failed at once, not retried.
+    expect(done).toMatchObject({ status: 'failed', attempts: 1, lastError: expect.stringContaining('no report could be written') });
+    const study = (await store.studies.findByUid(ids.studyUid))!;
+    expect(study.status).toBe('failed');
+    expect(study.statusReason).toMatch(/^the results are recorded, but no report could be written for the PACS: PatientSex \(0010,0040\) CS: .*CS allows at most 16/);
+    expect(study.statusReason).not.toContain(sex);
+    expect((await store.predictions.listByStudy(study.id)).map((p) => p.level).sort()).toEqual(['breast', 'breast', 'exam', 'image', 'image']);
+    expect((await store.images.listByStudy(study.id)).map((i) => i.status)).toEqual(['scored', 'scored']);
+    expect(await store.reports.listByStudy(study.id)).toEqual([]);
     expect(await reportsInPacs(ids.studyUid)).toEqual([]);
   });
 

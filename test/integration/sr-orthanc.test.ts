@@ -19,6 +19,7 @@ import { openStore, type Store } from '../../src/store/index.js';
 import { LocalOrthanc } from '../../scripts/lib/local-orthanc.js';
 import { createTestDatabase, type TestDatabase } from '../support/databases.js';
 import { mammogram, newStudyIds } from '../support/dicom-factory.js';
+import { squareRegion } from '../support/region-fixtures.js';
 
 const logger = createLogger(process.env.TEST_LOG_LEVEL ?? 'silent');
 /** Orthanc here keeps no SR of this patient: it answers the STOW with success and discards it (ReceivedInstanceFilter). */
@@ -126,6 +127,27 @@ describe.skipIf(!LocalOrthanc.available())('structured reports in Orthanc', () =
     await expect(sent.kept).rejects.toMatchObject({ code: 'PACS_DISCARDED_REPORT', retryable: true, message: expect.stringContaining('did not keep the report') });
     expect((await store.reports.listByStudy(studyId)).map((r) => r.status)).toEqual(['pending']);
     await expect(writeStudyReport({ pacs, store, logger }, request)).rejects.toMatchObject({ code: 'PACS_DISCARDED_REPORT' });
+  });
+
+  it('regions on images one presentation state cannot show together (rescaled differently): the SR is stored with them, the presentation state left out, saying why', async () => {
+    const { request, studyUid, studyId, sources } = await scoredStudy();
+    const [lcc, lmlo] = sources.map((ds) => String(ds.SOPInstanceUID));
+    // The left MLO's pixels were rescaled by its modality, the others not.
+    const rescaled = sources.map((ds) => (ds.SOPInstanceUID === lmlo ? { ...ds, RescaleSlope: 2, RescaleIntercept: 0 } : ds));
+    const regions = { [lmlo!]: [squareRegion(0.66, 20, 30)], [lcc!]: [squareRegion(0.55, 40, 40)] };
+    const written = await writeStudyReport({ pacs, store, logger }, { ...request, presentationState: true, report: { ...request.report, sources: rescaled, regions } });
+    expect(written.presentationStateSopInstanceUid).toBeNull();
+    expect(written.presentationStateProblem).toMatch(/rescaled differently/);
+    const [reservation] = await store.reports.listByStudy(studyId);
+    expect(reservation).toMatchObject({ status: 'stored', gspsSopInstanceUid: null });
+    expect((await pacs.search(`studies/${studyUid}/series`, { Modality: 'PR' })).length).toBe(0);
+    const report = readStructuredReport((await pacs.retrieveInstance(studyUid, written.seriesInstanceUid, written.sopInstanceUid)).bytes, 'WADO');
+    expect(Object.keys(report.results.regions ?? {}).sort()).toEqual([lcc, lmlo].sort());
+    // The same images without the odd rescale: both are written.
+    const { request: plain } = await scoredStudy();
+    const plainSources = plain.report.sources;
+    const both = await writeStudyReport({ pacs, store, logger }, { ...plain, presentationState: true, report: { ...plain.report, regions: { [String(plainSources[1]!.SOPInstanceUID)]: [squareRegion(0.66, 20, 30)] } } });
+    expect(both).toMatchObject({ presentationStateSopInstanceUid: expect.any(String), presentationStateProblem: null });
   });
 
   it('keeps the non-ASCII patient name through the PACS: QIDO returns it as the images have it', async () => {

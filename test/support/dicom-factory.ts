@@ -191,3 +191,26 @@ export function ownReport(ids: StudyIds): { bytes: Uint8Array; sopInstanceUid: s
   };
   return { bytes: write(dataset), sopInstanceUid: dataset.SOPInstanceUID, seriesUid };
 }
+
+/**
+ * The file with one top-level element of a short-length VR (CS, DA, LO, ...) given `value` as it
+ * is, in bytes: what a vendor's header that breaks its VR's limits looks like, which no DICOM
+ * writer here would produce (they refuse or cut it). Explicit VR Little Endian, the element present.
+ */
+export function withRawElementValue(bytes: Uint8Array, group: number, element: number, value: string): Uint8Array {
+  const vr = (b: number) => String.fromCharCode(b);
+  for (let at = 132; at + 8 <= bytes.length; at++) {
+    if (bytes[at] !== (group & 0xff) || bytes[at + 1] !== group >> 8 || bytes[at + 2] !== (element & 0xff) || bytes[at + 3] !== element >> 8) continue;
+    if (!/^[A-Z]{2}$/.test(vr(bytes[at + 4]!) + vr(bytes[at + 5]!))) continue;
+    const oldLength = bytes[at + 6]! | (bytes[at + 7]! << 8);
+    const padded = value.length % 2 ? `${value} ` : value;
+    const out = new Uint8Array(bytes.length - oldLength + padded.length);
+    out.set(bytes.subarray(0, at + 6));
+    out[at + 6] = padded.length & 0xff;
+    out[at + 7] = padded.length >> 8;
+    out.set(new TextEncoder().encode(padded), at + 8);
+    out.set(bytes.subarray(at + 8 + oldLength), at + 8 + padded.length);
+    return out;
+  }
+  throw new Error(`element (${group.toString(16)},${element.toString(16)}) not found`);
+}

@@ -3,7 +3,8 @@
 // Patient and General Study (copied from the source images), SR Document Series (a new series,
 // Modality SR), General Equipment (mammocad; discovery recognises our own reports by the
 // Manufacturer), SR Document General (dates, flags, the evidence) and SR Document Content.
-// The input is validated completely before anything is built; the Part 10 writer only serialises.
+// The input is validated completely before anything is built; the Part 10 writer refuses (with a
+// ValidationError naming the element) a value its VR cannot hold, such as one copied from an image.
 
 import { REPORT_TEMPLATES, assertOneOf, type ReportTemplate } from '../../domain/index.js';
 import type { NaturalizedDataset } from '../part10.js';
@@ -63,12 +64,16 @@ export function buildStructuredReport(input: ReportInput, template: ReportTempla
 }
 
 /**
- * Everything buildStructuredReport checks (the input, and the template's content built from it),
- * without writing the file: for a caller that checks before it reserves UIDs and builds later.
- * Returns the Study Instance UID the report belongs to.
+ * Everything buildStructuredReport checks (the input, the template's content built from it, and
+ * what the encoder refuses), keeping no file: for a caller that checks before it reserves UIDs
+ * and builds later. Returns the Study Instance UID the report belongs to.
  */
 export function checkStructuredReport(input: ReportInput, template: ReportTemplate = 'TID1500'): { studyInstanceUid: string } {
-  return { studyInstanceUid: reportDataset(input, template).report.studyInstanceUid };
+  const { report, dataset } = reportDataset(input, template);
+  // The encoder's own checks too (a value copied from the images that its VR cannot hold): the
+  // file is thrown away, writing it costs about a millisecond.
+  writePart10(dataset);
+  return { studyInstanceUid: report.studyInstanceUid };
 }
 
 function reportDataset(input: ReportInput, template: ReportTemplate): { report: ValidatedReport; dataset: NaturalizedDataset } {
