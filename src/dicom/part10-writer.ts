@@ -146,11 +146,26 @@ function elementName(path: string, element: Element): string {
 }
 
 /**
- * A value its VR cannot hold: a ValidationError naming the element, so that a value copied from
- * a source image is bad input (the study fails with the reason), not a fault to retry.
+ * A value its VR cannot hold (say, one copied from a source image): bad input, so the study
+ * fails with the reason rather than being retried. `message` shows the value, for a developer;
+ * `withoutValue` names the element and the problem only, for logs and a study's reason (the
+ * value may be the patient's name or ID).
  */
-function refuse(path: string, element: Element, problem: string): never {
-  throw new ValidationError(elementName(path, element), problem);
+export class DicomValueError extends ValidationError {
+  readonly withoutValue: string;
+  constructor(element: string, problem: string, problemWithoutValue: string) {
+    super(element, problem);
+    this.withoutValue = `${element}: ${problemWithoutValue}`;
+  }
+}
+
+function refuse(path: string, element: Element, problem: string, problemWithoutValue: string): never {
+  throw new DicomValueError(elementName(path, element), problem, problemWithoutValue);
+}
+
+/** A data set our own builders got wrong (not a value's fault): a plain Error. */
+function fault(path: string, element: Element, problem: string): never {
+  throw new Error(`Part 10 writer: cannot write ${elementName(path, element)}: ${problem}`);
 }
 
 /** A value as dcmjs's denaturalizeDataset makes it a list: null is no values, a single value is one. */
@@ -228,7 +243,7 @@ class ByteWriter {
     else if (BYTE_VRS.has(vr)) this.byteString(element, path);
     else if (vr === 'UV') this.veryLongs(element, path);
     else if (NUMBER_VRS[vr]) this.numbers(element, path, NUMBER_VRS[vr]);
-    else refuse(path, element, 'not a VR dcmjs writes as it is (it writes OL, OV and SV as UN, and guesses for an ambiguous one: name it in _vrMap)');
+    else fault(path, element, 'not a VR dcmjs writes as it is (it writes OL, OV and SV as UN, and guesses for an ambiguous one: name it in _vrMap)');
     let length = this.position - start;
     if (length % 2 === 1) {
       this.bytes[this.position++] = vr === 'UI' || !(UTF8_VRS.has(vr) || LATIN1_VRS.has(vr)) ? 0 : SPACE;
@@ -254,7 +269,7 @@ class ByteWriter {
     const items = listOf(element.value);
     for (let i = 0; i < items.length; i++) {
       const item = items[i];
-      if (typeof item !== 'object' || item === null || Array.isArray(item)) refuse(path, element, `item ${i} is not a data set`);
+      if (typeof item !== 'object' || item === null || Array.isArray(item)) fault(path, element, `item ${i} is not a data set`);
       this.tag(0xfffe0000 | ITEM);
       this.u32(UNDEFINED_LENGTH);
       this.dataset(item as NaturalizedDataset, `${path}${element.keyword}[${i}].`);
@@ -274,7 +289,8 @@ class ByteWriter {
     let room = texts.length;
     for (const value of texts) {
       if (limit && value.length > (limit.range !== undefined && value.includes('-') ? limit.range : limit.single)) {
-        refuse(path, element, `'${value}' is ${value.length} characters; ${vr} allows at most ${limit.single}${limit.range ? ` (${limit.range} for a range)` : ''}`);
+        const allowed = `${vr} allows at most ${limit.single}${limit.range ? ` (${limit.range} for a range)` : ''}`;
+        refuse(path, element, `'${value}' is ${value.length} characters; ${allowed}`, `a value of ${value.length} characters; ${allowed}`);
       }
       room += utf8 ? value.length * 3 : value.length;
     }
@@ -288,14 +304,14 @@ class ByteWriter {
   /** OB, OD, OF, OW, UN: one ArrayBuffer or typed array, or nothing. */
   private byteString(element: Element, path: string): void {
     const values = listOf(element.value);
-    if (values.length > 1) refuse(path, element, `has ${values.length} values; dcmjs writes only the first of them (encapsulated pixel data is not supported)`);
+    if (values.length > 1) fault(path, element, `has ${values.length} values; dcmjs writes only the first of them (encapsulated pixel data is not supported)`);
     const value = values[0];
     if (value === undefined) return;
     let bytes: Uint8Array;
     if (value instanceof ArrayBuffer) bytes = new Uint8Array(value);
     // The view's own bytes: dcmjs takes them from the start of the view's buffer, the same only for a view at offset 0.
     else if (ArrayBuffer.isView(value)) bytes = new Uint8Array(value.buffer, value.byteOffset, value.byteLength);
-    else refuse(path, element, `the value must be an ArrayBuffer or a typed array; got ${kindOf(value)}`);
+    else fault(path, element, `the value must be an ArrayBuffer or a typed array; got ${kindOf(value)}`);
     this.reserve(bytes.length + 1);
     this.bytes.set(bytes, this.position);
     this.position += bytes.length;
@@ -306,7 +322,8 @@ class ByteWriter {
     this.reserve(values.length * type.size);
     for (const value of values) {
       if (typeof value !== 'number' || (type.integer && !(Number.isInteger(value) && value >= type.min && value <= type.max))) {
-        refuse(path, element, `${describeValue(value)} is not ${type.integer ? `an integer from ${type.min} to ${type.max}` : 'a number'}`);
+        const wanted = type.integer ? `an integer from ${type.min} to ${type.max}` : 'a number';
+        refuse(path, element, `${describeValue(value)} is not ${wanted}`, `a value that is not ${wanted}`);
       }
       type.write(this.bytes, value, this.position);
       this.position += type.size;
@@ -319,7 +336,7 @@ class ByteWriter {
     this.reserve(values.length * 8);
     for (const value of values) {
       const big = typeof value === 'bigint' ? value : typeof value === 'number' && Number.isSafeInteger(value) ? BigInt(value) : undefined;
-      if (big === undefined || big < 0n || big >= 1n << 64n) refuse(path, element, `${describeValue(value)} is not an integer from 0 to 2^64-1`);
+      if (big === undefined || big < 0n || big >= 1n << 64n) refuse(path, element, `${describeValue(value)} is not an integer from 0 to 2^64-1`, 'a value that is not an integer from 0 to 2^64-1');
       this.bytes.writeBigUInt64LE(big, this.position);
       this.position += 8;
     }
@@ -331,9 +348,9 @@ function text(element: Element, path: string, value: unknown): string {
   if (typeof value === 'string') {
     return element.vr === 'DS' ? decimalText(element, path, value) : value;
   }
-  if (typeof value !== 'number') refuse(path, element, `${describeValue(value)} is not a string or a number`);
+  if (typeof value !== 'number') refuse(path, element, `${describeValue(value)} is not a string or a number`, 'a value that is not a string or a number');
   if (element.vr === 'DS' || element.vr === 'IS') {
-    if (!Number.isFinite(value) || (element.vr === 'IS' && !Number.isInteger(value))) refuse(path, element, `${value} is not ${element.vr === 'IS' ? 'an integer' : 'a finite number'}`);
+    if (!Number.isFinite(value) || (element.vr === 'IS' && !Number.isInteger(value))) refuse(path, element, `${value} is not ${element.vr === 'IS' ? 'an integer' : 'a finite number'}`, `a value that is not ${element.vr === 'IS' ? 'an integer' : 'a finite number'}`);
     return element.vr === 'DS' ? decimalText(element, path, String(value)) : String(value);
   }
   return String(value);
@@ -350,7 +367,7 @@ function decimalText(element: Element, path: string, value: string): string {
   const max = MAX_CHARACTERS.DS!.single;
   if (value.length <= max) return value;
   const point = value.indexOf('.');
-  if (point === -1 || point > max || /e/i.test(value)) refuse(path, element, `'${value}' is ${value.length} characters; DS allows at most ${max}`);
+  if (point === -1 || point > max || /e/i.test(value)) refuse(path, element, `'${value}' is ${value.length} characters; DS allows at most ${max}`, `a value of ${value.length} characters; DS allows at most ${max}`);
   return value.slice(0, max);
 }
 
@@ -368,14 +385,14 @@ function personName(element: Element, path: string): string {
     } else if (value instanceof String) names.push(value.valueOf());
     else if (typeof value === 'object' && value !== null && !Array.isArray(value)) {
       const groups = ['Alphabetic', 'Ideographic', 'Phonetic'].map((key) => (value as Record<string, unknown>)[key] ?? '');
-      if (groups.some((group) => typeof group !== 'string')) refuse(path, element, `${describeValue(value)} has a component group that is not a string`);
+      if (groups.some((group) => typeof group !== 'string')) refuse(path, element, `${describeValue(value)} has a component group that is not a string`, 'a name with a component group that is not a string');
       names.push(groups.join('=').replace(/=*$/, ''));
-    } else refuse(path, element, `${describeValue(value)} is not a person name (a string, or an object of Alphabetic, Ideographic and Phonetic)`);
+    } else refuse(path, element, `${describeValue(value)} is not a person name (a string, or an object of Alphabetic, Ideographic and Phonetic)`, 'a value that is not a person name');
   }
   const joined = names.join(BACKSLASH);
   for (const name of joined.split(BACKSLASH)) {
     for (const group of name.split('=')) {
-      if (group.length > MAX_PN_COMPONENT_GROUP) refuse(path, element, `the component group '${group}' is ${group.length} characters; PN allows at most ${MAX_PN_COMPONENT_GROUP}`);
+      if (group.length > MAX_PN_COMPONENT_GROUP) refuse(path, element, `the component group '${group}' is ${group.length} characters; PN allows at most ${MAX_PN_COMPONENT_GROUP}`, `a component group of ${group.length} characters; PN allows at most ${MAX_PN_COMPONENT_GROUP}`);
     }
   }
   return joined;

@@ -37,7 +37,7 @@ import { intendedUseOf, outOfDistributionFlag, type ImageChecksConfig } from './
 import { decideReport } from './report-policy.js';
 import { selectStudy } from './select-study-images.js';
 import { studyRef } from './study-discovery.js';
-import { sendStudyReport, type SentReport } from './write-report.js';
+import { refusalWithoutValues, sendStudyReport, type SentReport } from './write-report.js';
 
 export interface ScoreStudyDeps {
   pacs: DicomwebClient;
@@ -244,7 +244,7 @@ export async function scoreStudy(deps: ScoreStudyDeps, studyUid: string): Promis
   if (reportRefusal) {
     // Without the values: one copied from the images may be the patient's name or ID, and the
     // job's error is logged.
-    const problem = withoutValues(reportRefusal.message);
+    const problem = refusalWithoutValues(reportRefusal);
     log.warn({ problem }, 'results recorded; no report could be written');
     throw new MammocadError('REPORT_NOT_WRITABLE', `the results are recorded, but no report could be written for the PACS: ${problem}`);
   }
@@ -285,11 +285,6 @@ export async function scoreStudy(deps: ScoreStudyDeps, studyUid: string): Promis
     flaggedImages: flagged.length,
     timingsMs: timings,
   };
-}
-
-/** A validation message with its quoted values (and UIDs in quotes) left out. */
-function withoutValues(message: string): string {
-  return message.replace(/'[^']*'/g, '…');
 }
 
 /** The regions marked on an image: none without a heat map or below the operating threshold (see the header). */

@@ -26,6 +26,7 @@ import type { Logger } from 'pino';
 import { MammocadError, ValidationError, type ReportRecord, type ReportTemplate } from '../domain/index.js';
 import type { DicomJson, DicomwebClient } from '../dicom/dicomweb-client.js';
 import { buildPresentationState } from '../dicom/gsps/index.js';
+import { DicomValueError } from '../dicom/part10-writer.js';
 import { buildStructuredReport, checkStructuredReport, newUid, sopClassOf, type BuiltReport, type ReportInput } from '../dicom/sr/index.js';
 import type { Store } from '../store/index.js';
 import { studyRef } from './study-discovery.js';
@@ -114,7 +115,7 @@ export async function sendStudyReport(deps: { pacs: DicomwebClient; store: Store
   // The presentation state's UIDs come from the reservation too (a reservation made when none was
   // asked for has none: a retry does not add one the first attempt did not mean to write).
   const gspsUids = reservation.gspsSopInstanceUid && reservation.gspsSeriesUid ? { sopInstanceUid: reservation.gspsSopInstanceUid, seriesInstanceUid: reservation.gspsSeriesUid } : null;
-  const presentationState = gspsUids
+  const presentationState = gspsUids && !presentationStateProblem
     ? buildPresentationState(
         { ...request.report, uids: { seriesInstanceUid: reservation.srSeriesUid, sopInstanceUid: reservation.srSopInstanceUid } },
         { uids: gspsUids, createdAt: reservation.createdAt },
@@ -158,16 +159,28 @@ export async function sendStudyReport(deps: { pacs: DicomwebClient; store: Store
   };
 }
 
-/** Why no presentation state can be written for these results (its builder's ValidationError), or null when one can. */
+/** Why no presentation state can be written for these results (its builder's refusal, told without values), or null when one can. */
 function presentationStateRefusal(report: WriteReportRequest['report']): string | null {
   try {
     // Placeholder UIDs: only the refusal matters here; the state is built again with the reserved ones.
     buildPresentationState({ ...report, uids: { seriesInstanceUid: newUid(), sopInstanceUid: newUid() } }, { uids: { seriesInstanceUid: newUid(), sopInstanceUid: newUid() } });
     return null;
   } catch (error) {
-    if (error instanceof ValidationError) return error.message;
+    if (error instanceof ValidationError) return refusalWithoutValues(error);
     throw error;
   }
+}
+
+/**
+ * A refusal of a report or presentation state told without the values it is about (one copied
+ * from the images may be the patient's name or ID, and this text is logged and kept with the
+ * study): the encoder's own value-free text, or the field with quoted parts left out and the
+ * problem only when it quotes nothing.
+ */
+export function refusalWithoutValues(error: ValidationError): string {
+  if (error instanceof DicomValueError) return error.withoutValue;
+  const problem = error.message.slice(error.field.length + 2);
+  return `${error.field.replace(/'[^']*'/g, '…')}: ${problem.includes("'") || problem.includes('"') ? 'not valid in a report' : problem}`;
 }
 
 /**

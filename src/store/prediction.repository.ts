@@ -3,8 +3,8 @@
 
 import { randomUUID } from 'node:crypto';
 import type { ExamPredictionRecord, ImageStatus, MarkedRegion, PredictionLevel, PredictionRecord, StoredHeatMap } from '../domain/index.js';
-import { BREAST_SIDES, IMAGE_STATUSES, NotFoundError, PREDICTION_LEVELS, ValidationError, assertOneOf, assertProbability } from '../domain/index.js';
-import { isRecordNotFound } from './prisma-errors.js';
+import { BREAST_SIDES, IMAGE_STATUSES, MammocadError, NotFoundError, PREDICTION_LEVELS, ValidationError, assertOneOf, assertProbability } from '../domain/index.js';
+import { isRecordNotFound, isUniqueViolation } from './prisma-errors.js';
 import type { Db } from './database.js';
 import { insertRowsForSeeding } from './study.repository.js';
 
@@ -140,7 +140,10 @@ export class PredictionRepository {
       const rows = await this.db.$transaction([...upserts, ...statusUpdates]);
       return rows.slice(0, upserts.length).map((row) => toPredictionRecord(row as PredictionRow));
     } catch (error) {
-      if (isRecordNotFound(error)) throw new NotFoundError('image', images.map((i) => i.imageId).join(', '));
+      if (isRecordNotFound(error)) throw new NotFoundError('image', `one of ${images.map((i) => i.imageId).join(', ')}`);
+      // Two attempts at the same study at once (a job taken over while its first worker still
+      // ran) both found no row and both inserted: the next attempt finds the rows and keeps them.
+      if (isUniqueViolation(error)) throw new MammocadError('RESULTS_STORED_CONCURRENTLY', `results of study ${studyId} were being stored by another attempt at the same time`, { retryable: true });
       throw error;
     }
   }

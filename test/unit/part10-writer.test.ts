@@ -9,7 +9,9 @@
 import dcmjs from 'dcmjs';
 import { describe, expect, it, vi } from 'vitest';
 import { buildPresentationState } from '../../src/dicom/gsps/index.js';
-import { encodePart10 } from '../../src/dicom/part10-writer.js';
+import { DicomValueError, encodePart10 } from '../../src/dicom/part10-writer.js';
+import { ValidationError } from '../../src/domain/index.js';
+import { refusalWithoutValues } from '../../src/pipeline/write-report.js';
 import { readPart10, type NaturalizedDataset } from '../../src/dicom/part10.js';
 import { buildConnectivityTestSr, buildStructuredReport, type ReportInput } from '../../src/dicom/sr/index.js';
 import { mammogram } from '../support/dicom-factory.js';
@@ -259,6 +261,32 @@ describe('encodePart10', () => {
 
 describe('encodePart10 refuses what dcmjs would not write as given', () => {
   const refusal = (dataset: NaturalizedDataset) => () => encodePart10(META, dataset);
+
+  it('tells a refused value apart from our own mistakes, and can say what is wrong without the value (it may be the patient\'s)', () => {
+    const name = `O'Brien-Smythe^Mary-${'x'.repeat(60)}`;
+    const caught = (dataset: NaturalizedDataset) => {
+      try {
+        encodePart10(META, dataset);
+      } catch (error) {
+        return error;
+      }
+      throw new Error('not refused');
+    };
+    const tooLong = caught({ PatientName: [{ Alphabetic: name }] });
+    expect(tooLong).toBeInstanceOf(DicomValueError);
+    expect(tooLong).toBeInstanceOf(ValidationError);
+    expect((tooLong as DicomValueError).message).toContain("O'Brien");
+    expect((tooLong as DicomValueError).withoutValue).toBe('PatientName (0010,0010) PN: a component group of 80 characters; PN allows at most 64');
+    const sex = caught({ PatientSex: "F'EMALE-SCREENING" }) as DicomValueError;
+    expect(sex.withoutValue).toBe('PatientSex (0010,0040) CS: a value of 17 characters; CS allows at most 16');
+    expect(refusalWithoutValues(sex)).toBe(sex.withoutValue);
+    // Another refusal of a report's input is told by its field, its problem only when that quotes nothing.
+    expect(refusalWithoutValues(new ValidationError("sources['1.2.3'].PatientName", "'O'Brien' is not allowed"))).toBe('sources[…].PatientName: not valid in a report');
+    expect(refusalWithoutValues(new ValidationError("sources['1.2.3'].RescaleSlope", 'the images are rescaled differently'))).toBe('sources[…].RescaleSlope: the images are rescaled differently');
+    // A data set our builders got wrong is not the input's fault: a plain error, not bad input.
+    const ours = caught({ ContentSequence: ['item'] });
+    expect(ours).not.toBeInstanceOf(ValidationError);
+  });
 
   it('a value too long for its VR, naming the element, its tag, VR and length (dcmjs cuts these short or throws)', () => {
     expect(refusal({ SOPInstanceUID: `2.25.${'1'.repeat(60)}` })).toThrow(/SOPInstanceUID \(0008,0018\) UI: .* is 65 characters; UI allows at most 64/);
