@@ -93,9 +93,10 @@ export const configSchema = z.strictObject({
     concurrency: integer(0, 16),
     /**
      * How much lower than the service's own threads the inference thread runs, as a nice
-     * increment (Linux; 0: the same priority). Inference then takes the CPU nothing else of the
-     * machine wants: the event loops (PACS exchanges, database, API, heartbeats) and a PACS or
-     * database on the same host are not slowed by a backlog, which still drains as fast.
+     * increment (Linux; 0: the same priority). Inference then takes the CPU nothing else of its
+     * scheduling group wants: the event loops (PACS exchanges, database, API, heartbeats), and a
+     * PACS or database started in the same group, are not slowed by a backlog, which still
+     * drains as fast. (Linux applies nice within a cgroup or autogroup only: docs/architecture.md.)
      */
     inferenceNice: integer(0, 19),
     /**
