@@ -1,0 +1,38 @@
+// Every training configuration the repository ships (the default model's, its candidates, the
+// ablation rows of docs/training.md) is one `mammocad train --config` accepts: a run that spans
+// sessions must not find out at its next resume that its file no longer parses.
+
+import { readdirSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import { loadTrainingConfig } from '../../src/training/trainer/config.js';
+
+const MODELS = fileURLToPath(new URL('../../models/', import.meta.url));
+const files = [
+  path.join(MODELS, 'default-training.yaml'),
+  ...['candidates', 'ablations'].flatMap((dir) => readdirSync(path.join(MODELS, dir)).filter((f) => f.endsWith('.yaml')).map((f) => path.join(MODELS, dir, f))),
+];
+
+describe('the training configurations in models/', () => {
+  it('finds them', () => {
+    expect(files.length).toBeGreaterThan(5);
+  });
+
+  it.each(files.map((f) => [path.relative(MODELS, f), f]))('%s parses', async (_name, file) => {
+    const config = await loadTrainingConfig(file);
+    expect(config.version).toBeTruthy();
+  });
+
+  it('the candidate is the shipped configuration plus whole-network fine-tuning, under its own version', async () => {
+    const shipped = await loadTrainingConfig(path.join(MODELS, 'default-training.yaml'));
+    const candidate = await loadTrainingConfig(path.join(MODELS, 'candidates', 'default-rsna-3.yaml'));
+    expect(candidate.version).toBe('default-rsna-3');
+    expect(candidate.stage2.phase2).toMatchObject({ enabled: true, epochs: 3 });
+    expect(shipped.stage2.phase2?.enabled ?? false).toBe(false);
+    const { version: _a, stage2: { phase2: _p, ...stage2Candidate }, ...restCandidate } = candidate;
+    const { version: _b, stage2: { phase2: _q, ...stage2Shipped }, ...restShipped } = shipped;
+    expect(restCandidate).toEqual(restShipped);
+    expect(stage2Candidate).toEqual(stage2Shipped);
+  });
+});
