@@ -33,9 +33,11 @@ export class DatabaseError extends MammocadError {
 /** A value handed to the domain is outside its vocabulary or range. */
 export class ValidationError extends MammocadError {
   readonly field: string;
+  readonly problem: string;
   constructor(field: string, problem: string) {
     super('VALIDATION_FAILED', `${field}: ${problem}`);
     this.field = field;
+    this.problem = problem;
   }
 }
 

@@ -3,11 +3,10 @@
 // wants it (report.presentationState), a Grayscale Softcopy Presentation State that draws them
 // on the images for viewers that do not render an SR's coordinates.
 //
-//   check (every check of the build and of the encoder, no file kept, UIDs not yet reserved;
-//   a presentation state the images do not allow is left out here, saying why) -> reserve the
-//   report's UIDs, and the presentation state's (idempotent by key) -> build both with the
-//   reserved UIDs -> one STOW-RS of both into the study -> one QIDO-RS that the PACS kept both
-//   -> mark stored
+//   build both with new UIDs (bad input is refused here, nothing reserved; a presentation state
+//   the images do not allow is left out, saying why) -> reserve those UIDs (idempotent by key: an
+//   earlier attempt's reservation wins, and both are built again with its UIDs) -> one STOW-RS of
+//   both into the study -> one QIDO-RS that the PACS kept both -> mark stored
 //
 // sendStudyReport returns once the STOW is answered, with the QIDO check still under way (`kept`):
 // the caller records its results while the PACS indexes and answers, and waits for `kept` before
@@ -25,9 +24,9 @@
 import type { Logger } from 'pino';
 import { MammocadError, ValidationError, type ReportRecord, type ReportTemplate } from '../domain/index.js';
 import type { DicomJson, DicomwebClient } from '../dicom/dicomweb-client.js';
-import { buildPresentationState } from '../dicom/gsps/index.js';
+import { buildPresentationState, type BuiltPresentationState, type PresentationStateOptions } from '../dicom/gsps/index.js';
 import { DicomValueError } from '../dicom/part10-writer.js';
-import { buildStructuredReport, checkStructuredReport, newUid, sopClassOf, type BuiltReport, type ReportInput } from '../dicom/sr/index.js';
+import { buildStructuredReport, newUid, sopClassOf, type BuiltReport, type ReportInput } from '../dicom/sr/index.js';
 import type { Store } from '../store/index.js';
 import { studyRef } from './study-discovery.js';
 
@@ -79,48 +78,50 @@ export async function writeStudyReport(deps: { pacs: DicomwebClient; store: Stor
 }
 
 /**
- * Validates, reserves, builds and stores the report (and the presentation state) with one STOW-RS;
- * returns when the PACS has answered it, with the check that the PACS kept them still running.
+ * Builds, reserves and stores the report (and the presentation state) with one STOW-RS; returns
+ * when the PACS has answered it, with the check that the PACS kept them still running.
  */
 export async function sendStudyReport(deps: { pacs: DicomwebClient; store: Store; logger: Logger }, request: WriteReportRequest): Promise<SentReport> {
   const started = Date.now();
-  // Throws ValidationError for bad input before anything is reserved or sent (the checks of the
-  // build, without writing the file: that is done once, below, with the reserved UIDs).
-  const checked = checkStructuredReport(request.report, request.template);
-  const log = deps.logger.child({ component: 'report', study: studyRef(checked.studyInstanceUid), modelVersion: request.modelVersionId });
+  // Both files are built before anything is reserved, with the UIDs the reservation will propose:
+  // bad input (a ValidationError, such as a value copied from the images that its VR cannot hold)
+  // reserves and sends nothing, and a first attempt sends these very bytes.
+  const createdAt = new Date();
+  const sr = { seriesInstanceUid: newUid(), sopInstanceUid: newUid() };
+  const draft = buildStructuredReport({ ...request.report, uids: sr }, request.template);
+  const log = deps.logger.child({ component: 'report', study: studyRef(draft.studyInstanceUid), modelVersion: request.modelVersionId });
   // A presentation state the images do not allow (one that could not show them faithfully
   // together, say different rescales) is left out, saying why: the SR carries the regions anyway.
   // Decided before the reservation, so a retry leaves it out too.
   const wantsPresentationState = Boolean(request.presentationState) && Object.keys(request.report.regions ?? {}).length > 0;
-  const presentationStateProblem = wantsPresentationState ? presentationStateRefusal(request.report) : null;
+  const { state: draftState, problem: presentationStateProblem } = wantsPresentationState
+    ? draftPresentationState({ ...request.report, uids: sr }, { uids: { seriesInstanceUid: newUid(), sopInstanceUid: newUid() }, createdAt })
+    : { state: null, problem: null };
   // (The reason names images by UID: it goes to the result and the study, not into the log.)
   if (presentationStateProblem) log.warn('presentation state left out: the images do not allow one (the reason is in the study)');
-  const withPresentationState = wantsPresentationState && !presentationStateProblem;
 
   const { report: reservation, created } = await deps.store.reports.reserve({
     studyId: request.studyId,
     modelVersionId: request.modelVersionId,
     idempotencyKey: request.idempotencyKey,
     template: request.template,
-    srSopInstanceUid: newUid(),
-    srSeriesUid: newUid(),
+    srSopInstanceUid: sr.sopInstanceUid,
+    srSeriesUid: sr.seriesInstanceUid,
     srSopClassUid: sopClassOf(request.template),
-    ...(withPresentationState ? { gspsSopInstanceUid: newUid(), gspsSeriesUid: newUid() } : {}),
+    ...(draftState ? { gspsSopInstanceUid: draftState.sopInstanceUid, gspsSeriesUid: draftState.seriesInstanceUid } : {}),
+    createdAt,
   });
-  // The reservation decides template and UIDs, so a retry writes the very report the first attempt meant to.
-  const built = buildStructuredReport(
-    { ...request.report, uids: { seriesInstanceUid: reservation.srSeriesUid, sopInstanceUid: reservation.srSopInstanceUid } },
-    reservation.template,
-  );
-  // The presentation state's UIDs come from the reservation too (a reservation made when none was
-  // asked for has none: a retry does not add one the first attempt did not mean to write).
+  // An earlier attempt's reservation decides template and UIDs (and whether there is a
+  // presentation state: a retry does not add one the first attempt did not mean to write), so a
+  // retry writes the very report the first attempt meant to.
+  const reservedSr = { seriesInstanceUid: reservation.srSeriesUid, sopInstanceUid: reservation.srSopInstanceUid };
+  const built = created ? draft : buildStructuredReport({ ...request.report, uids: reservedSr }, reservation.template);
   const gspsUids = reservation.gspsSopInstanceUid && reservation.gspsSeriesUid ? { sopInstanceUid: reservation.gspsSopInstanceUid, seriesInstanceUid: reservation.gspsSeriesUid } : null;
-  const presentationState = gspsUids && !presentationStateProblem
-    ? buildPresentationState(
-        { ...request.report, uids: { seriesInstanceUid: reservation.srSeriesUid, sopInstanceUid: reservation.srSopInstanceUid } },
-        { uids: gspsUids, createdAt: reservation.createdAt },
-      )
-    : null;
+  const presentationState = created
+    ? draftState
+    : gspsUids && !presentationStateProblem
+      ? buildPresentationState({ ...request.report, uids: reservedSr }, { uids: gspsUids, createdAt: reservation.createdAt })
+      : null;
   // One STOW and one QIDO for both: the PACS round trips are most of this stage.
   const instances = [
     { bytes: built.bytes, sopInstanceUid: built.sopInstanceUid, what: 'report' },
@@ -159,14 +160,12 @@ export async function sendStudyReport(deps: { pacs: DicomwebClient; store: Store
   };
 }
 
-/** Why no presentation state can be written for these results (its builder's refusal, told without values), or null when one can. */
-function presentationStateRefusal(report: WriteReportRequest['report']): string | null {
+/** The presentation state for these results, or why the images do not allow one (its builder's refusal, told without values). */
+function draftPresentationState(input: ReportInput, options: PresentationStateOptions): { state: BuiltPresentationState | null; problem: string | null } {
   try {
-    // Placeholder UIDs: only the refusal matters here; the state is built again with the reserved ones.
-    buildPresentationState({ ...report, uids: { seriesInstanceUid: newUid(), sopInstanceUid: newUid() } }, { uids: { seriesInstanceUid: newUid(), sopInstanceUid: newUid() } });
-    return null;
+    return { state: buildPresentationState(input, options), problem: null };
   } catch (error) {
-    if (error instanceof ValidationError) return refusalWithoutValues(error);
+    if (error instanceof ValidationError) return { state: null, problem: refusalWithoutValues(error) };
     throw error;
   }
 }
@@ -179,8 +178,8 @@ function presentationStateRefusal(report: WriteReportRequest['report']): string 
  */
 export function refusalWithoutValues(error: ValidationError): string {
   if (error instanceof DicomValueError) return error.withoutValue;
-  const problem = error.message.slice(error.field.length + 2);
-  return `${error.field.replace(/'[^']*'/g, '…')}: ${problem.includes("'") || problem.includes('"') ? 'not valid in a report' : problem}`;
+  const quotes = /['"]/.test(error.problem);
+  return `${error.field.replace(/'[^']*'/g, '…')}: ${quotes ? 'not valid in a report' : error.problem}`;
 }
 
 /**

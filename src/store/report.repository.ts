@@ -18,6 +18,8 @@ export interface ReportReservation {
   /** The presentation state's UIDs, reserved with the report's when one is to be written beside it. */
   gspsSopInstanceUid?: string;
   gspsSeriesUid?: string;
+  /** When the files were made (the presentation state carries it: a retry rebuilds it with the same); default now. */
+  createdAt?: Date;
 }
 
 const asRecord = (row: unknown) => row as ReportRecord;
