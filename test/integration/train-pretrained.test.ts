@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { applyCalibration } from '../../src/ml/calibration.js';
 import { TOP_LAYER_PREFIX, createWholeImageModel } from '../../src/ml/architectures/index.js';
 import { randomizeWeights } from '../../src/ml/architectures/random-weights.js';
 import { tfjsModelFiles } from '../../src/ml/keras/tfjs-files.js';
@@ -163,5 +164,28 @@ describe('stage 2 from pretrained weights, without stage 1', () => {
     const moving = await loadTfjsModel(batch.packageDir);
     expect(movingMean(moving, 'conv1_bn')).not.toEqual(movingMean(pretrained, 'conv1_bn'));
     moving.dispose();
+  });
+
+  it("ships fold 1's own model when asked: no unit on all women, and the package scores its validation women as reported", async () => {
+    expect(() => config({ foldsToRun: undefined, packageModel: 'fold-1' })).toThrow(/packageModel.*needs foldsToRun 1/);
+    expect(() => config({ foldsToRun: 2, packageModel: 'fold-1' })).toThrow(/packageModel/);
+    const units: string[] = [];
+    const runDir = path.join(work, 'fold-model');
+    const result = await trainModel({ config: config({ packageModel: 'fold-1' }), runId: 'fold-model', runDir, afterEpoch: (r) => void units.push(r.unit) });
+    expect(units).toEqual(['fold-1', 'fold-1', 'fold-1']);
+    const pkg = await readPackage(result.packageDir);
+    // It trained on the 24 images of the 12 women outside fold 1, and says so.
+    expect(pkg.manifest.trainingData).toMatchObject({ images: 24, women: 12 });
+    const report = JSON.parse(readFileSync(path.join(result.packageDir, 'report', 'metrics.json'), 'utf8')) as { method: string };
+    expect(report.method).toMatch(/fold 1's own, trained on the other 24 images: every figure is on women it never saw/);
+    // The reported predictions are the shipped model's own: the package, scored afresh on the
+    // validation images, gives them back (on its calibrated scale).
+    const oof = JSON.parse(readFileSync(path.join(result.packageDir, 'report', 'out-of-fold.json'), 'utf8')) as Array<{ imageId: string; score: number }>;
+    expect(oof).toHaveLength(8);
+    const dataset = await readImageFolderDataset(imageDir);
+    const { scores } = await scoreImages(pkg, dataset.images.filter((i) => oof.some((o) => o.imageId === i.id)));
+    expect(scores).toHaveLength(8);
+    const calibration = pkg.manifest.calibration!;
+    for (const { image, score } of scores) expect(score).toBeCloseTo(applyCalibration(calibration, oof.find((o) => o.imageId === image.id)!.score), 6);
   });
 });

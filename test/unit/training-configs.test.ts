@@ -24,14 +24,17 @@ describe('the training configurations in models/', () => {
     expect(config.version).toBeTruthy();
   });
 
-  it('the candidate is the shipped configuration plus whole-network fine-tuning, under its own version', async () => {
+  it("the candidate is the shipped configuration plus whole-network fine-tuning, under its own version, shipping fold 1's model", async () => {
     const shipped = await loadTrainingConfig(path.join(MODELS, 'default-training.yaml'));
     const candidate = await loadTrainingConfig(path.join(MODELS, 'candidates', 'default-rsna-3.yaml'));
     expect(candidate.version).toBe('default-rsna-3');
     expect(candidate.stage2.phase2).toMatchObject({ enabled: true, epochs: 3 });
     expect(shipped.stage2.phase2?.enabled ?? false).toBe(false);
-    const { version: _a, stage2: { phase2: _p, ...stage2Candidate }, ...restCandidate } = candidate;
-    const { version: _b, stage2: { phase2: _q, ...stage2Shipped }, ...restShipped } = shipped;
+    // One unit instead of five (docs/training.md): fold 1's model is the package.
+    expect(candidate).toMatchObject({ foldsToRun: 1, packageModel: 'fold-1' });
+    expect(shipped.packageModel).toBe('final');
+    const { version: _a, foldsToRun: _f, packageModel: _m, stage2: { phase2: _p, ...stage2Candidate }, ...restCandidate } = candidate;
+    const { version: _b, packageModel: _n, stage2: { phase2: _q, ...stage2Shipped }, ...restShipped } = shipped;
     expect(restCandidate).toEqual(restShipped);
     expect(stage2Candidate).toEqual(stage2Shipped);
   });

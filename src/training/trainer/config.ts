@@ -167,6 +167,13 @@ export const trainingConfigSchema = z.strictObject({
    * cover those folds' women only, and the report says so.
    */
   foldsToRun: z.number().int().min(1).max(20).optional(),
+  /**
+   * The model the package holds. 'final' (default): one more unit trained on all women after the
+   * folds. 'fold-1': fold 1's own model (trained on the other folds' women), with foldsToRun 1,
+   * so every reported figure is on women the shipped model never saw and the run costs one unit
+   * instead of two (for backbones a CPU fine-tunes in hours per epoch).
+   */
+  packageModel: z.enum(['final', 'fold-1']).default('final'),
   /** Fraction of women held out of stage-1 patch training to report patch accuracy. */
   validationFraction: z.number().gt(0).lt(1).default(0.1),
   /** The operating threshold: highest sensitivity at this specificity on the out-of-fold predictions. */
@@ -215,6 +222,9 @@ export function parseTrainingConfig(value: unknown): TrainingConfig {
   }
   if (config.foldsToRun !== undefined && config.foldsToRun > config.folds) {
     throw new ValidationError('training config foldsToRun', `must be at most folds (${config.folds}); got ${config.foldsToRun}`);
+  }
+  if (config.packageModel === 'fold-1' && config.foldsToRun !== 1) {
+    throw new ValidationError('training config packageModel', `'fold-1' ships fold 1's model and validates it on fold 1's women only: it needs foldsToRun 1; got ${config.foldsToRun ?? 'all folds'}`);
   }
   if (!config.stage1.enabled && !config.model.pretrained && !config.baseVersion) {
     throw new ValidationError('training config stage1.enabled', 'stage 1 off needs a backbone to start from: model.pretrained or baseVersion');

@@ -86,6 +86,9 @@ export async function writeRunPackage(run: TrainingRun, dataset: TrainingDataset
   const oof = state.oof;
   const { rule, rawThreshold, threshold, calibration, calibrationReport, image, breast, shortcuts, metrics } = evaluation;
   await rm(packageDir, { recursive: true, force: true });
+  // The images the package's model trained on: all of them, or fold 1's training women.
+  const validated = new Set(oof.map((o) => o.imageId));
+  const trained = config.packageModel === 'fold-1' ? images.filter((i) => !validated.has(i.id)) : images;
   const whole = createWholeImageModelFromPatchModel(
     createPatchModel({ backbone: config.model.backbone, inputHeight: run.spec.inputHeight, inputWidth: run.spec.inputWidth, channels: run.channels, filtersScale: config.model.filtersScale }),
     run.wholeModelOptions(),
@@ -93,10 +96,7 @@ export async function writeRunPackage(run: TrainingRun, dataset: TrainingDataset
   try {
     setWholeArrays(whole, decodeNamedArrays(new Uint8Array(await readFile(run.store.file('final-model.bin'))), 'final-model.bin'));
     const report = {
-      method:
-        config.foldsToRun !== undefined && config.foldsToRun < config.folds
-          ? `predictions for the validation women of the first ${config.foldsToRun} of ${config.folds} folds over women (${oof.length} images; a fixed split by woman, not full cross-validation); the package's model was then trained on all ${images.length} images`
-          : `out-of-fold predictions of ${config.folds}-fold cross-validation over women; the package's model was then trained on all ${images.length} images`,
+      method: evaluationMethod(config, oof.length, images.length),
       thresholdRule: rule,
       threshold: { raw: rawThreshold, calibrated: threshold },
       calibration: calibrationReport,
@@ -106,7 +106,7 @@ export async function writeRunPackage(run: TrainingRun, dataset: TrainingDataset
     };
     const manifest = {
       ...manifestBase(run, state.version, threshold, `training run ${run.options.runId}; threshold: highest sensitivity at ${rule.targetSpecificity} specificity on the out-of-fold predictions, on the calibrated scale`),
-      trainingData: { datasets: [dataset.name], images: images.length, women: new Set(images.map((i) => i.womanId)).size, positives: images.filter((i) => i.malignant).length },
+      trainingData: { datasets: [dataset.name], images: trained.length, women: new Set(trained.map((i) => i.womanId)).size, positives: trained.filter((i) => i.malignant).length },
       ...(config.model.intendedUse ? { intendedUse: config.model.intendedUse } : {}),
       metrics: {
         ...metrics,
@@ -149,6 +149,17 @@ export async function writeRunPackage(run: TrainingRun, dataset: TrainingDataset
   } finally {
     whole.dispose();
   }
+}
+
+/** What the reported figures are, and which model the package holds. */
+function evaluationMethod(config: TrainingRun['config'], predictions: number, images: number): string {
+  if (config.packageModel === 'fold-1') {
+    return `predictions for the validation women of fold 1 of ${config.folds} folds over women (${predictions} images; a fixed split by woman, not full cross-validation); the package's model is fold 1's own, trained on the other ${images - predictions} images: every figure is on women it never saw`;
+  }
+  if (config.foldsToRun !== undefined && config.foldsToRun < config.folds) {
+    return `predictions for the validation women of the first ${config.foldsToRun} of ${config.folds} folds over women (${predictions} images; a fixed split by woman, not full cross-validation); the package's model was then trained on all ${images} images`;
+  }
+  return `out-of-fold predictions of ${config.folds}-fold cross-validation over women; the package's model was then trained on all ${images} images`;
 }
 
 function withoutRoc<T extends { roc: unknown }>(report: T): Omit<T, 'roc'> {

@@ -2,7 +2,8 @@
 // run's order, each phase its own file:
 //
 //   data     read -> decode every image once (skips recorded) -> refuse one class / bad folds
-//   units    fold 1..k (cross-validation over women), then 'final' (all women); each unit:
+//   units    fold 1..k (cross-validation over women), then 'final' (all women; none when the
+//            package is fold 1's model, packageModel 'fold-1'); each unit:
 //     stage 1   patch classifier on S1/S10 patches of its training women, with augmentation,
 //               in phases: last layer, top layers, all layers (each its own Adam and rate)    stage1.ts
 //     features  the stage-1 backbone inside the whole-image model, exported to ONNX and run
@@ -96,9 +97,10 @@ export async function trainModel(options: TrainOptions): Promise<TrainingResult>
   if (run.trainsStage1() && !hasRois) {
     throw new ValidationError('dataset', `${dataset.name} has no lesion outlines, so stage 1 (patches) cannot run: give baseVersion, a model whose backbone to start from`);
   }
+  // With packageModel 'fold-1' fold 1's model is the package: no unit on all women.
   const units: Unit[] = [
     ...folds.slice(0, config.foldsToRun ?? folds.length).map((f) => ({ name: `fold-${f.index + 1}`, fold: f.index, train: f.train, validation: f.validation })),
-    { name: 'final', fold: null, train: images, validation: [] },
+    ...(config.packageModel === 'final' ? [{ name: 'final', fold: null, train: images, validation: [] }] : []),
   ];
   run.totalEpochs = units.length * epochsPerUnit(run);
 
@@ -131,7 +133,9 @@ async function runUnit(run: TrainingRun, unit: Unit): Promise<void> {
     }
     if (run.config.stage2.phase2.enabled) await stage2Phase2(run, unit, whole);
     if (unit.fold !== null) await scoreFold(run, unit, whole);
-    else await writeFileAtomic(run.store.file('final-model.bin'), encodeNamedArrays(wholeArrays(whole)));
+    if (unit.fold === null || (unit.fold === 0 && run.config.packageModel === 'fold-1')) {
+      await writeFileAtomic(run.store.file('final-model.bin'), encodeNamedArrays(wholeArrays(whole)));
+    }
   } finally {
     whole.dispose();
   }
