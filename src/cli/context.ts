@@ -135,6 +135,7 @@ export function trainJob(config: Config, store: Store, logger: Logger, pacs?: Di
     miasDir: path.join(config.sharedDataDir, 'mias'),
     ...(pacs ? { pacs } : {}),
     ...(config.worker.inferenceThreads ? { threads: config.worker.inferenceThreads } : {}),
+    trainingThreads: config.worker.trainingThreads > 0 ? config.worker.trainingThreads : availableParallelism(),
   });
 }
 

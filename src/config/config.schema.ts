@@ -86,6 +86,12 @@ export const configSchema = z.strictObject({
      */
     inferenceThreads: integer(0, 256),
     /**
+     * Threads a training job computes gradients on (1: one core, the default: the machine is
+     * shared with scoring). More share each batch out where the result stays the same (BN
+     * frozen: fine-tuning pretrained weights, docs/training.md); 0: one per core.
+     */
+    trainingThreads: integer(0, 256),
+    /**
      * Jobs each worker process runs at once (0: 2 on a machine of two or more cores, else 1).
      * Inference runs on its own thread, one study at a time, so a second job fetches, decodes
      * and reports while the first is scored: the cores stay busy while a job waits for the PACS.
@@ -246,6 +252,7 @@ export const ENVIRONMENT_KEYS: ReadonlyArray<{ env: string; key: string; boolean
   { env: 'MAMMOCAD_SELECTION_SKIP_MODIFIERS', key: 'selection.skipModifiers', list: true },
   { env: 'MAMMOCAD_WORKER_STALE_AFTER_S', key: 'worker.staleAfterSeconds' },
   { env: 'MAMMOCAD_INFERENCE_THREADS', key: 'worker.inferenceThreads' },
+  { env: 'MAMMOCAD_TRAINING_THREADS', key: 'worker.trainingThreads' },
   { env: 'MAMMOCAD_WORKER_CONCURRENCY', key: 'worker.concurrency' },
   { env: 'MAMMOCAD_INFERENCE_NICE', key: 'worker.inferenceNice' },
   { env: 'MAMMOCAD_DECODE_AT_MODEL_RESOLUTION', key: 'worker.decodeAtModelResolution', boolean: true },

@@ -95,7 +95,7 @@ export function loadConfig(options: LoadOptions = {}): LoadedConfig {
     pacs: { url: 'http://127.0.0.1:8042/dicom-web', timeoutMs: 30_000, ...(tree.pacs as Tree) },
     watch: { pollIntervalSeconds: 60, lookbackDays: 1, ...(tree.watch as Tree) },
     selection: { extraModalities: [], views: ['CC', 'MLO'], skipModifiers: ['magnification', 'spot-compression'], ...(tree.selection as Tree) },
-    worker: { staleAfterSeconds: 120, inferenceThreads: 0, concurrency: 0, inferenceNice: DEFAULT_INFERENCE_NICE, decodeAtModelResolution: true, decodeResolutionMargin: DEFAULT_DECODE_RESOLUTION_MARGIN, ...(tree.worker as Tree) },
+    worker: { staleAfterSeconds: 120, inferenceThreads: 0, trainingThreads: 1, concurrency: 0, inferenceNice: DEFAULT_INFERENCE_NICE, decodeAtModelResolution: true, decodeResolutionMargin: DEFAULT_DECODE_RESOLUTION_MARGIN, ...(tree.worker as Tree) },
     server: { host: '127.0.0.1', port: 4000, ...(tree.server as Tree) },
     webhook: { ...(tree.webhook as Tree) },
     api: {

@@ -41,6 +41,8 @@ export interface TrainModelJobDeps {
   pacs?: DicomwebClient;
   /** onnxruntime threads of the feature and scoring passes. */
   threads?: number;
+  /** Threads the training loop computes gradients on (worker.trainingThreads). */
+  trainingThreads?: number;
 }
 
 /** Pixels of a stored image from the PACS (WADO-RS), as stored (the decoder's mirror undone by the reader). */
@@ -114,6 +116,7 @@ export class TrainModelJob {
       ...(labelledImages ? { labelledImages } : {}),
       ...(basePackageDir ? { basePackageDir } : {}),
       ...(this.deps.threads ? { threads: this.deps.threads } : {}),
+      ...(this.deps.trainingThreads ? { trainingThreads: this.deps.trainingThreads } : {}),
     });
     // Registered inactive; a rerun after a crash between import and the job's end finds it there.
     const models = new ModelService({ store, modelDir: this.deps.modelDir, logger });

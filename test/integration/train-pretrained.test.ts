@@ -157,6 +157,16 @@ describe('stage 2 from pretrained weights, without stage 1', () => {
     const movingMean = (m: tf.LayersModel, layer: string) => Array.from(m.getLayer(layer).getWeights()[2]!.dataSync());
     // Default for a pretrained backbone: its statistics stay (frozen BN), the first layer's too.
     expect(movingMean(trained, 'conv1_bn')).toEqual(movingMean(pretrained, 'conv1_bn'));
+
+    // On two threads (each batch shared out, BN frozen) the run trains the same model, to float
+    // rounding: the same validation scores each epoch and the same weights.
+    const threaded: Array<{ unit: string; phase: string; valAuc: number | null }> = [];
+    const twoThreads = await trainModel({ config: config(phase2()), runId: 'all-layers-2', runDir: path.join(work, 'all-layers-2'), trainingThreads: 2, afterEpoch: (r) => void threaded.push({ unit: r.unit, phase: r.phase, valAuc: r.valAuc }) });
+    expect(threaded.map((r) => r.valAuc?.toFixed(3))).toEqual(records.map((r) => r.valAuc?.toFixed(3)));
+    const other = await loadTfjsModel(twoThreads.packageDir);
+    const apart = tf.tidy(() => tf.max(tf.abs(tf.sub(trained.getLayer('conv1').getWeights()[0]!, other.getLayer('conv1').getWeights()[0]!))).dataSync()[0]!);
+    expect(apart).toBeLessThan(1e-4 * kernelMoved + 1e-6);
+    other.dispose();
     trained.dispose();
 
     // Asked for batch statistics, the moving averages follow the training images.

@@ -54,8 +54,8 @@ describe('loadConfig', () => {
   });
 
   it('reads the API and worker settings, with nested JWT defaults kept when a file sets one of them', () => {
-    const { config } = loadConfig({ cwd, env: { MAMMOCAD_INFERENCE_THREADS: '1', MAMMOCAD_WORKER_CONCURRENCY: '3', MAMMOCAD_API_INTROSPECTION: 'true', MAMMOCAD_API_MAX_COST: '500' } });
-    expect(config.worker).toEqual({ staleAfterSeconds: 120, inferenceThreads: 1, concurrency: 3, inferenceNice: 10, decodeAtModelResolution: true, decodeResolutionMargin: 2 });
+    const { config } = loadConfig({ cwd, env: { MAMMOCAD_INFERENCE_THREADS: '1', MAMMOCAD_TRAINING_THREADS: '2', MAMMOCAD_WORKER_CONCURRENCY: '3', MAMMOCAD_API_INTROSPECTION: 'true', MAMMOCAD_API_MAX_COST: '500' } });
+    expect(config.worker).toEqual({ staleAfterSeconds: 120, inferenceThreads: 1, trainingThreads: 2, concurrency: 3, inferenceNice: 10, decodeAtModelResolution: true, decodeResolutionMargin: 2 });
     expect(config.api).toMatchObject({ introspection: true, landingPage: false, maxDepth: 10, maxCost: 500, jwt: { roleClaim: 'role' } });
     const file = tempFile('jwt.yaml', 'api:\n  jwt:\n    issuer: https://idp.example\n');
     expect(loadConfig({ cwd, env: {}, file }).config.api.jwt).toEqual({ roleClaim: 'role', maxLifetimeSeconds: 43_200, issuer: 'https://idp.example' });

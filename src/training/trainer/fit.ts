@@ -5,6 +5,7 @@
 // batches, and nothing depends on tfjs's `trainable` flags surviving a checkpoint.
 
 import * as tf from '@tensorflow/tfjs';
+import { exampleWeights, ownBuffer, weightedCrossEntropySum, type GradientThreads, type Shard } from '../../ml/training/index.js';
 import { shuffled } from '../datasets/splits.js';
 
 export interface Batch {
@@ -35,16 +36,16 @@ export interface EpochOptions {
   batchNorm?: 'batch' | 'frozen';
   /** L2 penalty: loss + weightDecay * sum of squares of these kernels (none when 0 or absent). */
   weightDecay?: { rate: number; kernels: tf.Variable[] };
+  /**
+   * Gradient threads (started on this model and these variables, with BN frozen): each batch
+   * is split into shards, this thread computing the first; one optimizer step on their sum.
+   */
+  threads?: GradientThreads;
 }
 
 /** Mean over examples of -w(y) log p(y) / mean w, with p clipped away from 0. */
 export function weightedCrossEntropy(probabilities: tf.Tensor, oneHot: tf.Tensor, classWeights: tf.Tensor1D): tf.Scalar {
-  return tf.tidy(() => {
-    const logP = probabilities.clipByValue(1e-7, 1).log();
-    const perExample = oneHot.mul(logP).sum(1).neg();
-    const weights = oneHot.mul(classWeights).sum(1);
-    return perExample.mul(weights).sum().div(weights.sum()) as tf.Scalar;
-  });
+  return tf.tidy(() => weightedCrossEntropySum(probabilities, oneHot, classWeights).div(exampleWeights(oneHot, classWeights).sum()) as tf.Scalar);
 }
 
 /** Trains one epoch; returns the mean training loss (examples weighted by their batch). */
@@ -62,19 +63,18 @@ export async function trainEpoch(options: EpochOptions): Promise<number> {
   try {
     for (let start = 0; start < order.length; start += batchSize) {
       const indices = order.slice(start, start + batchSize);
-      const loss = tf.tidy(() => {
-        const { x, y } = batch(indices);
-        return optimizer.minimize(
-          () => {
-            const loss = weightedCrossEntropy(model.apply(x, { training }) as tf.Tensor, y, weights);
-            return decay ? loss.add(tf.addN(decay.kernels.map((k) => k.square().sum())).mul(decay.rate)) : loss;
-          },
-          true,
-          variables,
-        )!;
-      });
-      const value = (await loss.data())[0]!;
-      loss.dispose();
+      const penalty = () => (decay ? tf.addN(decay.kernels.map((k) => k.square().sum())).mul(decay.rate) : tf.scalar(0));
+      let value: number;
+      if (options.threads && indices.length > 1) {
+        value = await parallelStep(options as EpochOptions & { threads: GradientThreads }, tf.tidy(() => ({ ...batch(indices) })) as Batch, weights, training, penalty);
+      } else {
+        const loss = tf.tidy(() => {
+          const { x, y } = batch(indices);
+          return optimizer.minimize(() => weightedCrossEntropy(model.apply(x, { training }) as tf.Tensor, y, weights).add(penalty()) as tf.Scalar, true, variables)!;
+        });
+        value = (await loss.data())[0]!;
+        loss.dispose();
+      }
       if (!Number.isFinite(value)) throw new Error(`training diverged: the loss became ${value} (lower the learning rate)`);
       total += value * indices.length;
       seen += indices.length;
@@ -84,6 +84,61 @@ export async function trainEpoch(options: EpochOptions): Promise<number> {
     weights.dispose();
   }
   return seen === 0 ? NaN : total / seen;
+}
+
+/**
+ * One optimizer step on a batch split into shards: the gradient threads compute theirs while
+ * this thread computes the first (with the weight penalty); the step applies their sum.
+ * Returns the batch's loss. Disposes the batch.
+ */
+async function parallelStep(options: EpochOptions & { threads: GradientThreads }, { x, y }: Batch, weights: tf.Tensor1D, training: boolean, penalty: () => tf.Tensor): Promise<number> {
+  const { model, optimizer, variables, threads } = options;
+  try {
+    const rows = x.shape[0];
+    const parts = Math.min(threads.count + 1, rows);
+    const bounds = Array.from({ length: parts + 1 }, (_, k) => Math.round((k * rows) / parts));
+    const totalWeight = tf.tidy(() => exampleWeights(y, weights).sum().dataSync()[0]!);
+    const shards: Shard[] = bounds.slice(1, -1).map((from, k) => {
+      const size = bounds[k + 2]! - from;
+      return tf.tidy(() => ({
+        x: ownBuffer(x.slice([from, 0, 0, 0], [size, -1, -1, -1]).dataSync() as Float32Array),
+        xShape: [size, x.shape[1], x.shape[2], x.shape[3]] as Shard['xShape'],
+        y: ownBuffer(y.slice([from, 0], [size, -1]).dataSync() as Float32Array),
+        yShape: [size, y.shape[1]] as Shard['yShape'],
+      }));
+    });
+    const values = variables.map((v) => ownBuffer(v.dataSync() as Float32Array));
+    const others = threads.send(shards, values, totalWeight);
+    // Whatever this thread does next, the others' replies are awaited (or their failure caught).
+    others.catch(() => undefined);
+    const own = tf.variableGrads(
+      () =>
+        tf.tidy(() => {
+          const first = bounds[1]!;
+          const xs = x.slice([0, 0, 0, 0], [first, -1, -1, -1]);
+          const ys = y.slice([0, 0], [first, -1]);
+          return weightedCrossEntropySum(model.apply(xs, { training }) as tf.Tensor, ys, weights).div(totalWeight).add(penalty()) as tf.Scalar;
+        }),
+      variables,
+    );
+    try {
+      const replies = await others;
+      tf.tidy(() => {
+        const summed: tf.NamedTensorMap = {};
+        variables.forEach((v, i) => {
+          summed[v.name] = replies.reduce<tf.Tensor>((sum, r) => sum.add(tf.tensor(r.gradients[i]!, v.shape)), own.grads[v.name]!);
+        });
+        optimizer.applyGradients(summed);
+      });
+      return own.value.dataSync()[0]! + replies.reduce((sum, r) => sum + r.loss, 0);
+    } finally {
+      own.value.dispose();
+      tf.dispose(own.grads);
+    }
+  } finally {
+    x.dispose();
+    y.dispose();
+  }
 }
 
 /** The variables of the layers whose names pass `select` (what a phase trains). */

@@ -162,6 +162,12 @@ export interface TrainOptions {
   basePackageDir?: string;
   /** onnxruntime threads (default 1: the machine is shared). */
   threads?: number;
+  /**
+   * Threads the training loop computes gradients on (default 1): more share each batch out
+   * where that leaves the result unchanged (BN frozen: fine-tuning pretrained weights). Not
+   * part of the configuration: a run may resume with another count.
+   */
+  trainingThreads?: number;
   /** Test hook: called after each epoch's state is saved. */
   afterEpoch?: (record: EpochRecord) => Promise<void> | void;
 }
@@ -212,6 +218,7 @@ export class TrainingRun {
   readonly spec: PreprocessingSpec;
   readonly channels: 1 | 3;
   readonly threads: number;
+  readonly trainingThreads: number;
   state!: RunState;
   prepared!: PreparedImages;
   totalEpochs = 0;
@@ -229,6 +236,7 @@ export class TrainingRun {
     this.spec = preprocessingFor(this.config);
     this.channels = channelsFor(this.config);
     this.threads = options.threads ?? 1;
+    this.trainingThreads = Math.max(1, Math.floor(options.trainingThreads ?? 1));
   }
 
   log(message: string, fields: Record<string, unknown> = {}): void {

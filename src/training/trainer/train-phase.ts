@@ -1,9 +1,10 @@
 // One training phase of a unit (a stage-1 phase, stage 2's top or its end-to-end phase) as the
-// run's epoch loop: a fresh Adam, resumed from the run's checkpoint (weights and optimizer
+// run's epoch loop (on several threads where the run has them and BN is frozen): a fresh Adam, resumed from the run's checkpoint (weights and optimizer
 // moments) where one of this step exists, an epoch seeded by unit, step and epoch number, then
 // the epoch's checkpoint and state (run-state.ts), progress and the caller's hook.
 
 import * as tf from '@tensorflow/tfjs';
+import { GradientThreads } from '../../ml/training/index.js';
 import { seededRandom } from '../datasets/splits.js';
 import { trainEpoch } from './fit.js';
 import { seedFor, type CheckpointRef, type EpochRecord, type TrainingRun, type Unit } from './run-state.js';
@@ -33,6 +34,7 @@ export async function trainPhase(run: TrainingRun, unit: Unit, p: PhasePlan): Pr
   if (run.isDone(unit, step)) return;
   const started = Date.now();
   const optimizer = tf.train.adam(p.learningRate);
+  let threads: GradientThreads | undefined;
   try {
     let first = 0;
     const ref = run.state.checkpoint;
@@ -40,6 +42,11 @@ export async function trainPhase(run: TrainingRun, unit: Unit, p: PhasePlan): Pr
       first = ref.epochsDone;
       // The optimizer's moments are created on its first step; restore them after the weights.
       await loadOptimizer(run.store.file('checkpoint', ref.optimizer), optimizer);
+    }
+    // More than one training thread: the batches are shared out (fit.ts), where the result
+    // stays the same, i.e. BN frozen. Started after the checkpoint's weights are in the model.
+    if (run.trainingThreads > 1 && p.batchNorm === 'frozen' && p.batchSize > 1 && first < p.epochs) {
+      threads = await GradientThreads.start(p.model, p.variables, { threads: Math.min(run.trainingThreads, p.batchSize) - 1, training: false, classWeights: p.classWeights });
     }
     for (let epoch = first; epoch < p.epochs; epoch++) {
       await run.context.checkpoint();
@@ -57,6 +64,7 @@ export async function trainPhase(run: TrainingRun, unit: Unit, p: PhasePlan): Pr
         classWeights: p.classWeights,
         ...(p.batchNorm ? { batchNorm: p.batchNorm } : {}),
         ...(p.weightDecay ? { weightDecay: p.weightDecay } : {}),
+        ...(threads ? { threads } : {}),
         betweenBatches: async () => {
           if (++batches % 20 === 0) await run.context.checkpoint();
         },
@@ -96,6 +104,7 @@ export async function trainPhase(run: TrainingRun, unit: Unit, p: PhasePlan): Pr
     }
   } finally {
     optimizer.dispose();
+    await threads?.close();
   }
   await run.markDone(unit, step, started);
 }
