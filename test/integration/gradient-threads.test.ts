@@ -32,7 +32,7 @@ beforeAll(async () => {
 
 afterAll(() => images.dispose());
 
-async function epoch(m: tf.LayersModel, threads?: GradientThreads): Promise<number> {
+async function epoch(m: tf.LayersModel, threads?: GradientThreads, batchNorm: 'batch' | 'frozen' = 'frozen'): Promise<number> {
   const variables = variablesOf(m, () => true);
   const kernels = variables.filter((v) => /kernel/.test(v.name)).slice(0, 3);
   const optimizer = tf.train.adam(1e-3);
@@ -46,7 +46,7 @@ async function epoch(m: tf.LayersModel, threads?: GradientThreads): Promise<numb
       random: seededRandom(9),
       batch: (indices) => ({ x: tf.gather(images, indices) as tf.Tensor4D, y: oneHot(indices.map((i) => labels[i]!), 2) }),
       classWeights: [0.8, 1.3],
-      batchNorm: 'frozen',
+      batchNorm,
       weightDecay: { rate: 1e-3, kernels },
       ...(threads ? { threads } : {}),
     });
@@ -94,6 +94,17 @@ describe('gradient threads', () => {
     await threads.close();
     await expect(epoch(m, threads)).rejects.toThrow(/gradient threads closed/);
     m.dispose();
+  });
+
+  it('are refused with BN in training mode (the shards would not add up to the batch)', async () => {
+    const m = model();
+    const threads = await GradientThreads.start(m, variablesOf(m, () => true), { threads: 1, training: false, classWeights: [1, 1] });
+    try {
+      await expect(epoch(m, threads, 'batch')).rejects.toThrow(/need BN frozen/);
+    } finally {
+      await threads.close();
+      m.dispose();
+    }
   });
 
   it('refuse variables that are not the model’s', async () => {

@@ -14,7 +14,9 @@ const init = workerData as GradientThreadInit;
 async function start(): Promise<{ model: tf.LayersModel; variables: tf.Variable[]; classWeights: tf.Tensor1D }> {
   await trainingBackend();
   const model = await tf.models.modelFromJSON({ modelTopology: init.topology as tf.io.ModelJSON['modelTopology'] });
-  model.setWeights(init.weights.map((w) => tf.tensor(w.values, w.shape)));
+  const weights = init.weights.map((w) => tf.tensor(w.values, w.shape));
+  model.setWeights(weights);
+  tf.dispose(weights);
   const all = model.trainableWeights;
   const variables = init.trained.map((i) => all[i]!.read() as tf.Variable);
   return { model, variables, classWeights: tf.tensor1d(init.classWeights) };
@@ -36,7 +38,8 @@ function step(ready: Awaited<ReturnType<typeof start>>, request: GradientRequest
       }),
     variables,
   );
-  const gradients = variables.map((v) => ownBuffer(grads[v.name]!.dataSync() as Float32Array));
+  // A variable the loss does not reach has no gradient: zeros (the loop's step skips nothing).
+  const gradients = variables.map((v) => (grads[v.name] ? ownBuffer(grads[v.name]!.dataSync() as Float32Array) : new Float32Array(v.size)));
   const loss = value.dataSync()[0]!;
   value.dispose();
   tf.dispose(grads);

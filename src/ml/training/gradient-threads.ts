@@ -40,13 +40,9 @@ export class GradientThreads {
   private death: Error | undefined;
   private readonly waiting = new Map<Worker, { id: number; resolve: (g: ShardGradients) => void; reject: (e: Error) => void }>();
 
-  private constructor(private readonly workers: Worker[]) {
-    for (const worker of workers) {
-      worker.on('message', (reply: GradientReply) => this.onReply(worker, reply));
-      worker.on('error', (error) => this.die(new Error(`a gradient thread failed: ${error.message}`)));
-      worker.on('exit', (code) => this.die(new Error(`a gradient thread exited with code ${code}`)));
-    }
-  }
+  private readonly workers: Worker[] = [];
+
+  private constructor() {}
 
   /** Starts `threads` gradient threads, each with a copy of the model as it stands. */
   static async start(model: tf.LayersModel, variables: readonly tf.Variable[], options: { threads: number; training: boolean; classWeights: readonly number[] }): Promise<GradientThreads> {
@@ -63,27 +59,34 @@ export class GradientThreads {
       training: options.training,
       classWeights: [...options.classWeights],
     };
-    const workers: Worker[] = [];
+    const threads = new GradientThreads();
     try {
-      for (let i = 0; i < options.threads; i++) {
-        const worker = new Worker(THREAD_ENTRY, { workerData: init, stdin: false });
-        workers.push(worker);
-        await new Promise<void>((resolve, reject) => {
-          worker.once('error', reject);
-          worker.once('exit', (code) => reject(new Error(`it exited with code ${code}`)));
-          worker.once('message', (reply: GradientReply) => {
-            worker.removeAllListeners('error');
-            worker.removeAllListeners('exit');
-            if (reply.type === 'ready' && !reply.error) resolve();
-            else reject(new Error(reply.type === 'ready' ? reply.error : `unexpected first message ${reply.type}`));
-          });
-        });
-      }
+      for (let i = 0; i < options.threads; i++) await threads.add(new Worker(THREAD_ENTRY, { workerData: init, stdin: false }));
     } catch (error) {
-      await Promise.all(workers.map((w) => w.terminate()));
+      await threads.close();
       throw new Error(`a gradient thread did not start: ${(error as Error).message}`, { cause: error });
     }
-    return new GradientThreads(workers);
+    return threads;
+  }
+
+  /** Takes a new thread: its failures count from now on; resolves once it has its model. */
+  private add(worker: Worker): Promise<void> {
+    this.workers.push(worker);
+    worker.on('message', (reply: GradientReply) => this.onReply(worker, reply));
+    worker.on('error', (error) => this.die(new Error(`a gradient thread failed: ${error.message}`)));
+    worker.on('exit', (code) => this.die(new Error(`a gradient thread exited with code ${code}`)));
+    return new Promise<void>((resolve, reject) => {
+      const gone = (error: Error) => reject(error);
+      const exited = (code: number) => gone(new Error(`it exited with code ${code}`));
+      worker.once('error', gone);
+      worker.once('exit', exited);
+      worker.once('message', (reply: GradientReply) => {
+        worker.off('error', gone);
+        worker.off('exit', exited);
+        if (reply.type === 'ready' && !reply.error) resolve();
+        else reject(new Error(reply.type === 'ready' ? reply.error : `unexpected first message ${reply.type}`));
+      });
+    });
   }
 
   /** How many shards besides the loop's own it can take at once. */

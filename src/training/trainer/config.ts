@@ -173,7 +173,9 @@ export const trainingConfigSchema = z.strictObject({
    * so every reported figure is on women the shipped model never saw and the run costs one unit
    * instead of two (for backbones a CPU fine-tunes in hours per epoch).
    */
-  packageModel: z.enum(['final', 'fold-1']).default('final'),
+  // Optional, not defaulted: a run's state compares its canonical configuration, and runs
+  // started before this field existed must still resume. Absent means 'final'.
+  packageModel: z.enum(['final', 'fold-1']).optional(),
   /** Fraction of women held out of stage-1 patch training to report patch accuracy. */
   validationFraction: z.number().gt(0).lt(1).default(0.1),
   /** The operating threshold: highest sensitivity at this specificity on the out-of-fold predictions. */

@@ -94,6 +94,8 @@ export async function trainEpoch(options: EpochOptions): Promise<number> {
 async function parallelStep(options: EpochOptions & { threads: GradientThreads }, { x, y }: Batch, weights: tf.Tensor1D, training: boolean, penalty: () => tf.Tensor): Promise<number> {
   const { model, optimizer, variables, threads } = options;
   try {
+    // BN in training mode normalises by the batch: shards would not add up to it.
+    if (training) throw new Error('gradient threads need BN frozen: with batch statistics the shards would not add up to the batch');
     const rows = x.shape[0];
     const parts = Math.min(threads.count + 1, rows);
     const bounds = Array.from({ length: parts + 1 }, (_, k) => Math.round((k * rows) / parts));
@@ -126,7 +128,7 @@ async function parallelStep(options: EpochOptions & { threads: GradientThreads }
       tf.tidy(() => {
         const summed: tf.NamedTensorMap = {};
         variables.forEach((v, i) => {
-          summed[v.name] = replies.reduce<tf.Tensor>((sum, r) => sum.add(tf.tensor(r.gradients[i]!, v.shape)), own.grads[v.name]!);
+          summed[v.name] = replies.reduce<tf.Tensor>((sum, r) => sum.add(tf.tensor(r.gradients[i]!, v.shape)), own.grads[v.name] ?? tf.zerosLike(v));
         });
         optimizer.applyGradients(summed);
       });

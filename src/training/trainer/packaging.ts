@@ -16,6 +16,7 @@ import { exportToOnnx } from '../../ml/onnx/index.js';
 import { DEFAULT_OOD_THRESHOLD, OOD_REFERENCE_FILE, OOD_STATISTIC, OOD_STATISTIC_VERSION, buildOodReference, oodReferenceBytes } from '../../ml/ood/index.js';
 import { writePackage } from '../../ml/registry/index.js';
 import type { TrainingDataset, TrainingImage } from '../datasets/dataset.js';
+import { kFoldsByWoman } from '../datasets/splits.js';
 import { reliabilityPng, rocPng, type EvaluationReport, type GroupedEvaluation, type Reliability } from '../evaluation/index.js';
 import type { TrainingMetrics, TrainingRun } from './run-state.js';
 import { decodeNamedArrays } from './weights-file.js';
@@ -87,8 +88,7 @@ export async function writeRunPackage(run: TrainingRun, dataset: TrainingDataset
   const { rule, rawThreshold, threshold, calibration, calibrationReport, image, breast, shortcuts, metrics } = evaluation;
   await rm(packageDir, { recursive: true, force: true });
   // The images the package's model trained on: all of them, or fold 1's training women.
-  const validated = new Set(oof.map((o) => o.imageId));
-  const trained = config.packageModel === 'fold-1' ? images.filter((i) => !validated.has(i.id)) : images;
+  const trained = config.packageModel === 'fold-1' ? kFoldsByWoman(images, config.folds, config.seed)[0]!.train : images;
   const whole = createWholeImageModelFromPatchModel(
     createPatchModel({ backbone: config.model.backbone, inputHeight: run.spec.inputHeight, inputWidth: run.spec.inputWidth, channels: run.channels, filtersScale: config.model.filtersScale }),
     run.wholeModelOptions(),
@@ -96,7 +96,7 @@ export async function writeRunPackage(run: TrainingRun, dataset: TrainingDataset
   try {
     setWholeArrays(whole, decodeNamedArrays(new Uint8Array(await readFile(run.store.file('final-model.bin'))), 'final-model.bin'));
     const report = {
-      method: evaluationMethod(config, oof.length, images.length),
+      method: evaluationMethod(config, oof.length, trained.length, images.length),
       thresholdRule: rule,
       threshold: { raw: rawThreshold, calibrated: threshold },
       calibration: calibrationReport,
@@ -120,7 +120,7 @@ export async function writeRunPackage(run: TrainingRun, dataset: TrainingDataset
     };
     const tfjs = await tfjsArtifacts(whole);
     const text = (value: unknown) => new TextEncoder().encode(`${JSON.stringify(value, null, 2)}\n`);
-    const ood = oodReference(run, dataset, images);
+    const ood = oodReference(run, dataset, trained);
     await writePackage(packageDir, { ...manifest, calibration, ...(ood ? { outOfDistribution: ood.spec } : {}) }, {
       ...(ood ? { [OOD_REFERENCE_FILE]: ood.bytes } : {}),
       'model.onnx': exportToOnnx(whole, { docString: state.version }),
@@ -152,9 +152,9 @@ export async function writeRunPackage(run: TrainingRun, dataset: TrainingDataset
 }
 
 /** What the reported figures are, and which model the package holds. */
-function evaluationMethod(config: TrainingRun['config'], predictions: number, images: number): string {
+function evaluationMethod(config: TrainingRun['config'], predictions: number, trained: number, images: number): string {
   if (config.packageModel === 'fold-1') {
-    return `predictions for the validation women of fold 1 of ${config.folds} folds over women (${predictions} images; a fixed split by woman, not full cross-validation); the package's model is fold 1's own, trained on the other ${images - predictions} images: every figure is on women it never saw`;
+    return `predictions for the validation women of fold 1 of ${config.folds} folds over women (${predictions} images; a fixed split by woman, not full cross-validation); the package's model is fold 1's own, trained on the other women's ${trained} images: its AUC and their confidence intervals are on women it never saw, while its threshold and calibration were fitted on these same predictions`;
   }
   if (config.foldsToRun !== undefined && config.foldsToRun < config.folds) {
     return `predictions for the validation women of the first ${config.foldsToRun} of ${config.folds} folds over women (${predictions} images; a fixed split by woman, not full cross-validation); the package's model was then trained on all ${images} images`;

@@ -45,8 +45,14 @@ export async function trainPhase(run: TrainingRun, unit: Unit, p: PhasePlan): Pr
     }
     // More than one training thread: the batches are shared out (fit.ts), where the result
     // stays the same, i.e. BN frozen. Started after the checkpoint's weights are in the model.
-    if (run.trainingThreads > 1 && p.batchNorm === 'frozen' && p.batchSize > 1 && first < p.epochs) {
-      threads = await GradientThreads.start(p.model, p.variables, { threads: Math.min(run.trainingThreads, p.batchSize) - 1, training: false, classWeights: p.classWeights });
+    // (Gradient threads run the wasm backend: with the loop on another one they would not add
+    // up to its step. Threads that do not start leave the phase on one thread, logged.)
+    if (run.trainingThreads > 1 && p.batchNorm === 'frozen' && p.batchSize > 1 && first < p.epochs && tf.getBackend() === 'wasm') {
+      try {
+        threads = await GradientThreads.start(p.model, p.variables, { threads: Math.min(run.trainingThreads, p.batchSize) - 1, training: false, classWeights: p.classWeights });
+      } catch (error) {
+        run.log('training on one thread', { step, reason: (error as Error).message });
+      }
     }
     for (let epoch = first; epoch < p.epochs; epoch++) {
       await run.context.checkpoint();

@@ -100,7 +100,7 @@ export async function trainModel(options: TrainOptions): Promise<TrainingResult>
   // With packageModel 'fold-1' fold 1's model is the package: no unit on all women.
   const units: Unit[] = [
     ...folds.slice(0, config.foldsToRun ?? folds.length).map((f) => ({ name: `fold-${f.index + 1}`, fold: f.index, train: f.train, validation: f.validation })),
-    ...(config.packageModel === 'final' ? [{ name: 'final', fold: null, train: images, validation: [] }] : []),
+    ...(config.packageModel === 'fold-1' ? [] : [{ name: 'final', fold: null, train: images, validation: [] }]),
   ];
   run.totalEpochs = units.length * epochsPerUnit(run);
 
