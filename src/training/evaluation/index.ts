@@ -16,6 +16,7 @@ export {
 export { perBreast, type BreastRecord, type ImageRecord } from './per-breast.js';
 export { evaluationReport, evaluationReportPerBreast, type EvaluationInput, type EvaluationOptions, type EvaluationReport, type RocPointJson } from './report.js';
 export { rocPng, type RocPngOptions } from './roc-png.js';
+export { pairedAucDifference, type PairedAucDifference, type PairedImage } from './paired.js';
 export { crossFittedCalibration, fitPlatt, reliability, type Reliability, type ReliabilityBin } from './calibration.js';
 export { reliabilityPng, type ReliabilitySeries } from './reliability-png.js';
 export { crc32, encodePngRgb } from './png.js';
