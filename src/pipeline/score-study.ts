@@ -227,12 +227,24 @@ export async function scoreStudy(deps: ScoreStudyDeps, studyUid: string): Promis
       ...signalsOf(aggregate.exam.sources.map((uid) => byUid.get(uid)!)),
     },
   ];
-  await store.predictions.saveResults(
+  // The breast and exam results follow this image set, as the SR does: those of an earlier
+  // scoring of the study with other images are replaced (a retry with the same images keeps them).
+  const saved = await store.predictions.saveResults(
     study.id,
     model.record.id,
     predictions,
     scored.map((s) => ({ imageId: s.image.id, status: 'scored' as const, reason: s.flags.join('; ') || null })),
+    idempotencyKey,
   );
+  if (saved.replaced > 0) {
+    log.info({ replaced: saved.replaced, images: scoredUids.length }, 'breast and exam results of an earlier image set replaced');
+    await store.audit.record({
+      actor: 'mammocad:scoring',
+      action: 'results.replaced',
+      target: `study:${studyUid}`,
+      details: { modelVersion: model.record.version, replaced: saved.replaced, images: scoredUids.length, imageSet: idempotencyKey },
+    });
+  }
   timings.store = elapsed(t);
   // A PACS that did not keep the report fails this attempt here (retryable: the retry re-sends the
   // same UIDs); the results just recorded stand, as a retry's would (the first result stands).

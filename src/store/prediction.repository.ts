@@ -109,12 +109,25 @@ export class PredictionRepository {
   /**
    * Stores a study's results for one model version atomically; idempotent per scope. `images`:
    * the new status of the images these results are of, written in the same transaction (one
-   * commit for the study's results and its images' statuses).
+   * commit for the study's results and its images' statuses). `imageSet`: the key of the image
+   * set the breast and exam results come from; stored breast and exam results of another set
+   * (or of none) are replaced in the same transaction, and `replaced` counts them. Image-level
+   * results stay idempotent per image: the first stored result of an image stands.
    */
-  async saveResults(studyId: string, modelVersionId: string, results: PredictionInput[], images: ReadonlyArray<{ imageId: string; status: ImageStatus; reason: string | null }> = []): Promise<PredictionRecord[]> {
+  async saveResults(
+    studyId: string,
+    modelVersionId: string,
+    results: PredictionInput[],
+    images: ReadonlyArray<{ imageId: string; status: ImageStatus; reason: string | null }> = [],
+    imageSet?: string,
+  ): Promise<PredictionRecord[] & { replaced: number }> {
     const keyed = results.map((r, i) => ({ ...r, scopeKey: scopeKeyOf(r, `results[${i}]`) }));
     images.forEach((image, i) => assertOneOf(`images[${i}].status`, image.status, IMAGE_STATUSES));
     const statusUpdates = images.map((image) => this.db.image.update({ where: { id: image.imageId }, data: { status: image.status, statusReason: image.reason }, select: { id: true } }));
+    const replaceOthers =
+      imageSet === undefined
+        ? []
+        : [this.db.prediction.deleteMany({ where: { studyId, modelVersionId, level: { in: ['breast', 'exam'] }, OR: [{ imageSet: null }, { imageSet: { not: imageSet } }] } })];
     const upserts = keyed.map(({ timings, flags, heatMap, regions, ...r }) => {
       const data = {
         level: r.level,
@@ -129,6 +142,7 @@ export class PredictionRepository {
         ...(flags && flags.length > 0 ? { flags } : {}),
         ...(heatMap ? { heatMap: new Uint8Array(heatMap.bytes), heatMapRows: heatMap.rows, heatMapColumns: heatMap.columns } : {}),
         ...(regions && regions.length > 0 ? { regions: regions.map((g) => ({ score: g.score, center: g.center, outline: g.outline })) } : {}),
+        ...(imageSet !== undefined && r.level !== 'image' ? { imageSet } : {}),
       };
       return this.db.prediction.upsert({
         where: { studyId_modelVersionId_scopeKey: { studyId, modelVersionId, scopeKey: r.scopeKey } },
@@ -137,8 +151,10 @@ export class PredictionRepository {
       });
     });
     try {
-      const rows = await this.db.$transaction([...upserts, ...statusUpdates]);
-      return rows.slice(0, upserts.length).map((row) => toPredictionRecord(row as PredictionRow));
+      const rows = await this.db.$transaction([...replaceOthers, ...upserts, ...statusUpdates]);
+      const replaced = replaceOthers.length > 0 ? (rows[0] as { count: number }).count : 0;
+      const records = rows.slice(replaceOthers.length, replaceOthers.length + upserts.length).map((row) => toPredictionRecord(row as PredictionRow));
+      return Object.assign(records, { replaced });
     } catch (error) {
       if (isRecordNotFound(error)) throw new NotFoundError('image', `one of ${images.map((i) => i.imageId).join(', ')}`);
       // Two attempts at the same study at once (a job taken over while its first worker still

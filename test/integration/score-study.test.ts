@@ -168,6 +168,38 @@ describe.skipIf(!LocalOrthanc.available())('scoring a study end to end', () => {
     expect(await reportsInPacs(ids.studyUid)).toEqual([]);
   });
 
+  it('a study scored again with more images: its breast and exam results follow the new set, as its new SR does, and the replacement is audited', async () => {
+    const ids = newStudyIds();
+    const left = mammogram(ids, { laterality: 'L', view: 'CC', size: 256 });
+    await pacs.store([left.bytes]);
+    await discovery.announce(ids.studyUid, 'manual');
+    const first = (await worker.runOnce())!.result as { status: string; examProbability: number; images: number; reportSopInstanceUid: string };
+    expect(first).toMatchObject({ status: 'scored', images: 1 });
+    const study = (await store.studies.findByUid(ids.studyUid))!;
+    const leftImage = (await store.predictions.listByStudy(study.id)).find((p) => p.level === 'image')!;
+
+    // The right breast's image arrives later: the study changed, it is scored again.
+    const right = mammogram(ids, { laterality: 'R', view: 'CC', size: 256, blob: { center: [200, 120], radius: 24 } });
+    await pacs.store([right.bytes]);
+    expect((await discovery.announce(ids.studyUid, 'webhook')).outcome).toBe('changed');
+    const second = (await worker.runOnce())!.result as typeof first;
+    expect(second).toMatchObject({ status: 'scored', images: 2 });
+    expect(second.examProbability).not.toBe(first.examProbability);
+
+    const predictions = await store.predictions.listByStudy(study.id);
+    expect(predictions.map((p) => p.level).sort()).toEqual(['breast', 'breast', 'exam', 'image', 'image']);
+    // The stored exam result is the new SR's; the left image's own result stands.
+    expect(predictions.find((p) => p.level === 'exam')!.probability).toBe(second.examProbability);
+    expect(predictions.find((p) => p.id === leftImage.id)!.probability).toBe(leftImage.probability);
+    const sr = await pacs.search(`studies/${ids.studyUid}/instances`, { SOPInstanceUID: second.reportSopInstanceUid });
+    const stored = await pacs.retrieveInstance(ids.studyUid, jsonString(sr[0]!, TAG.SeriesInstanceUID), second.reportSopInstanceUid);
+    expect(readStructuredReport(stored.bytes).results.exam.probability).toBe(second.examProbability);
+    const audit = await store.audit.list({ action: 'results.replaced' });
+    expect(audit.filter((e) => e.target === `study:${ids.studyUid}`).map((e) => e.details)).toEqual([
+      expect.objectContaining({ modelVersion: 'tiny-e2e', replaced: 2, images: 2 }),
+    ]);
+  });
+
   it('retries when the PACS is down, then marks the study failed when retries are used up', async () => {
     const ids = newStudyIds();
     await pacs.store([mammogram(ids).bytes]);

@@ -150,6 +150,40 @@ describe.each(PROVIDERS)('store on %s', (provider) => {
       expect(await store.predictions.listByStudy(study.id)).toHaveLength(0);
     });
 
+    it('replaces breast and exam results of another image set, keeps those of the same set, and never rewrites an image result', async () => {
+      const study = await newStudy();
+      const model = await newModel();
+      const [left, right] = await store.images.upsertMany(study.id, [
+        { sopInstanceUid: uid(), seriesUid: uid(), laterality: 'L', view: 'CC', status: 'eligible' },
+        { sopInstanceUid: uid(), seriesUid: uid(), laterality: 'R', view: 'CC', status: 'eligible' },
+      ]);
+      const image = (id: string, laterality: 'L' | 'R', probability: number) => ({ level: 'image' as const, imageId: id, laterality, probability, positive: false, preprocessingHash: 'pp' });
+      const breast = (laterality: 'L' | 'R', probability: number) => ({ level: 'breast' as const, laterality, probability, positive: false, preprocessingHash: 'pp' });
+      const exam = (probability: number) => ({ level: 'exam' as const, probability, positive: false, preprocessingHash: 'pp' });
+      const summary = async () => (await store.predictions.listByStudy(study.id)).map((p) => `${p.scopeKey.replace(/image:.*/, `image:${p.laterality}`)}=${p.probability}`).sort();
+
+      // Left image only (the right one could not be fetched yet).
+      const first = await store.predictions.saveResults(study.id, model.id, [image(left!.id, 'L', 0.2), breast('L', 0.2), exam(0.2)], [], 'set-L');
+      expect(first.replaced).toBe(0);
+      // A retry with the same images changes nothing.
+      expect((await store.predictions.saveResults(study.id, model.id, [image(left!.id, 'L', 0.9), breast('L', 0.9), exam(0.9)], [], 'set-L')).replaced).toBe(0);
+      expect(await summary()).toEqual(['breast:L=0.2', 'exam=0.2', 'image:L=0.2']);
+      // Scored again with both images: the breast and exam results follow the new set (as its SR
+      // does); the left image's own result stands.
+      const second = await store.predictions.saveResults(study.id, model.id, [image(left!.id, 'L', 0.3), image(right!.id, 'R', 0.8), breast('L', 0.3), breast('R', 0.8), exam(0.8)], [], 'set-LR');
+      expect(second.replaced).toBe(2);
+      expect(await summary()).toEqual(['breast:L=0.3', 'breast:R=0.8', 'exam=0.8', 'image:L=0.2', 'image:R=0.8']);
+      // Another model version's results are its own.
+      const other = await newModel();
+      expect((await store.predictions.saveResults(study.id, other.id, [exam(0.5)], [], 'set-LR-other')).replaced).toBe(0);
+      expect((await store.predictions.listByStudy(study.id)).filter((p) => p.level === 'exam').map((p) => p.probability).sort()).toEqual([0.5, 0.8]);
+      // Results stored without a set (before sets were recorded) are replaced by the first set.
+      const legacy = await newStudy();
+      await store.predictions.saveResults(legacy.id, model.id, [exam(0.1)]);
+      expect((await store.predictions.saveResults(legacy.id, model.id, [exam(0.6)], [], 'set-A')).replaced).toBe(1);
+      expect((await store.predictions.listByStudy(legacy.id)).map((p) => p.probability)).toEqual([0.6]);
+    });
+
     it("writes the images' new status with the results, in one transaction", async () => {
       const study = await newStudy();
       const model = await newModel();
