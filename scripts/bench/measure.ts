@@ -1,4 +1,4 @@
-// What both benchmarks need: the machine's description and repeated timings.
+// What the benchmarks share: the machine's description, repeated timings, CPU ticks.
 
 import { readFileSync } from 'node:fs';
 import os from 'node:os';
@@ -28,4 +28,15 @@ export async function time(runs: number, warmUps: number, task: () => Promise<un
     durations.push(performance.now() - started);
   }
   return durations;
+}
+
+/** Busy CPU ticks of the whole machine, and of this process (all its threads) and its finished children. */
+export function cpuTicks(): { machine: number; own: number } {
+  const [, ...fields] = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).map(Number);
+  const idle = fields[3]! + fields[4]!;
+  const machine = fields.slice(0, 8).reduce((a, b) => a + b, 0) - idle;
+  // Fields after the command name: utime, stime, cutime, cstime are the 12th to 15th.
+  const self = readFileSync('/proc/self/stat', 'utf8');
+  const own = self.slice(self.lastIndexOf(')') + 2).split(' ').slice(11, 15).map(Number).reduce((a, b) => a + b, 0);
+  return { machine, own };
 }

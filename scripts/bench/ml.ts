@@ -26,7 +26,7 @@
 // figures are only as good as the machine was quiet).
 
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import os from 'node:os';
@@ -41,7 +41,7 @@ import { encodeModel, floatTensor, floatValueInfo, intsAttribute, node } from '.
 import type { GreyImage } from '../../src/ml/preprocess/index.js';
 import { readPackage, writePackage } from '../../src/ml/registry/index.js';
 import { createModelRuntime } from '../../src/ml/runtime/index.js';
-import { machine, median, time } from './measure.js';
+import { cpuTicks, machine, median, time } from './measure.js';
 
 const RUNS = Number(process.env.MAMMOCAD_BENCH_RUNS ?? 7);
 const HEAT_MAP_RUNS = Number(process.env.MAMMOCAD_BENCH_HEATMAP_RUNS ?? 41);
@@ -299,17 +299,6 @@ async function timeHeatMapOutput(): Promise<{ rows: HeatMapTiming[]; head: strin
 
 function wholeImageModel(backbone: BackboneName, channels: number): tf.LayersModel {
   return createWholeImageModel({ backbone, top: 'resnet', inputHeight: PAPER_INPUT_HEIGHT, inputWidth: PAPER_INPUT_WIDTH, channels });
-}
-
-/** Busy CPU ticks of the whole machine, and of this process and its finished children. */
-function cpuTicks(): { machine: number; own: number } {
-  const [, ...fields] = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).map(Number);
-  const idle = fields[3]! + fields[4]!;
-  const machine = fields.slice(0, 8).reduce((a, b) => a + b, 0) - idle;
-  // Fields after the command name: utime, stime, cutime, cstime are the 12th to 15th.
-  const self = readFileSync('/proc/self/stat', 'utf8');
-  const own = self.slice(self.lastIndexOf(')') + 2).split(' ').slice(11, 15).map(Number).reduce((a, b) => a + b, 0);
-  return { machine, own };
 }
 
 async function main(): Promise<void> {

@@ -6,26 +6,23 @@
 // CPU during the run is printed (a busy machine makes the ratios meaningless).
 
 import os from 'node:os';
-import { readFileSync } from 'node:fs';
 import * as tf from '@tensorflow/tfjs';
 import { createWholeImageModel } from '../../src/ml/architectures/index.js';
 import { randomizeWeights } from '../../src/ml/architectures/random-weights.js';
 import { GradientThreads, trainingBackend } from '../../src/ml/training/index.js';
 import { seededRandom } from '../../src/training/datasets/splits.js';
 import { oneHot, trainEpoch, variablesOf } from '../../src/training/trainer/fit.js';
-import { machine, median } from './measure.js';
+import { cpuTicks, machine, median } from './measure.js';
 
 const SIZE = Number(process.env.SIZE ?? 512);
 const BATCH = Number(process.env.BATCH ?? 4);
 const STEPS = Number(process.env.STEPS ?? 3);
 const MAX = Number(process.env.MAX ?? os.availableParallelism());
 
-/** CPU seconds all processes but this one used, from /proc/stat and /proc/self/stat. */
+/** CPU seconds all processes but this one used (USER_HZ ticks: 100 per second on Linux). */
 function otherCpuSeconds(): number {
-  const all = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.split(/\s+/).slice(1, 4).map(Number);
-  const self = readFileSync('/proc/self/stat', 'utf8').split(') ')[1]!.split(' ');
-  const tick = 100;
-  return (all.reduce((a, b) => a + b, 0) - Number(self[11]) - Number(self[12])) / tick;
+  const { machine: busy, own } = cpuTicks();
+  return (busy - own) / 100;
 }
 
 await trainingBackend();

@@ -25,7 +25,6 @@
 // took during the run.
 
 import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import os from 'node:os';
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-cpu';
@@ -33,7 +32,7 @@ import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import { DEFAULT_BN_EPSILON, applyLayer, bottleneckBlock } from '../../src/ml/architectures/building-blocks.js';
 import { countFlops, createPatchModel } from '../../src/ml/architectures/index.js';
 import { MAX_CHUNK_BYTES, TARGET_CHUNK_ROWS, trainingBackend } from '../../src/ml/training/index.js';
-import { machine, median, time } from './measure.js';
+import { cpuTicks, machine, median, time } from './measure.js';
 
 const PEAK_2_THREADS = Number(process.env.MAMMOCAD_PEAK_GFLOPS ?? 231.5);
 const PEAK_1_THREAD = PEAK_2_THREADS / 2;
@@ -134,14 +133,6 @@ function topOnFeatures(height: number, width: number, channels: number): tf.Laye
   const pooled = applyLayer(tf.layers.globalAveragePooling2d({ name: 'top_avg_pool' }), x);
   const output = applyLayer(tf.layers.dense({ name: 'top_predictions', units: 2, activation: 'softmax' }), pooled);
   return tf.model({ inputs: input, outputs: output });
-}
-
-function cpuTicks(): { machine: number; own: number } {
-  const [, ...fields] = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).map(Number);
-  const busy = fields.slice(0, 8).reduce((a, b) => a + b, 0) - fields[3]! - fields[4]!;
-  const self = readFileSync('/proc/self/stat', 'utf8');
-  const own = self.slice(self.lastIndexOf(')') + 2).split(' ').slice(11, 15).map(Number).reduce((a, b) => a + b, 0);
-  return { machine: busy, own };
 }
 
 async function main(): Promise<void> {
