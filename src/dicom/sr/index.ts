@@ -1,7 +1,7 @@
 // Structured reports: building mammocad's results into a DICOM SR (TID 1500 Comprehensive SR
 // by default, or a TID 4000 Mammography CAD SR) and reading them back. docs/structured-reports.md
 // describes the content trees and the codes.
-export { buildStructuredReport, checkStructuredReport, sopClassOf, REPORT_MANUFACTURER, RESEARCH_SERIES_DESCRIPTION, type BuiltReport } from './sr-document.js';
+export { buildStructuredReport, sopClassOf, REPORT_MANUFACTURER, RESEARCH_SERIES_DESCRIPTION, type BuiltReport } from './sr-document.js';
 export { readStructuredReport, readStructuredReportJson, readReportDataset, type ReadReport } from './sr-reader.js';
 export {
   validateReportInput,

@@ -63,19 +63,6 @@ export function buildStructuredReport(input: ReportInput, template: ReportTempla
   };
 }
 
-/**
- * Everything buildStructuredReport checks (the input, the template's content built from it, and
- * what the encoder refuses), keeping no file: for a caller that checks before it reserves UIDs
- * and builds later. Returns the Study Instance UID the report belongs to.
- */
-export function checkStructuredReport(input: ReportInput, template: ReportTemplate = 'TID1500'): { studyInstanceUid: string } {
-  const { report, dataset } = reportDataset(input, template);
-  // The encoder's own checks too (a value copied from the images that its VR cannot hold): the
-  // file is thrown away, writing it costs about a millisecond.
-  writePart10(dataset);
-  return { studyInstanceUid: report.studyInstanceUid };
-}
-
 function reportDataset(input: ReportInput, template: ReportTemplate): { report: ValidatedReport; dataset: NaturalizedDataset } {
   assertOneOf('template', template, REPORT_TEMPLATES);
   const report = validateReportInput(input);
