@@ -115,6 +115,14 @@ describe.each(PROVIDERS)('store on %s', (provider) => {
     });
   });
 
+  /** An eligible CC image of each breast. */
+  function leftAndRight(studyId: string) {
+    return store.images.upsertMany(studyId, [
+      { sopInstanceUid: uid(), seriesUid: uid(), laterality: 'L', view: 'CC', status: 'eligible' },
+      { sopInstanceUid: uid(), seriesUid: uid(), laterality: 'R', view: 'CC', status: 'eligible' },
+    ]);
+  }
+
   describe('predictions', () => {
     it('stores image, breast and exam results once; a retry changes nothing', async () => {
       const study = await newStudy();
@@ -153,10 +161,7 @@ describe.each(PROVIDERS)('store on %s', (provider) => {
     it('replaces breast and exam results of another image set, keeps those of the same set, and never rewrites an image result', async () => {
       const study = await newStudy();
       const model = await newModel();
-      const [left, right] = await store.images.upsertMany(study.id, [
-        { sopInstanceUid: uid(), seriesUid: uid(), laterality: 'L', view: 'CC', status: 'eligible' },
-        { sopInstanceUid: uid(), seriesUid: uid(), laterality: 'R', view: 'CC', status: 'eligible' },
-      ]);
+      const [left, right] = await leftAndRight(study.id);
       const image = (id: string, laterality: 'L' | 'R', probability: number) => ({ level: 'image' as const, imageId: id, laterality, probability, positive: false, preprocessingHash: 'pp' });
       const breast = (laterality: 'L' | 'R', probability: number) => ({ level: 'breast' as const, laterality, probability, positive: false, preprocessingHash: 'pp' });
       const exam = (probability: number) => ({ level: 'exam' as const, probability, positive: false, preprocessingHash: 'pp' });
@@ -187,10 +192,7 @@ describe.each(PROVIDERS)('store on %s', (provider) => {
     it("writes the images' new status with the results, in one transaction", async () => {
       const study = await newStudy();
       const model = await newModel();
-      const [left, right] = await store.images.upsertMany(study.id, [
-        { sopInstanceUid: uid(), seriesUid: uid(), laterality: 'L', view: 'CC', status: 'eligible' },
-        { sopInstanceUid: uid(), seriesUid: uid(), laterality: 'R', view: 'CC', status: 'eligible' },
-      ]);
+      const [left, right] = await leftAndRight(study.id);
       const exam = { level: 'exam' as const, probability: 0.3, positive: false, preprocessingHash: 'pp' };
       // An image that is not there (deleted meanwhile): nothing is written, neither results nor statuses.
       await expect(

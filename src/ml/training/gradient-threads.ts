@@ -18,8 +18,6 @@ import { Worker } from 'node:worker_threads';
 import type * as tf from '@tensorflow/tfjs';
 import { ownBuffer, type GradientReply, type GradientRequest, type GradientThreadInit } from './gradient-messages.js';
 
-export { ownBuffer } from './gradient-messages.js';
-
 const THREAD_ENTRY = fileURLToPath(new URL('./gradient-thread-entry.mjs', import.meta.url));
 
 export interface Shard {

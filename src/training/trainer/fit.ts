@@ -58,12 +58,12 @@ export async function trainEpoch(options: EpochOptions): Promise<number> {
     random,
   );
   const weights = tf.tensor1d([...options.classWeights]);
+  const penalty = () => (decay ? tf.addN(decay.kernels.map((k) => k.square().sum())).mul(decay.rate) : tf.scalar(0));
   let total = 0;
   let seen = 0;
   try {
     for (let start = 0; start < order.length; start += batchSize) {
       const indices = order.slice(start, start + batchSize);
-      const penalty = () => (decay ? tf.addN(decay.kernels.map((k) => k.square().sum())).mul(decay.rate) : tf.scalar(0));
       let value: number;
       if (options.threads && indices.length > 1) {
         value = await parallelStep(options as EpochOptions & { threads: GradientThreads }, tf.tidy(() => ({ ...batch(indices) })) as Batch, weights, training, penalty);
