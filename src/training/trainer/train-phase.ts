@@ -1,7 +1,8 @@
 // One training phase of a unit (a stage-1 phase, stage 2's top or its end-to-end phase) as the
-// run's epoch loop (on several threads where the run has them and BN is frozen): a fresh Adam, resumed from the run's checkpoint (weights and optimizer
-// moments) where one of this step exists, an epoch seeded by unit, step and epoch number, then
-// the epoch's checkpoint and state (run-state.ts), progress and the caller's hook.
+// run's epoch loop (on several threads where the run has them and BN is frozen): a fresh Adam,
+// resumed from the run's checkpoint (weights and optimizer moments) where one of this step
+// exists, an epoch seeded by unit, step and epoch number, then the epoch's checkpoint and state
+// (run-state.ts), progress and the caller's hook.
 
 import * as tf from '@tensorflow/tfjs';
 import { GradientThreads } from '../../ml/training/index.js';
