@@ -176,7 +176,7 @@ describe('stage 2 from pretrained weights, without stage 1', () => {
     moving.dispose();
   });
 
-  it("ships fold 1's own model when asked: no unit on all women, and the package scores its validation women as reported", async () => {
+  it("ships fold 1's own model when asked (no unit on all women; the package scores its validation women as reported), and extends the run to all women later", async () => {
     expect(() => config({ foldsToRun: undefined, packageModel: 'fold-1' })).toThrow(/packageModel.*needs foldsToRun 1/);
     expect(() => config({ foldsToRun: 2, packageModel: 'fold-1' })).toThrow(/packageModel/);
     const units: string[] = [];
@@ -196,6 +196,20 @@ describe('stage 2 from pretrained weights, without stage 1', () => {
     const { scores } = await scoreImages(pkg, dataset.images.filter((i) => oof.some((o) => o.imageId === i.id)));
     expect(scores).toHaveLength(8);
     const calibration = pkg.manifest.calibration!;
+    writeFileSync(path.join(work, 'fold-1-weights.bin'), readFileSync(path.join(result.packageDir, 'tfjs', 'weights.bin')));
     for (const { image, score } of scores) expect(score).toBeCloseTo(applyCalibration(calibration, oof.find((o) => o.imageId === image.id)!.score), 6);
+
+    // Extended afterwards to a model on all women (packageModel 'final', a new version name):
+    // fold 1 is not trained again, the final unit is, and it replaces the package; the evidence
+    // stays fold 1's. Going back is refused: that fold 1 kept no package weights.
+    units.length = 0;
+    const extended = await trainModel({ config: config({ packageModel: 'final', version: 'pretrained-tiny-all' }), runId: 'fold-model', runDir, afterEpoch: (r) => void units.push(r.unit) });
+    expect(units).toEqual(['final', 'final', 'final']);
+    const all = await readPackage(extended.packageDir);
+    expect(all.manifest.version).toBe('pretrained-tiny-all');
+    expect(all.manifest.trainingData).toMatchObject({ images: 32, women: 16 });
+    expect(readFileSync(path.join(extended.packageDir, 'tfjs', 'weights.bin')).equals(readFileSync(path.join(work, 'fold-1-weights.bin')))).toBe(false);
+    expect(JSON.parse(readFileSync(path.join(extended.packageDir, 'report', 'out-of-fold.json'), 'utf8'))).toEqual(oof);
+    await expect(trainModel({ config: config({ packageModel: 'fold-1' }), runId: 'fold-model', runDir })).rejects.toThrow(/cannot become fold 1's model/);
   });
 });

@@ -1,5 +1,6 @@
-// A training run resumes only with the configuration it was started with; what the package
-// declares about its intended use may change in between (it changes no weight).
+// A training run resumes only with the configuration it was started with; what changes no
+// trained weight may change in between: the package's intended use and version name, and
+// packageModel from 'fold-1' to 'final' (the run is extended by a unit on all women).
 
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -45,5 +46,29 @@ describe('training run state', () => {
     expect(resumed.starts).toBe(2);
     expect(JSON.parse(resumed.config)).toEqual(changed);
     expect(JSON.parse((await store.load())!.config)).toEqual(changed);
+  });
+
+  it('says whether the configuration changed: a package written before is then out of date', async () => {
+    const store = new RunStore(mkdtempSync(path.join(tmpdir(), 'run-state-')));
+    await store.open(state(base));
+    expect((await store.open(state(base))).changed).toBe(false);
+    const renamed = { ...base, version: 'v2' };
+    const { state: resumed, changed } = await store.open({ ...state(renamed), version: 'v2' });
+    expect(changed).toBe(true);
+    expect(resumed.version).toBe('v2');
+  });
+
+  it("extends a fold-1 run to a final unit on all women, never the other way", async () => {
+    const fold1 = { ...base, foldsToRun: 1, packageModel: 'fold-1' };
+    const store = new RunStore(mkdtempSync(path.join(tmpdir(), 'run-state-')));
+    await store.open(state(fold1));
+    // packageModel left out is 'final'.
+    const { changed } = await store.open(state({ ...fold1, packageModel: undefined }));
+    expect(changed).toBe(true);
+    await expect(store.open(state(fold1))).rejects.toThrow(/packageModel 'final': it cannot become fold 1's model/);
+    // Another training change alongside the extension is still refused.
+    const other = new RunStore(mkdtempSync(path.join(tmpdir(), 'run-state-')));
+    await other.open(state(fold1));
+    await expect(other.open(state({ ...fold1, packageModel: 'final', seed: 2 }))).rejects.toThrow(/another configuration/);
   });
 });

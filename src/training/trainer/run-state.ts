@@ -97,25 +97,37 @@ export class RunStore {
     return JSON.parse(await readFile(file, 'utf8')) as RunState;
   }
 
-  /** The saved state when its configuration matches, a fresh one otherwise (refusing a changed configuration). */
-  async open(fresh: RunState): Promise<{ state: RunState; resumed: boolean }> {
+  /**
+   * The saved state when its configuration matches, a fresh one otherwise. A restart with another
+   * training configuration is refused; what changes no trained weight may change in between:
+   * what the package declares (model.intendedUse), its version name, and packageModel from
+   * 'fold-1' to 'final' (the run is extended: its fold units stay, the final unit on all women
+   * is trained and becomes the package). `changed` says one of them did: a package written
+   * before is out of date.
+   */
+  async open(fresh: RunState): Promise<{ state: RunState; resumed: boolean; changed: boolean }> {
     await mkdir(this.dir, { recursive: true });
     const saved = await this.load();
     if (!saved) {
       await this.save(fresh);
-      return { state: fresh, resumed: false };
+      return { state: fresh, resumed: false, changed: false };
     }
-    if (saved.config !== fresh.config) {
-      if (trainingPart(saved.config) !== trainingPart(fresh.config)) {
+    const changed = saved.config !== fresh.config;
+    if (changed) {
+      const before = trainingPart(saved.config);
+      const after = trainingPart(fresh.config);
+      if (before.packageModel === 'final' && after.packageModel === 'fold-1') {
+        throw new ConflictError(`training run ${fresh.runId} in ${this.dir} was started with packageModel 'final': it cannot become fold 1's model (its fold 1 kept no package weights); start a new run`);
+      }
+      if (before.rest !== after.rest) {
         throw new ConflictError(`training run ${fresh.runId} in ${this.dir} was started with another configuration; start a new run (another run id) or restore the configuration`);
       }
-      // Only what the package declares about its use changed (model.intendedUse): it does not
-      // touch a single weight, so the run goes on and its package will declare the new one.
       saved.config = fresh.config;
+      saved.version = fresh.version;
     }
     saved.starts += 1;
     await this.save(saved);
-    return { state: saved, resumed: true };
+    return { state: saved, resumed: true, changed };
   }
 
   async save(state: RunState): Promise<void> {
@@ -132,11 +144,17 @@ export class RunStore {
   }
 }
 
-/** A run's canonical configuration without model.intendedUse (what a package declares, not how it is trained). */
-function trainingPart(config: string): string {
-  const parsed = JSON.parse(config) as { model?: Record<string, unknown> };
+/**
+ * A run's canonical configuration without what changes no trained weight (model.intendedUse,
+ * what the package declares; version, its name), and packageModel ('final' when left out).
+ */
+function trainingPart(config: string): { rest: string; packageModel: string } {
+  const parsed = JSON.parse(config) as { model?: Record<string, unknown>; version?: unknown; packageModel?: string };
+  const packageModel = parsed.packageModel ?? 'final';
   if (parsed.model) delete parsed.model.intendedUse;
-  return JSON.stringify(parsed);
+  delete parsed.version;
+  delete parsed.packageModel;
+  return { rest: JSON.stringify(parsed), packageModel };
 }
 
 // --- the run in memory ---------------------------------------------------------------------

@@ -22,7 +22,7 @@
 // (run-state.ts, which also holds what the phases share), reports progress (the job's
 // heartbeat) and passes a checkpoint (where a cancellation stops it).
 
-import { mkdir } from 'node:fs/promises';
+import { mkdir, rm } from 'node:fs/promises';
 import { createHash } from 'node:crypto';
 import * as tf from '@tensorflow/tfjs';
 import { ValidationError, type JsonValue } from '../../domain/index.js';
@@ -61,7 +61,7 @@ export async function trainModel(options: TrainOptions): Promise<TrainingResult>
 
   const createdAt = new Date().toISOString();
   const version = config.version ?? `${config.model.backbone}-${config.stage2.top}-${createdAt.slice(0, 10).replaceAll('-', '')}-${runId.replace(/[^A-Za-z0-9]/g, '').slice(0, 12)}`;
-  const { state, resumed } = await run.store.open({
+  const { state, resumed, changed } = await run.store.open({
     format: 'mammocad-training-run/1',
     runId,
     config: canonicalJson(config as unknown as JsonValue),
@@ -79,7 +79,9 @@ export async function trainModel(options: TrainOptions): Promise<TrainingResult>
     starts: 1,
   });
   run.state = state;
-  if (resumed) run.log('training run resumed', { done: state.done.length, epochs: state.log.length });
+  if (resumed) run.log('training run resumed', { done: state.done.length, epochs: state.log.length, configurationChanged: changed });
+  // A package written before declares the old use, name or model: it is written again at the end.
+  if (changed) await rm(run.store.file('package'), { recursive: true, force: true });
   await mkdir(run.store.file('checkpoint'), { recursive: true });
 
   // --- data ---
