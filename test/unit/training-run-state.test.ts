@@ -2,7 +2,7 @@
 // trained weight may change in between: the package's intended use and version name, and
 // packageModel from 'fold-1' to 'final' (the run is extended by a unit on all women).
 
-import { mkdtempSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -48,27 +48,40 @@ describe('training run state', () => {
     expect(JSON.parse((await store.load())!.config)).toEqual(changed);
   });
 
-  it('says whether the configuration changed: a package written before is then out of date', async () => {
-    const store = new RunStore(mkdtempSync(path.join(tmpdir(), 'run-state-')));
+  it('says whether the configuration changed, and removes a package written before the change', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'run-state-'));
+    const store = new RunStore(dir);
     await store.open(state(base));
+    mkdirSync(path.join(dir, 'package'));
+    writeFileSync(path.join(dir, 'package', 'manifest.json'), '{}');
     expect((await store.open(state(base))).changed).toBe(false);
-    const renamed = { ...base, version: 'v2' };
-    const { state: resumed, changed } = await store.open({ ...state(renamed), version: 'v2' });
+    expect(existsSync(path.join(dir, 'package', 'manifest.json'))).toBe(true);
+    const { state: resumed, changed } = await store.open(state({ ...base, version: 'v2' }));
     expect(changed).toBe(true);
     expect(resumed.version).toBe('v2');
+    expect(existsSync(path.join(dir, 'package'))).toBe(false);
+    // A configuration without a version keeps the name the run was given when it started.
+    const unnamed = new RunStore(mkdtempSync(path.join(tmpdir(), 'run-state-')));
+    await unnamed.open(state(base));
+    const relabelled = { ...base, model: { ...base.model, intendedUse: { imaging: 'digital', notes: 'c' } } };
+    expect((await unnamed.open({ ...state(relabelled), version: 'auto-name-of-another-day' })).state.version).toBe('v1');
   });
 
-  it("extends a fold-1 run to a final unit on all women, never the other way", async () => {
-    const fold1 = { ...base, foldsToRun: 1, packageModel: 'fold-1' };
+  it('extends a fold-1 run to a final unit on all women under another name, never the other way', async () => {
+    const fold1 = { ...base, version: 'v1', foldsToRun: 1, packageModel: 'fold-1' };
     const store = new RunStore(mkdtempSync(path.join(tmpdir(), 'run-state-')));
     await store.open(state(fold1));
+    // The final unit's model is another model: it needs another name.
+    await expect(store.open(state({ ...fold1, packageModel: 'final' }))).rejects.toThrow(/give that model another version name than v1/);
+    await expect(store.open(state({ ...fold1, packageModel: 'final', version: undefined }))).rejects.toThrow(/another version name/);
     // packageModel left out is 'final'.
-    const { changed } = await store.open(state({ ...fold1, packageModel: undefined }));
+    const { changed, state: extended } = await store.open(state({ ...fold1, packageModel: undefined, version: 'v1-all' }));
     expect(changed).toBe(true);
-    await expect(store.open(state(fold1))).rejects.toThrow(/packageModel 'final': it cannot become fold 1's model/);
+    expect(extended.version).toBe('v1-all');
+    await expect(store.open(state({ ...fold1, version: 'v1-again' }))).rejects.toThrow(/packageModel 'final': it cannot become fold 1's model/);
     // Another training change alongside the extension is still refused.
     const other = new RunStore(mkdtempSync(path.join(tmpdir(), 'run-state-')));
     await other.open(state(fold1));
-    await expect(other.open(state({ ...fold1, packageModel: 'final', seed: 2 }))).rejects.toThrow(/another configuration/);
+    await expect(other.open(state({ ...fold1, packageModel: 'final', version: 'v2', seed: 2 }))).rejects.toThrow(/another configuration/);
   });
 });

@@ -101,9 +101,10 @@ export class RunStore {
    * The saved state when its configuration matches, a fresh one otherwise. A restart with another
    * training configuration is refused; what changes no trained weight may change in between:
    * what the package declares (model.intendedUse), its version name, and packageModel from
-   * 'fold-1' to 'final' (the run is extended: its fold units stay, the final unit on all women
-   * is trained and becomes the package). `changed` says one of them did: a package written
-   * before is out of date.
+   * 'fold-1' to 'final' with a new version name (the run is extended: its fold units stay, the
+   * final unit on all women is trained and becomes the package, another model under another
+   * name). A package written before such a change is out of date: it is removed before the new
+   * configuration is saved, so a crash in between cannot leave it to be shipped.
    */
   async open(fresh: RunState): Promise<{ state: RunState; resumed: boolean; changed: boolean }> {
     await mkdir(this.dir, { recursive: true });
@@ -116,14 +117,16 @@ export class RunStore {
     if (changed) {
       const before = trainingPart(saved.config);
       const after = trainingPart(fresh.config);
-      if (before.packageModel === 'final' && after.packageModel === 'fold-1') {
-        throw new ConflictError(`training run ${fresh.runId} in ${this.dir} was started with packageModel 'final': it cannot become fold 1's model (its fold 1 kept no package weights); start a new run`);
+      const refuse = (why: string) => new ConflictError(`training run ${fresh.runId} in ${this.dir} ${why}`);
+      if (before.rest !== after.rest) throw refuse('was started with another configuration; start a new run (another run id) or restore the configuration');
+      if (before.packageModel !== after.packageModel) {
+        if (after.packageModel === 'fold-1') throw refuse("was started with packageModel 'final': it cannot become fold 1's model (its fold 1 kept no package weights); start a new run");
+        if (after.version === undefined || after.version === saved.version) throw refuse(`is extended to a model on all women: give that model another version name than ${saved.version}`);
       }
-      if (before.rest !== after.rest) {
-        throw new ConflictError(`training run ${fresh.runId} in ${this.dir} was started with another configuration; start a new run (another run id) or restore the configuration`);
-      }
+      // A version left out is named once, when the run starts.
+      if (after.version !== undefined) saved.version = after.version;
       saved.config = fresh.config;
-      saved.version = fresh.version;
+      await rm(this.file('package'), { recursive: true, force: true });
     }
     saved.starts += 1;
     await this.save(saved);
@@ -148,13 +151,13 @@ export class RunStore {
  * A run's canonical configuration without what changes no trained weight (model.intendedUse,
  * what the package declares; version, its name), and packageModel ('final' when left out).
  */
-function trainingPart(config: string): { rest: string; packageModel: string } {
-  const parsed = JSON.parse(config) as { model?: Record<string, unknown>; version?: unknown; packageModel?: string };
-  const packageModel = parsed.packageModel ?? 'final';
+function trainingPart(config: string): { rest: string; packageModel: string; version: string | undefined } {
+  const parsed = JSON.parse(config) as { model?: Record<string, unknown>; version?: string; packageModel?: string };
+  const { packageModel = 'final', version } = parsed;
   if (parsed.model) delete parsed.model.intendedUse;
   delete parsed.version;
   delete parsed.packageModel;
-  return { rest: JSON.stringify(parsed), packageModel };
+  return { rest: JSON.stringify(parsed), packageModel, version };
 }
 
 // --- the run in memory ---------------------------------------------------------------------

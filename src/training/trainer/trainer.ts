@@ -22,7 +22,7 @@
 // (run-state.ts, which also holds what the phases share), reports progress (the job's
 // heartbeat) and passes a checkpoint (where a cancellation stops it).
 
-import { mkdir, rm } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import { createHash } from 'node:crypto';
 import * as tf from '@tensorflow/tfjs';
 import { ValidationError, type JsonValue } from '../../domain/index.js';
@@ -80,8 +80,6 @@ export async function trainModel(options: TrainOptions): Promise<TrainingResult>
   });
   run.state = state;
   if (resumed) run.log('training run resumed', { done: state.done.length, epochs: state.log.length, configurationChanged: changed });
-  // A package written before declares the old use, name or model: it is written again at the end.
-  if (changed) await rm(run.store.file('package'), { recursive: true, force: true });
   await mkdir(run.store.file('checkpoint'), { recursive: true });
 
   // --- data ---
