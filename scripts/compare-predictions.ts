@@ -29,8 +29,16 @@ if (positionals.length !== 2) {
   process.stderr.write('usage: npx tsx scripts/compare-predictions.ts A.json B.json [--samples N] [--seed S] [--json]\n');
   process.exit(2);
 }
+function wholeNumber(option: string, text: string): number {
+  if (!/^\d+$/.test(text)) throw new Error(`${option} must be a whole number; got ${text}`);
+  return Number(text);
+}
 const read = (file: string) => JSON.parse(readFileSync(file, 'utf8')) as Prediction[];
 const [a, b] = positionals.map(read) as [Prediction[], Prediction[]];
+for (const [file, predictions] of [[positionals[0], a], [positionals[1], b]] as const) {
+  const ids = new Set(predictions.map((p) => p.imageId));
+  if (ids.size !== predictions.length) throw new Error(`${file}: ${predictions.length - ids.size} image ids appear more than once`);
+}
 const bById = new Map(b.map((p) => [p.imageId, p]));
 const paired: PairedImage[] = [];
 for (const p of a) {
@@ -39,7 +47,7 @@ for (const p of a) {
   if (q.label !== p.label || q.womanId !== p.womanId) throw new Error(`image ${p.imageId}: the two files disagree on its label or woman`);
   paired.push({ woman: p.womanId, label: p.label, a: p.score, b: q.score });
 }
-const result = { a: positionals[0], b: positionals[1], onlyA: a.length - paired.length, onlyB: b.length - paired.length, ...pairedAucDifference(paired, { samples: Number(values.samples), seed: Number(values.seed) }) };
+const result = { a: positionals[0], b: positionals[1], onlyA: a.length - paired.length, onlyB: b.length - paired.length, ...pairedAucDifference(paired, { samples: wholeNumber('--samples', values.samples), seed: wholeNumber('--seed', values.seed) }) };
 if (values.json) {
   process.stdout.write(`${JSON.stringify(result)}\n`);
 } else {

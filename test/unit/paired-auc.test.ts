@@ -41,7 +41,16 @@ describe('pairedAucDifference', () => {
     expect(swapped.ci[1]).toBeLessThan(0);
   });
 
-  it('refuses images of one class', () => {
+  it('refuses images of one class and a sample count or seed that is not a whole number; counts the resamples drawn again', () => {
     expect(() => pairedAucDifference(images(0).filter((i) => i.label === 0))).toThrow(/both classes/);
+    expect(() => pairedAucDifference(images(0), { samples: 0 })).toThrow(/positive whole number/);
+    expect(() => pairedAucDifference(images(0), { samples: Number.NaN })).toThrow(/positive whole number/);
+    expect(() => pairedAucDifference(images(0), { seed: 1.5 })).toThrow(/seed/);
+    // One woman with a cancer among 200: most resamples miss her, each one is drawn again, counted.
+    const rare: PairedImage[] = Array.from({ length: 200 }, (_, w) => ({ woman: `w${w}`, label: w === 0 ? 1 : 0, a: w / 200, b: 1 - w / 200 }));
+    const r = pairedAucDifference(rare, { samples: 50, seed: 1 });
+    expect(r.redrawn).toBeGreaterThan(0);
+    const two: PairedImage[] = [{ woman: 'x', label: 1, a: 1, b: 1 }, { woman: 'y', label: 0, a: 0, b: 0 }];
+    expect(pairedAucDifference(two, { samples: 50, seed: 1 }).redrawn).toBeGreaterThan(0);
   });
 });

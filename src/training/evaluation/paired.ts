@@ -26,10 +26,14 @@ export interface PairedAucDifference {
   /** Share of the resamples in which B's AUC is above A's. */
   shareAbove: number;
   samples: number;
+  /** Resamples discarded for holding one class only (drawn again). */
+  redrawn: number;
 }
 
 export function pairedAucDifference(images: readonly PairedImage[], options: { samples?: number; seed?: number } = {}): PairedAucDifference {
   const { samples = 2000, seed = 12345 } = options;
+  if (!Number.isInteger(samples) || samples < 1) throw new RangeError(`bootstrap samples must be a positive whole number; got ${samples}`);
+  if (!Number.isInteger(seed)) throw new RangeError(`bootstrap seed must be a whole number; got ${seed}`);
   const labels = images.map((i) => i.label);
   if (!labels.includes(0) || !labels.includes(1)) throw new RangeError('a paired AUC comparison needs images of both classes');
   const byWoman = new Map<string, PairedImage[]>();
@@ -41,11 +45,15 @@ export function pairedAucDifference(images: readonly PairedImage[], options: { s
   };
   const random = seededRandom(seed);
   const differences: number[] = [];
+  let redrawn = 0;
   while (differences.length < samples) {
     const drawn: PairedImage[] = [];
     for (let k = 0; k < women.length; k++) drawn.push(...women[Math.floor(random() * women.length)]!);
     const l = drawn.map((i) => i.label);
-    if (!l.includes(0) || !l.includes(1)) continue;
+    if (!l.includes(0) || !l.includes(1)) {
+      if (++redrawn > 100 * samples) throw new RangeError(`too few women of one class among ${women.length} to bootstrap`);
+      continue;
+    }
     differences.push(difference(drawn));
   }
   differences.sort((x, y) => x - y);
@@ -60,5 +68,6 @@ export function pairedAucDifference(images: readonly PairedImage[], options: { s
     ci: [quantile(differences, 0.025), quantile(differences, 0.975)],
     shareAbove: differences.filter((d) => d > 0).length / differences.length,
     samples,
+    redrawn,
   };
 }
