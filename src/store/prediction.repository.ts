@@ -111,7 +111,8 @@ export class PredictionRepository {
    * the new status of the images these results are of, written in the same transaction (one
    * commit for the study's results and its images' statuses). `imageSet`: the key of the image
    * set the breast and exam results come from; stored breast and exam results of another set
-   * (or of none) are replaced in the same transaction, and `replaced` counts them. Image-level
+   * (or of none) are replaced in the same transaction, and `replaced` counts them; attempts at
+   * the same study are serialised by a lock on its row, so it never keeps two sets. Image-level
    * results stay idempotent per image: the first stored result of an image stands.
    */
   async saveResults(
@@ -123,12 +124,7 @@ export class PredictionRepository {
   ): Promise<PredictionRecord[] & { replaced: number }> {
     const keyed = results.map((r, i) => ({ ...r, scopeKey: scopeKeyOf(r, `results[${i}]`) }));
     images.forEach((image, i) => assertOneOf(`images[${i}].status`, image.status, IMAGE_STATUSES));
-    const statusUpdates = images.map((image) => this.db.image.update({ where: { id: image.imageId }, data: { status: image.status, statusReason: image.reason }, select: { id: true } }));
-    const replaceOthers =
-      imageSet === undefined
-        ? []
-        : [this.db.prediction.deleteMany({ where: { studyId, modelVersionId, level: { in: ['breast', 'exam'] }, OR: [{ imageSet: null }, { imageSet: { not: imageSet } }] } })];
-    const upserts = keyed.map(({ timings, flags, heatMap, regions, ...r }) => {
+    const rows = keyed.map(({ timings, flags, heatMap, regions, ...r }) => {
       const data = {
         level: r.level,
         imageId: r.imageId ?? null,
@@ -144,17 +140,39 @@ export class PredictionRepository {
         ...(regions && regions.length > 0 ? { regions: regions.map((g) => ({ score: g.score, center: g.center, outline: g.outline })) } : {}),
         ...(imageSet !== undefined && r.level !== 'image' ? { imageSet } : {}),
       };
-      return this.db.prediction.upsert({
-        where: { studyId_modelVersionId_scopeKey: { studyId, modelVersionId, scopeKey: r.scopeKey } },
-        create: { ...data, studyId, modelVersionId, scopeKey: r.scopeKey },
-        update: {}, // the first stored result stands; a retry must not rewrite history
-      });
+      return { scopeKey: r.scopeKey, data };
     });
     try {
-      const rows = await this.db.$transaction([...replaceOthers, ...upserts, ...statusUpdates]);
-      const replaced = replaceOthers.length > 0 ? (rows[0] as { count: number }).count : 0;
-      const records = rows.slice(replaceOthers.length, replaceOthers.length + upserts.length).map((row) => toPredictionRecord(row as PredictionRow));
-      return Object.assign(records, { replaced });
+      return await this.db.$transaction(
+        async (tx) => {
+          let replaced = 0;
+          if (imageSet !== undefined) {
+            // Attempts at the same study with different image sets (a newer content's job while an
+            // older one still runs on another worker) are serialised by this row lock: the later
+            // one waits for the earlier one's commit, then sees its rows and replaces them, so the
+            // study never keeps breast and exam results of two sets. The last to store wins, as
+            // its report is the last written.
+            const locked = await tx.study.updateMany({ where: { id: studyId }, data: { updatedAt: new Date() } });
+            if (locked.count === 0) throw new NotFoundError('study', studyId);
+            replaced = (await tx.prediction.deleteMany({ where: { studyId, modelVersionId, level: { in: ['breast', 'exam'] }, OR: [{ imageSet: null }, { imageSet: { not: imageSet } }] } })).count;
+          }
+          const records: PredictionRecord[] = [];
+          for (const { scopeKey, data } of rows) {
+            const row = await tx.prediction.upsert({
+              where: { studyId_modelVersionId_scopeKey: { studyId, modelVersionId, scopeKey } },
+              create: { ...data, studyId, modelVersionId, scopeKey },
+              update: {}, // the first stored result stands; a retry must not rewrite history
+            });
+            records.push(toPredictionRecord(row as PredictionRow));
+          }
+          for (const image of images) {
+            await tx.image.update({ where: { id: image.imageId }, data: { status: image.status, statusReason: image.reason }, select: { id: true } });
+          }
+          return Object.assign(records, { replaced });
+        },
+        // A wait for another attempt's lock counts towards the transaction's time.
+        { timeout: 30_000, maxWait: 30_000 },
+      );
     } catch (error) {
       if (isRecordNotFound(error)) throw new NotFoundError('image', `one of ${images.map((i) => i.imageId).join(', ')}`);
       // Two attempts at the same study at once (a job taken over while its first worker still

@@ -189,6 +189,28 @@ describe.each(PROVIDERS)('store on %s', (provider) => {
       expect((await store.predictions.listByStudy(legacy.id)).map((p) => p.probability)).toEqual([0.6]);
     });
 
+    it('never keeps breast and exam results of two image sets when two attempts store at once', async () => {
+      const model = await newModel();
+      const breast = (laterality: 'L' | 'R', probability: number) => ({ level: 'breast' as const, laterality, probability, positive: false, preprocessingHash: 'pp' });
+      const exam = (probability: number) => ({ level: 'exam' as const, probability, positive: false, preprocessingHash: 'pp' });
+      for (let round = 0; round < 8; round++) {
+        const study = await newStudy();
+        // Set X covers both breasts, set Y the left one only: a mix would show as a right breast
+        // of X beside Y's exam, or a left breast of one set beside the other's exam.
+        const [x, y] = await Promise.all([
+          store.predictions.saveResults(study.id, model.id, [breast('L', 0.1), breast('R', 0.1), exam(0.1)], [], 'set-X'),
+          store.predictions.saveResults(study.id, model.id, [breast('L', 0.7), exam(0.7)], [], 'set-Y'),
+        ]);
+        const stored = await store.predictions.listByStudy(study.id);
+        const probabilities = new Set(stored.map((p) => p.probability));
+        expect(probabilities.size, `round ${round}: ${stored.map((p) => `${p.scopeKey}=${p.probability}`).join(' ')}`).toBe(1);
+        // The later one replaced what the earlier one stored, and says so.
+        expect(stored).toHaveLength(probabilities.has(0.1) ? 3 : 2);
+        expect(x.replaced + y.replaced).toBe(probabilities.has(0.1) ? 2 : 3);
+      }
+      await expect(store.predictions.saveResults('no-such-study', model.id, [exam(0.5)], [], 'set-Z')).rejects.toThrow(/study/);
+    });
+
     it("writes the images' new status with the results, in one transaction", async () => {
       const study = await newStudy();
       const model = await newModel();
