@@ -113,7 +113,7 @@ export function buildWorker({ config, logger, store, pacs, selection }: Services
       [EVALUATE_MODEL_JOB]: heavy(new EvaluateModelJob({ store, logger }).handle),
       [TRAIN_MODEL_JOB]: heavy(trainJob(config, store, logger, pacs).handle),
     },
-    onDead: scoring.onDead,
+    onEnded: scoring.onEnded,
     staleAfterMs: config.worker.staleAfterSeconds * 1000,
     concurrency: workerConcurrency(config),
   });

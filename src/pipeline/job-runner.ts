@@ -54,8 +54,12 @@ export interface JobRunnerOptions {
   maxBackoffMs?: number;
   /** A running job whose worker has not reported for this long is requeued (default 2 min; the heartbeat runs every third of it). */
   staleAfterMs?: number;
-  /** Called for a job that died without its handler seeing the end (its worker kept dying). */
-  onDead?: (job: JobRecord) => Promise<void>;
+  /**
+   * Called for a job that ended without its handler seeing the end: it died with its worker on
+   * every attempt, or was cancelled after a retryable fault, a postponement or while its worker
+   * was silent (a queued job cancelled by the API: cancelJob in score-study-job.ts).
+   */
+  onEnded?: (job: JobRecord) => Promise<void>;
 }
 
 export class JobRunner {
@@ -90,11 +94,15 @@ export class JobRunner {
    * this host that has ended (worker-liveness.ts); reports those that used up their attempts.
    */
   async requeueStale(): Promise<number> {
-    const { requeued, dead, holdersGone } = await this.options.store.jobs.requeueStale(new Date(Date.now() - this.staleAfterMs), holderIsGone);
+    const { requeued, dead, cancelled, holdersGone } = await this.options.store.jobs.requeueStale(new Date(Date.now() - this.staleAfterMs), holderIsGone);
     if (holdersGone) this.log.warn({ jobs: holdersGone }, 'took over the jobs of a worker process that ended');
     for (const job of dead) {
       this.log.error({ job: job.id, kind: job.kind, attempts: job.attempts }, 'job died with its worker on every attempt');
-      await this.options.onDead?.(job);
+      await this.options.onEnded?.(job);
+    }
+    for (const job of cancelled) {
+      this.log.info({ job: job.id, kind: job.kind }, 'job cancelled on request while its worker was silent');
+      await this.options.onEnded?.(job);
     }
     return requeued;
   }
@@ -144,19 +152,25 @@ export class JobRunner {
       }
       if (error instanceof JobPostponedError) {
         log.info({ reason: message }, 'job postponed');
-        return await this.record(store.jobs.postpone(job.id, message, new Date(Date.now() + error.delayMs), holder), job);
+        return await this.endedUnseen(await this.record(store.jobs.postpone(job.id, message, new Date(Date.now() + error.delayMs), holder), job));
       }
       if ((error instanceof MammocadError && error.retryable) || isTransientDatabaseError(error)) {
         const failures = job.attempts - (endedByTakeover(job.lastError) ? 1 : 0);
         const after = await this.record(store.jobs.retryLater(job.id, message, new Date(Date.now() + this.backoff(failures)), holder), job);
-        log.warn({ err: message, status: after.status }, after.status === 'dead' ? 'job gave up after its last attempt' : 'job will be retried');
-        return after;
+        log.warn({ err: message, status: after.status }, after.status === 'dead' ? 'job gave up after its last attempt' : after.status === 'cancelled' ? 'job cancelled on request' : 'job will be retried');
+        return await this.endedUnseen(after);
       }
       log.error({ err: message, code: error instanceof MammocadError ? error.code : undefined }, 'job failed');
       return await this.record(store.jobs.finish(job.id, 'failed', { error: message }, holder), job);
     } finally {
       clearInterval(heartbeat);
     }
+  }
+
+  /** A retry or postponement that a cancellation request turned into the job's end: its handler thought it would run again. */
+  private async endedUnseen(after: JobRecord): Promise<JobRecord> {
+    if (after.status === 'cancelled') await this.options.onEnded?.(after);
+    return after;
   }
 
   /** Writes an outcome; when another worker has taken the job over meanwhile, leaves it to that one. */

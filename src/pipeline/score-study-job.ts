@@ -10,7 +10,7 @@ import { isTransientDatabaseError, type JobContext } from './job-worker.js';
 import type { Store } from '../store/index.js';
 import type { PipelineMetrics } from './metrics.js';
 import { scoreStudy, type ScoreStudyDeps } from './score-study.js';
-import { SCORE_STUDY_JOB } from './study-discovery.js';
+import { recordUnseenEnd } from './scoring-job-ends.js';
 
 /** How long a study waits before looking again for an active model. */
 const NO_MODEL_RETRY_MS = 60_000;
@@ -117,12 +117,12 @@ export class ScoreStudyJob {
     }
   }
 
-  /** A score-study job that died with its worker on every attempt: the study failed. */
-  readonly onDead = async (job: JobRecord): Promise<void> => {
-    if (job.kind !== SCORE_STUDY_JOB) return;
-    const { studyUid } = job.payload as { studyUid: string };
-    this.deps.metrics?.recordStudy('failed');
-    await this.deps.store.studies.setStatus(studyUid, 'failed', job.lastError ?? 'the worker stopped on every attempt').catch(() => {});
+  /**
+   * A score-study job that ended without its handler seeing the end (died with its worker on
+   * every attempt, or cancelled while it waited for a retry or its worker was silent).
+   */
+  readonly onEnded = async (job: JobRecord): Promise<void> => {
+    if (await recordUnseenEnd(this.deps.store, job).catch(() => false)) this.deps.metrics?.recordStudy('failed');
   };
 
   readonly handle = async (job: JobRecord, context: JobContext): Promise<JsonValue> => {

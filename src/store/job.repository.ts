@@ -294,9 +294,10 @@ export class JobRepository {
    * Running jobs whose worker has not reported since `staleBefore`, or whose holder
    * `holderGone` says has ended (a crashed worker on this host: worker-liveness.ts), go back to
    * the queue, or, when they have used up their attempts (a job that kills its worker every
-   * time), become dead. Returns the jobs that died, for the caller to record what they were about.
+   * time), become dead; those asked to stop end cancelled. Returns the jobs that died or were
+   * cancelled, for the caller to record what they were about.
    */
-  async requeueStale(staleBefore: Date, holderGone?: (holder: string) => boolean): Promise<{ requeued: number; dead: JobRecord[]; holdersGone: number }> {
+  async requeueStale(staleBefore: Date, holderGone?: (holder: string) => boolean): Promise<{ requeued: number; dead: JobRecord[]; cancelled: JobRecord[]; holdersGone: number }> {
     // With a liveness test, every running row is looked at (a handful: one per job in flight).
     const running = await this.db.job.findMany({ where: holderGone ? { status: 'running' } : { status: 'running', lockedAt: { lt: staleBefore } } });
     // Each holder judged once (the test looks at the process table).
@@ -304,6 +305,7 @@ export class JobRepository {
       .map((job) => ({ job, gone: !!holderGone && job.lockedBy !== null && holderGone(job.lockedBy) }))
       .filter(({ job, gone }) => gone || (job.lockedAt !== null && job.lockedAt < staleBefore));
     const dead: JobRecord[] = [];
+    const cancelled: JobRecord[] = [];
     let requeued = 0;
     let holdersGone = 0;
     for (const { job, gone } of stale) {
@@ -313,7 +315,8 @@ export class JobRepository {
       const where = { id: job.id, status: 'running', lockedAt: job.lockedAt };
       if (job.cancelRequested) {
         // Nobody runs it any more and nobody wants it run: it ends here.
-        await this.db.job.updateMany({ where, data: { status: 'cancelled', lockedBy: null, lockedAt: null, finishedAt: new Date(), lastError: `cancelled on request (${why})` } });
+        const { count } = await this.db.job.updateMany({ where, data: { status: 'cancelled', lockedBy: null, lockedAt: null, finishedAt: new Date(), lastError: `cancelled on request (${why})` } });
+        if (count > 0) cancelled.push(await this.get(job.id));
         continue;
       }
       const update = this.db.job.updateMany({
@@ -328,7 +331,7 @@ export class JobRepository {
       if (exhausted) dead.push(await this.get(job.id));
       else requeued++;
     }
-    return { requeued, dead, holdersGone };
+    return { requeued, dead, cancelled, holdersGone };
   }
 
   async list(filter: JobFilter = {}): Promise<JobRecord[]> {

@@ -117,6 +117,16 @@ export class StudyRepository {
     }
   }
 
+  /**
+   * Sets the status only while the study is in one of `from` (a job that ended unseen must not
+   * overwrite what a later job recorded). Returns whether it did.
+   */
+  async setStatusIf(studyUid: string, from: readonly StudyStatus[], status: StudyStatus, reason: string | null = null): Promise<boolean> {
+    assertOneOf('status', status, STUDY_STATUSES);
+    const { count } = await this.db.study.updateMany({ where: { studyUid, status: { in: [...from] } }, data: { status, statusReason: reason } });
+    return count > 0;
+  }
+
   /** Newest first, with keyset pagination on (createdAt, id). */
   async list(filter: StudyListFilter = {}): Promise<StudyRecord[]> {
     const take = Math.min(Math.max(filter.take ?? 50, 1), 500);

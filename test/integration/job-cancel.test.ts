@@ -1,11 +1,14 @@
 // Cancelling jobs: a queued job ends at once; a running one stops at its next checkpoint; a job
 // asked to stop is never requeued (after a retryable fault, a postponement, or its worker going
-// silent). On both databases, with the runner both queues share.
+// silent). A scoring job that ends so fails its study, which would otherwise wait for it forever.
+// On both databases, with the runner both queues share.
 
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MammocadError } from '../../src/domain/index.js';
 import { JobWorker } from '../../src/pipeline/job-worker.js';
+import { cancelJob, recordUnseenEnd } from '../../src/pipeline/scoring-job-ends.js';
+import { SCORE_STUDY_JOB } from '../../src/pipeline/study-discovery.js';
 import type { JobContext } from '../../src/pipeline/job-runner.js';
 import { openStore, type Store } from '../../src/store/index.js';
 import { PROVIDERS, createTestDatabase, type TestDatabase } from '../support/databases.js';
@@ -77,5 +80,59 @@ describe.each(PROVIDERS)('job cancellation on %s', (provider) => {
     await store.jobs.requestCancel(orphan.id);
     await store.jobs.requeueStale(new Date(Date.now() + 1_000));
     expect(await store.jobs.get(orphan.id)).toMatchObject({ status: 'cancelled', lockedBy: null });
+  });
+
+  it("fails the study of a scoring job cancelled where its handler does not see it, and leaves a later job's outcome alone", async () => {
+    const queuedStudy = async (uid: string) => {
+      await store.studies.announce({ studyUid: uid, source: 'manual' });
+      await store.studies.setStatus(uid, 'queued');
+      return (await store.jobs.enqueue(SCORE_STUDY_JOB, { studyUid: uid }, { idempotencyKey: `score:${uid}`, maxAttempts: 5 })).job;
+    };
+    const failedBecause = async (uid: string) => {
+      const study = await store.studies.findByUid(uid);
+      return `${study?.status}: ${study?.statusReason}`;
+    };
+    // Cancelled while queued (the API's cancelJob).
+    const waiting = await queuedStudy('1.2.826.0.1.3680043.10.1.77.1');
+    expect(await cancelJob(store, waiting.id)).toMatchObject({ status: 'cancelled' });
+    expect(await failedBecause('1.2.826.0.1.3680043.10.1.77.1')).toBe('failed: scoring was cancelled on request');
+
+    // Cancelled while it waited for a retry: the handler had set the study back to queued.
+    const ended: string[] = [];
+    const worker = new JobWorker({
+      store,
+      logger,
+      backoffMs: 1,
+      onEnded: async (job) => void ended.push(`${job.status}:${String(await recordUnseenEnd(store, job))}`),
+      handlers: {
+        [SCORE_STUDY_JOB]: async (job) => {
+          const { studyUid } = job.payload as { studyUid: string };
+          await store.studies.setStatus(studyUid, 'queued', 'retrying: the PACS went away');
+          await store.jobs.requestCancel(job.id);
+          throw new MammocadError('PACS_UNAVAILABLE', 'the PACS went away', { retryable: true });
+        },
+      },
+    });
+    const retried = await queuedStudy('1.2.826.0.1.3680043.10.1.77.2');
+    expect(await worker.runOnce()).toMatchObject({ id: retried.id, status: 'cancelled' });
+    expect(await failedBecause('1.2.826.0.1.3680043.10.1.77.2')).toBe('failed: scoring was cancelled on request');
+
+    // Cancelled while its worker was silent: the study said scoring.
+    const orphan = await queuedStudy('1.2.826.0.1.3680043.10.1.77.3');
+    await store.jobs.claim([SCORE_STUDY_JOB], 'vanished-worker');
+    await store.studies.setStatus('1.2.826.0.1.3680043.10.1.77.3', 'scoring');
+    await store.jobs.requestCancel(orphan.id);
+    const sweeper = new JobWorker({ store, logger, staleAfterMs: 1, onEnded: async (job) => void ended.push(`${job.status}:${String(await recordUnseenEnd(store, job))}`), handlers: {} });
+    await new Promise((resolve) => setTimeout(resolve, 10));
+    await sweeper.runOnce(); // sweeps the stale jobs first; nothing of its own to run
+    expect(await store.jobs.get(orphan.id)).toMatchObject({ status: 'cancelled' });
+    expect(await failedBecause('1.2.826.0.1.3680043.10.1.77.3')).toBe('failed: scoring was cancelled on request');
+    expect(ended).toEqual(['cancelled:true', 'cancelled:true']);
+
+    // An old job cancelled after a later one scored the study: the study stays scored.
+    const old = await queuedStudy('1.2.826.0.1.3680043.10.1.77.4');
+    await store.studies.setStatus('1.2.826.0.1.3680043.10.1.77.4', 'scored');
+    await cancelJob(store, old.id);
+    expect(await failedBecause('1.2.826.0.1.3680043.10.1.77.4')).toBe('scored: null');
   });
 });

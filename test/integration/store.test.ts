@@ -378,7 +378,7 @@ describe.each(PROVIDERS)('store on %s', (provider) => {
       expect((await store.jobs.requestCancel(c.id)).status).toBe('cancelled');
       await store.jobs.claim([k], 'w1', new Date(Date.now() - 120_000));
       await store.jobs.claim([k], 'w2');
-      expect(await store.jobs.requeueStale(new Date(Date.now() - 60_000))).toEqual({ requeued: 1, dead: [], holdersGone: 0 });
+      expect(await store.jobs.requeueStale(new Date(Date.now() - 60_000))).toEqual({ requeued: 1, dead: [], cancelled: [], holdersGone: 0 });
       const requeued = await store.jobs.get(a.id);
       expect(requeued).toMatchObject({ status: 'queued', lastError: 'worker stopped responding' });
       await store.jobs.reportProgress(b.id, { phase: 'infer', done: 2, total: 4 });
@@ -437,11 +437,11 @@ describe.each(PROVIDERS)('store on %s', (provider) => {
       await store.jobs.claim([k], 'host:1@9#ended'); // claimed just now: not stale
       await store.jobs.claim([k], 'host:2@9#alive');
       const gone = (holder: string) => holder.endsWith('#ended');
-      expect(await store.jobs.requeueStale(new Date(Date.now() - 60_000), gone)).toEqual({ requeued: 1, dead: [], holdersGone: 1 });
+      expect(await store.jobs.requeueStale(new Date(Date.now() - 60_000), gone)).toEqual({ requeued: 1, dead: [], cancelled: [], holdersGone: 1 });
       expect(await store.jobs.get(ended.id)).toMatchObject({ status: 'queued', lockedBy: null, lastError: 'its worker process ended (host:1@9#ended)' });
       expect(await store.jobs.get(alive.id)).toMatchObject({ status: 'running', lockedBy: 'host:2@9#alive' });
       // Without the test, the same rows wait for the stale limit.
-      expect(await store.jobs.requeueStale(new Date(Date.now() - 60_000))).toEqual({ requeued: 0, dead: [], holdersGone: 0 });
+      expect(await store.jobs.requeueStale(new Date(Date.now() - 60_000))).toEqual({ requeued: 0, dead: [], cancelled: [], holdersGone: 0 });
     });
   });
 

@@ -6,6 +6,7 @@ import { auditMiddleware } from '../audit.js';
 import type { ApiContext } from '../context.js';
 import { JobsArgs, TrainingConfigInput } from '../schema/inputs.js';
 import { Job, toJob } from '../schema/types.js';
+import { cancelJob } from '../../pipeline/scoring-job-ends.js';
 
 export const TRAIN_MODEL_JOB = 'train';
 
@@ -52,6 +53,6 @@ export class JobResolver {
   @Authorized('admin')
   @Mutation(() => Job, { description: 'Cancels a queued job at once; a running one stops at its next checkpoint' })
   async cancelJob(@Arg('id', () => ID) id: string, @Ctx() context: ApiContext): Promise<Job> {
-    return toJob(await context.services.store.jobs.requestCancel(id));
+    return toJob(await cancelJob(context.services.store, id));
   }
 }
