@@ -145,7 +145,13 @@ export class GraphqlEndpoint implements Sessions {
     const perAddress = new RateLimiter(settings.rateLimit.perAddressPerMinute);
     const operationLimits: ApolloServerPlugin<ApiContext> = {
       requestDidStart: async () => ({
-        didResolveOperation: async ({ request, document, contextValue }) => {
+        didResolveOperation: async ({ request, document, contextValue, operation }) => {
+          // Over HTTP graphql-js would run a subscription's field like a query's, past its
+          // subscribe step (where its role check and audit entry are): subscriptions are served
+          // over WebSocket only.
+          if (operation?.operation === 'subscription') {
+            throw new GraphQLError('subscriptions are served over WebSocket (graphql-transport-ws) at this endpoint, not over HTTP', { extensions: { code: 'BAD_REQUEST', http: { status: 400 } } });
+          }
           const refusal = checkOperation(schema, document, request.variables ?? {}, request.operationName, settings.maxCost);
           if (refusal) throw refusal;
           // One token was taken when the request arrived; each further root field takes one more.

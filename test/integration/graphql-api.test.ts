@@ -378,6 +378,34 @@ describe.each(PROVIDERS)('GraphQL API on %s', (provider) => {
       expect(unfiltered.data!.jobs.map((j) => j.id)).toContain((res.data!.startTraining as { id: string }).id);
     });
 
+    it('takes an explicit null as an argument left out, everywhere a client may send one', async () => {
+      // Each was an internal error: the null reached Prisma, which refuses it there.
+      const nulls = { from: null, to: null, status: null, minScore: null, maxScore: null, laterality: null, modelVersion: null, labelled: null };
+      const all = await gql<{ studies: Page }>(STUDIES, { filter: nulls, first: 50 });
+      expect(all.errors).toBeUndefined();
+      expect(all.data!.studies.nodes.map((n) => n.studyInstanceUid).sort()).toEqual((await gql<{ studies: Page }>(STUDIES, { first: 50 })).data!.studies.nodes.map((n) => n.studyInstanceUid).sort());
+      const fields = await gql<{ studies: { nodes: Array<{ predictions: unknown[]; exam: unknown; breasts: unknown[] }> } }>(
+        'query($v: String, $l: PredictionLevel) { studies(first: 3) { nodes { predictions(modelVersion: $v, level: $l) { probability } exam(modelVersion: $v) { probability } breasts(modelVersion: $v) { probability } } } }',
+        { v: null, l: null },
+      );
+      expect(fields.errors).toBeUndefined();
+      expect(fields.data!.studies.nodes.some((n) => n.predictions.length > 0)).toBe(true);
+      const training = await gql<{ startTraining: { status: string } }>(TRAIN, { config: { epochs: 1, folds: 2, version: null, baseVersion: null } }, 'admin');
+      expect(training.errors).toBeUndefined();
+      expect(training.data!.startTraining.status).toBe('QUEUED');
+      const audit = await gql<{ auditEvents: unknown[] }>('query($a: String, $b: String, $c: DateTimeISO) { auditEvents(actor: $a, action: $b, since: $c, first: 5) { action } }', { a: null, b: null, c: null }, 'admin');
+      expect(audit.errors).toBeUndefined();
+      expect(audit.data!.auditEvents.length).toBeGreaterThan(0);
+    });
+
+    it('refuses a subscription sent over HTTP: its role check and audit entry live in its WebSocket subscribe step', async () => {
+      const before = await countRows(api.db, 'AuditEvent');
+      const res = await gql('subscription { newResults { studyInstanceUid } }', undefined, 'pacs');
+      expect(codes(res)).toEqual(['BAD_REQUEST']);
+      expect(res.errors![0]!.message).toMatch(/over WebSocket/);
+      expect(await countRows(api.db, 'AuditEvent')).toBe(before);
+    });
+
     it('refuses bad training values with field-level messages, queueing nothing', async () => {
       const before = await countRows(api.db, 'Job');
       const res = await gql(TRAIN, { config: { epochs: 0, folds: 1, learningRate: 2, version: 'no spaces' } }, 'admin');

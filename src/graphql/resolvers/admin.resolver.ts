@@ -42,6 +42,7 @@ export class AdminResolver {
   @Authorized('admin')
   @Query(() => [AuditEvent], { description: 'Audit events, newest first' })
   async auditEvents(@Args(() => AuditArgs) args: AuditArgs, @Ctx() context: ApiContext): Promise<AuditEvent[]> {
-    return (await context.services.store.audit.list({ actor: args.actor, action: args.action, since: args.since, take: args.first })).map(toAuditEvent);
+    // An explicit null is no filter (Prisma refuses null on a required column).
+    return (await context.services.store.audit.list({ actor: args.actor ?? undefined, action: args.action ?? undefined, since: args.since ?? undefined, take: args.first })).map(toAuditEvent);
   }
 }

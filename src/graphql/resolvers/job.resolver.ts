@@ -39,10 +39,10 @@ export class JobResolver {
   @Mutation(() => Job, { description: 'Queues a retraining run; the new version is registered but not activated' })
   async startTraining(@Arg('config', () => TrainingConfigInput) config: TrainingConfigInput, @Ctx() context: ApiContext): Promise<Job> {
     const { store } = context.services;
-    if (config.baseVersion !== undefined && !(await store.modelVersions.findByVersion(config.baseVersion))) {
+    if (config.baseVersion != null && !(await store.modelVersions.findByVersion(config.baseVersion))) {
       throw new NotFoundError('model version', config.baseVersion);
     }
-    if (config.version !== undefined && (await store.modelVersions.findByVersion(config.version))) {
+    if (config.version != null && (await store.modelVersions.findByVersion(config.version))) {
       throw new ConflictError(`model version ${config.version} already exists`);
     }
     const payload = { ...JSON.parse(JSON.stringify(config)), requestedBy: context.actor.id } as JsonValue;

@@ -10,10 +10,13 @@ import { PredictionLevelValue } from '../schema/enums.js';
 import { StudiesArgs, WorklistArgs, type StudyFilter } from '../schema/inputs.js';
 import { Image, Label, Prediction, Study, StudyConnection, StructuredReport, toImage, toLabel, toPrediction, toReport, toStudy } from '../schema/types.js';
 
-/** The model version a read is about: the one named, else the active one (null when none is). */
-export async function modelVersionFor(context: ApiContext, version: string | undefined): Promise<ModelVersionRecord | null> {
+/**
+ * The model version a read is about: the one named, else the active one (null when none is). A
+ * client's explicit null names none, as an argument left out does (throughout these resolvers).
+ */
+export async function modelVersionFor(context: ApiContext, version: string | null | undefined): Promise<ModelVersionRecord | null> {
   const { store } = context.services;
-  if (version === undefined) return store.modelVersions.findActive();
+  if (version == null) return store.modelVersions.findActive();
   const found = await store.modelVersions.findByVersion(version);
   if (!found) throw new NotFoundError('model version', version);
   return found;
@@ -25,13 +28,13 @@ async function search(context: ApiContext, filter: StudyFilter | undefined, sort
   const model = await modelVersionFor(context, filter?.modelVersion);
   const page = await context.services.store.search.search(
     {
-      studyDateFrom: dicomDate(filter?.from),
-      studyDateTo: dicomDate(filter?.to),
-      status: filter?.status,
-      minScore: filter?.minScore,
-      maxScore: filter?.maxScore,
-      laterality: filter?.laterality,
-      labelled: filter?.labelled,
+      studyDateFrom: dicomDate(filter?.from ?? undefined),
+      studyDateTo: dicomDate(filter?.to ?? undefined),
+      status: filter?.status ?? undefined,
+      minScore: filter?.minScore ?? undefined,
+      maxScore: filter?.maxScore ?? undefined,
+      laterality: filter?.laterality ?? undefined,
+      labelled: filter?.labelled ?? undefined,
       modelVersionId: model?.id ?? null,
       positiveOnly,
     },
@@ -81,19 +84,19 @@ export class StudyResolver {
     @Arg('level', () => PredictionLevelValue, { nullable: true }) level?: PredictionLevelValue,
   ): Promise<Prediction[]> {
     const { store } = context.services;
-    const model = modelVersion === undefined ? undefined : await modelVersionFor(context, modelVersion);
+    const model = modelVersion == null ? undefined : await modelVersionFor(context, modelVersion);
     const [predictions, images] = await Promise.all([store.predictions.listByStudy(study.id, model?.id), store.images.listByStudy(study.id)]);
     const uidOf = new Map(images.map((i) => [i.id, i.sopInstanceUid]));
     const order = { exam: 0, breast: 1, image: 2 } as const;
     return predictions
-      .filter((p) => level === undefined || p.level === level)
+      .filter((p) => level == null || p.level === level)
       .sort((a, b) => order[a.level] - order[b.level])
       .map((p) => toPrediction(p, p.imageId ? (uidOf.get(p.imageId) ?? null) : null));
   }
 
   @FieldResolver(() => Prediction, { nullable: true, description: 'The exam-level result of a model version (default: the one searched by, else the active one)' })
   async exam(@Root() study: Study, @Ctx() context: ApiContext, @Arg('modelVersion', () => String, { nullable: true }) modelVersion?: string): Promise<Prediction | null> {
-    if (modelVersion === undefined && study.searchExam !== undefined) return study.searchExam ? toPrediction(study.searchExam) : null;
+    if (modelVersion == null && study.searchExam !== undefined) return study.searchExam ? toPrediction(study.searchExam) : null;
     const exam = (await this.resultsOf(study, context, modelVersion)).find((p) => p.level === 'exam');
     return exam ? toPrediction(exam) : null;
   }
@@ -103,8 +106,8 @@ export class StudyResolver {
     return (await this.resultsOf(study, context, modelVersion)).filter((p) => p.level === 'breast').map((p) => toPrediction(p));
   }
 
-  private async resultsOf(study: Study, context: ApiContext, modelVersion: string | undefined): Promise<PredictionRecord[]> {
-    const model = study.searchExam && modelVersion === undefined ? null : await modelVersionFor(context, modelVersion);
+  private async resultsOf(study: Study, context: ApiContext, modelVersion: string | null | undefined): Promise<PredictionRecord[]> {
+    const model = study.searchExam && modelVersion == null ? null : await modelVersionFor(context, modelVersion);
     const modelVersionId = model?.id ?? study.searchExam?.modelVersionId;
     if (!modelVersionId) return [];
     return context.services.store.predictions.listByStudy(study.id, modelVersionId);

@@ -262,8 +262,8 @@ export async function loadTrainingConfig(file: string): Promise<TrainingConfig> 
 /** The fields of the API's TrainingConfigInput (src/graphql/schema/inputs.ts), as the 'train' job's payload carries them. */
 export interface ApiTrainingInput {
   dataset: 'labels' | 'mias';
-  baseVersion?: string;
-  version?: string;
+  baseVersion?: string | null;
+  version?: string | null;
   epochs: number;
   folds: number;
   learningRate: number;
@@ -279,8 +279,8 @@ export interface ApiTrainingInput {
  */
 export function configFromApiInput(input: ApiTrainingInput, defaults: { miasDir?: string } = {}): TrainingConfig {
   return parseTrainingConfig({
-    ...(input.version === undefined ? {} : { version: input.version }),
-    ...(input.baseVersion === undefined ? {} : { baseVersion: input.baseVersion }),
+    ...(input.version == null ? {} : { version: input.version }),
+    ...(input.baseVersion == null ? {} : { baseVersion: input.baseVersion }),
     seed: input.seed,
     folds: input.folds,
     dataset: { kind: input.dataset, ...(input.dataset === 'mias' && defaults.miasDir ? { dir: defaults.miasDir } : {}) },
