@@ -166,6 +166,15 @@ function fieldOf(type: GraphQLNamedType | undefined, name: string): GraphQLField
 }
 
 /**
+ * Fields that render an image cost by the pixels they make: a 512-pixel heat-map overlay 16, a
+ * 2048-pixel one 256 (each is drawn and compressed on the event loop), so a request cannot ask
+ * for thousands of large renders at the price of as many numbers.
+ */
+const RENDERED: Readonly<Record<string, (args: Record<string, unknown>) => number>> = {
+  heatMapOverlayPng: (args) => Math.max(1, Math.ceil(((typeof args.maxSize === 'number' ? args.maxSize : 512) / 128) ** 2)),
+};
+
+/**
  * The estimated cost of an operation with its (coerced) variables. Argument values that do not
  * coerce throw GraphQL's own errors.
  */
@@ -184,7 +193,7 @@ export function operationCost(schema: GraphQLSchema, operation: OperationDefinit
         const isList = isListType(getNullableType(field.type));
         // A connection's `nodes` list is already counted by its field's page size.
         const multiplier = first ?? (isList && field.name !== 'nodes' ? TYPICAL_LIST_LENGTH : 1);
-        total += 1 + child * multiplier;
+        total += (RENDERED[field.name]?.(args) ?? 1) + child * multiplier;
       } else if (selection.kind === Kind.INLINE_FRAGMENT) {
         const type = selection.typeCondition ? schema.getType(selection.typeCondition.name.value) : parent;
         total += costOf(isCompositeType(type) ? type : parent, selection.selectionSet);

@@ -17,6 +17,7 @@ import pino from 'pino';
 import { createClient, type Client } from 'graphql-ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
+import { OPERATIONS as CONSOLE_OPERATIONS } from '../../src/console/operations.js';
 import { loadConfig } from '../../src/config/index.js';
 import { createApiKey } from '../../src/graphql/auth.js';
 import { auditString, recordAudit } from '../../src/graphql/audit.js';
@@ -213,6 +214,16 @@ describe.each(PROVIDERS)('GraphQL security on %s', (provider: Provider) => {
       expect(performance.now() - started).toBeLessThan(1_000);
       expect(answer.errors?.map((e) => e.extensions?.code)).toEqual(['QUERY_TOO_COMPLEX']);
       await client.dispose();
+    });
+
+    it("prices a heat-map overlay by its pixels: many large renders are refused, the console's study page is not", async () => {
+      const renders = (size: number, first: number) => `{ studies(first: ${first}) { nodes { predictions { heatMapOverlayPng(maxSize: ${size}) } } } }`;
+      // 200 studies x 10 predictions: 2,000 renders of 2048 pixels each (each cost 1 before).
+      expect((await post(api, { query: renders(2048, 200) }, api.keys.clinician)).codes).toEqual(['QUERY_TOO_COMPLEX']);
+      expect((await post(api, { query: renders(512, 200) }, api.keys.clinician)).codes).toEqual(['QUERY_TOO_COMPLEX']);
+      expect((await post(api, { query: renders(512, 50) }, api.keys.clinician)).codes).toEqual([]);
+      const page = await post(api, { query: CONSOLE_OPERATIONS.Study, variables: { studyInstanceUid: '1.2.3', overlaySize: 1024 } }, api.keys.clinician);
+      expect(page.codes).not.toContain('QUERY_TOO_COMPLEX');
     });
 
     it('still measures depth through fragments correctly', async () => {
