@@ -8,7 +8,7 @@
 
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
-import { PacsRequestError, PacsUnavailableError } from '../domain/errors.js';
+import { MammocadError, PacsRequestError, PacsUnavailableError } from '../domain/errors.js';
 import { boundaryOf, buildMultipart, parseMultipart, readBody } from './multipart.js';
 import { transferSyntaxOf } from './file-meta.js';
 
@@ -90,14 +90,27 @@ export class DicomwebClient {
     return (await this.json(response, `QIDO ${level}`)) as DicomJson[];
   }
 
-  /** QIDO-RS over every page of results (limit/offset). */
-  async searchAll(level: string, query: Record<string, string | number | string[] | undefined> = {}, pageSize = 500): Promise<DicomJson[]> {
+  /**
+   * QIDO-RS over every page of results (limit/offset), until a page brings nothing new. A short
+   * page does not end it: a PACS may cap its pages below our limit (PS3.18 lets it). The next
+   * offset is what came back so far, and a page that repeats earlier results (a PACS that
+   * ignores offset) ends the search instead of looping on it. At most `maxPages` pages.
+   */
+  async searchAll(level: string, query: Record<string, string | number | string[] | undefined> = {}, pageSize = 500, maxPages = 1_000): Promise<DicomJson[]> {
     const all: DicomJson[] = [];
-    for (let offset = 0; ; offset += pageSize) {
-      const page = await this.search(level, { ...query, limit: pageSize, offset });
-      all.push(...page);
-      if (page.length < pageSize) return all;
+    const seen = new Set<string>();
+    for (let pages = 0; pages < maxPages; pages++) {
+      const page = await this.search(level, { ...query, limit: pageSize, offset: all.length });
+      const fresh = page.filter((item) => {
+        const key = JSON.stringify(item);
+        if (seen.has(key)) return false;
+        seen.add(key);
+        return true;
+      });
+      all.push(...fresh);
+      if (fresh.length === 0) return all;
     }
+    throw new MammocadError('PACS_TOO_MANY_RESULTS', `QIDO ${level}: more than ${maxPages} pages of results; narrow the search`);
   }
 
   /** WADO-RS metadata of a study, series or instance ("studies/{uid}[/series/{uid}...]"). */

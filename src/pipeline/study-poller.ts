@@ -2,9 +2,13 @@
 // cannot call us. Each poll asks for mammography studies by StudyDate from the persisted
 // cursor's day (or `lookbackDays` back, whichever is earlier) to today; the discovery's
 // deduplication turns overlapping windows into no work, so a restart neither misses nor
-// repeats studies. The cursor advances only when every study of a poll was handled.
+// repeats studies. The cursor advances only when no study of a poll failed for a reason that a
+// retry can help (the PACS or the database away); a study refused for good (a UID that is not
+// one, a study gone from the PACS since the search) is logged and counted, and does not hold the
+// cursor back: it would fail the same way at every poll while the window grew by a day a day.
 
 import type { Logger } from 'pino';
+import { MammocadError } from '../domain/index.js';
 import type { DicomwebClient } from '../dicom/dicomweb-client.js';
 import { TAG, jsonString } from '../dicom/dicom-json.js';
 import type { Store } from '../store/index.js';
@@ -31,9 +35,19 @@ export interface PollSummary {
   unchanged: number;
   /** Seen for the first time (or with new content): queued by the next poll if unchanged. */
   settling: number;
+  /** Failed for a reason a retry can help: the cursor stays, the next poll tries again. */
   failed: number;
+  /** Refused for good (not a DICOM UID, gone from the PACS): logged, not tried again. */
+  refused: number;
   retried: number;
 }
+
+/**
+ * What a later poll would meet again unchanged: a search answer whose UID is not a DICOM UID, a
+ * study deleted from the PACS between the search and its announcement. Anything else (the PACS
+ * or the database away, refused credentials an operator will fix) holds the cursor.
+ */
+const REFUSED_FOR_GOOD: ReadonlySet<string> = new Set(['VALIDATION_FAILED', 'STUDY_NOT_ON_PACS']);
 
 const dicomDate = (d: Date) => d.toISOString().slice(0, 10).replace(/-/g, '');
 
@@ -57,7 +71,7 @@ export class StudyPoller {
   async pollOnce(now = new Date()): Promise<PollSummary> {
     const { pacs, store, discovery } = this.options;
     const window = await this.window(now);
-    const summary: PollSummary = { window, seen: 0, new: 0, changed: 0, unchanged: 0, settling: 0, failed: 0, retried: 0 };
+    const summary: PollSummary = { window, seen: 0, new: 0, changed: 0, unchanged: 0, settling: 0, failed: 0, refused: 0, retried: 0 };
     const uids = new Set<string>();
     for (const modality of this.options.modalities) {
       const found = await pacs.searchAll('studies', { ModalitiesInStudy: modality, StudyDate: `${window.from}-${window.to}` });
@@ -77,8 +91,10 @@ export class StudyPoller {
         const result = await discovery.announce(uid, 'poll');
         summary[result.outcome]++;
       } catch (error) {
-        summary.failed++;
-        this.log.warn({ study: studyRef(uid), err: error instanceof Error ? error.message : String(error) }, 'could not handle a polled study');
+        const refused = error instanceof MammocadError && REFUSED_FOR_GOOD.has(error.code);
+        if (refused) summary.refused++;
+        else summary.failed++;
+        this.log.warn({ study: studyRef(uid), err: error instanceof Error ? error.message : String(error) }, refused ? 'refused a polled study; not trying it again' : 'could not handle a polled study; the next poll tries again');
       }
     }
     if (summary.failed === 0) await store.cursors.set(POLL_CURSOR, now.toISOString());

@@ -62,6 +62,32 @@ describe('DicomwebClient against a failing PACS', () => {
     expect(seen).toEqual([`Basic ${Buffer.from('u:secret-password').toString('base64')}`, 'Bearer tok-123', '']);
   });
 
+  it('pages through a QIDO search a PACS caps below our page size, and ends one that ignores offset', async () => {
+    const studies = Array.from({ length: 250 }, (_, i) => ({ '0020000D': { vr: 'UI', Value: [`1.2.826.0.1.3680043.10.1.99.${i + 1}`] } }));
+    const offsets: number[] = [];
+    // At most 100 per page, whatever limit asks (PS3.18 lets a PACS cap its pages).
+    handler = (req, res) => {
+      const query = new URL(req.url!, 'http://pacs').searchParams;
+      const offset = Number(query.get('offset') ?? 0);
+      offsets.push(offset);
+      res.writeHead(200, { 'content-type': 'application/dicom+json' }).end(JSON.stringify(studies.slice(offset, offset + Math.min(100, Number(query.get('limit'))))));
+    };
+    const found = await client().searchAll('studies', { ModalitiesInStudy: 'MG' });
+    expect(found).toEqual(studies); // it stopped at the first short page before: 100 of 250
+    expect(offsets).toEqual([0, 100, 200, 250]);
+
+    // A PACS that answers the first page to every offset: the first page, once, and an end.
+    handler = (_req, res) => res.writeHead(200, { 'content-type': 'application/dicom+json' }).end(JSON.stringify(studies.slice(0, 500)));
+    requests = 0;
+    expect(await client().searchAll('studies', {}, 100)).toEqual(studies);
+    expect(requests).toBe(2); // it looped for ever before
+
+    // Pages that never end: refused after the page limit, naming it.
+    let n = 0;
+    handler = (_req, res) => res.writeHead(200, { 'content-type': 'application/dicom+json' }).end(JSON.stringify([{ '0020000D': { vr: 'UI', Value: [`1.2.3.${n++}`] } }]));
+    await expect(client().searchAll('studies', {}, 1, 20)).rejects.toMatchObject({ code: 'PACS_TOO_MANY_RESULTS', message: expect.stringContaining('more than 20 pages') });
+  });
+
   it('does not retry a 404', async () => {
     handler = (_req, res) => res.writeHead(404).end();
     await expect(client().metadata('studies/1.2.3')).rejects.toMatchObject({ code: 'PACS_NOT_FOUND', status: 404 });

@@ -282,6 +282,30 @@ describe.skipIf(!LocalOrthanc.available())('discovery with a real Orthanc', () =
       expect(await store.studies.findByUid(ids.studyUid)).toMatchObject({ status: 'queued' });
     });
 
+    it('moves the poll cursor past a study refused for good, never past one a retry can help', async () => {
+      const ids = newStudyIds();
+      await pacsClient(orthanc).store([mammogram(ids).bytes]);
+      const real = pacsClient(orthanc);
+      // Orthanc's search, plus an answer whose UID is not one (a fault Orthanc will not store).
+      const odd = Object.assign(Object.create(real) as DicomwebClient, {
+        searchAll: async (...args: Parameters<DicomwebClient['searchAll']>) => [...(await real.searchAll(...args)), { '0020000D': { vr: 'UI', Value: ['x-not-a-uid'] } }],
+      });
+      const earlier = '2026-01-01T00:00:00.000Z';
+      await store.cursors.set(POLL_CURSOR, earlier);
+      const now = new Date();
+      const poller = new StudyPoller({ pacs: odd, store, discovery: new StudyDiscovery({ pacs: real, store, logger }), logger, modalities: ['MG'], lookbackDays: 1, intervalSeconds: 0 });
+      expect(await poller.pollOnce(now)).toMatchObject({ refused: 1, failed: 0 });
+      // It would be refused the same way at every poll: the cursor moves on (it used to stay,
+      // and the window grew by a day a day).
+      expect(await store.cursors.get(POLL_CURSOR)).toBe(now.toISOString());
+
+      // Refused credentials for the announcements (an operator will fix them): the cursor stays.
+      await store.cursors.set(POLL_CURSOR, earlier);
+      const locked = new StudyPoller({ pacs: real, store, discovery: new StudyDiscovery({ pacs: pacsClient(orthanc, 'not-the-password'), store, logger }), logger, modalities: ['MG'], lookbackDays: 1, intervalSeconds: 0 });
+      expect((await locked.pollOnce()).failed).toBeGreaterThan(0);
+      expect(await store.cursors.get(POLL_CURSOR)).toBe(earlier);
+    });
+
     it('names a study the PACS does not have (404 or empty search)', async () => {
       const discovery = new StudyDiscovery({ pacs: pacsClient(orthanc), store, logger });
       await expect(discovery.announce('1.2.826.0.1.3680043.10.1137.999.1', 'manual')).rejects.toMatchObject({ code: 'STUDY_NOT_ON_PACS' });
