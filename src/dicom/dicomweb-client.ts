@@ -9,7 +9,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import { MammocadError, PacsRequestError, PacsUnavailableError } from '../domain/errors.js';
-import { boundaryOf, buildMultipart, parseMultipart, readBody } from './multipart.js';
+import { BodyTooLargeError, boundaryOf, buildMultipart, parseMultipart, readBody } from './multipart.js';
 import { transferSyntaxOf } from './file-meta.js';
 
 /** One DICOM JSON object (PS3.18 F.2): tag -> { vr, Value }. */
@@ -148,14 +148,17 @@ export class DicomwebClient {
   /** STOW-RS: stores instances (into `studyUid` when given); returns the PACS's response. */
   async store(instances: Uint8Array[], studyUid?: string): Promise<DicomJson> {
     const { body, contentType } = buildMultipart(instances);
+    // A 409 carries the same failure list as a 200 with failures (PS3.18 10.5.3): read it too.
     const response = await this.request('POST', studyUid ? `/studies/${studyUid}` : '/studies', {
       accept: 'application/dicom+json',
       'content-type': contentType,
-    }, body);
-    const result = (await this.json(response, 'STOW')) as DicomJson;
+    }, body, undefined, [409]);
+    const reading = this.json(response, 'STOW');
+    const result = (await (response.status === 409 ? reading.catch(() => ({})) : reading)) as DicomJson;
     // 00081198 FailedSOPSequence: the PACS refused some instances even with a 200. A refusal
     // because the instance is already stored (failure reason 0111H) is success for a retry.
     const failed = (result['00081198']?.Value ?? []) as DicomJson[];
+    if (response.status === 409 && failed.length === 0) throw new PacsRequestError('POST /studies: the PACS answered 409, request rejected (no failure list)', 409);
     const refused = failed.filter((item) => Number(item['00081197']?.Value?.[0]) !== DUPLICATE_SOP_INSTANCE);
     if (refused.length > 0) {
       throw new StowRefusedError(
@@ -192,13 +195,15 @@ export class DicomwebClient {
       const body = await readBody(response.body!, length ? Number(length) : null, this.maxResponseBytes);
       return parseMultipart(body, boundary);
     } catch (error) {
+      // Too large is what this PACS will answer again: that image fails, saying so, not the study.
+      if (error instanceof BodyTooLargeError) throw new MammocadError('PACS_RESPONSE_TOO_LARGE', `${what}: ${error.message}`, { cause: error });
       // A connection cut mid-body is a transient fault; the PACS may serve it whole next time.
       throw new PacsUnavailableError(`${what}: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
     }
   }
 
-  /** One HTTP exchange with retries; returns only 2xx responses. */
-  private async request(method: string, path: string, headers: Record<string, string>, body?: Uint8Array, abort?: AbortSignal): Promise<Response> {
+  /** One HTTP exchange with retries; returns only 2xx responses and those of `answered` (statuses whose body the caller reads). */
+  private async request(method: string, path: string, headers: Record<string, string>, body?: Uint8Array, abort?: AbortSignal, answered: readonly number[] = []): Promise<Response> {
     const url = `${this.base}${path}`;
     const what = `${method} ${path.split('?')[0]}`;
     let lastError: PacsUnavailableError | undefined;
@@ -228,7 +233,7 @@ export class DicomwebClient {
         this.options.logger?.warn({ attempt, request: what, err: lastError.message }, 'PACS request failed');
         continue;
       }
-      if (response.ok) return response;
+      if (response.ok || answered.includes(response.status)) return response;
       const detail = (await response.text().catch(() => '')).slice(0, 200).replace(/\s+/g, ' ');
       if (response.status >= 500 || response.status === 429) {
         lastError = new PacsUnavailableError(`${what}: the PACS answered ${response.status}${detail ? ` (${detail})` : ''}`, { status: response.status });

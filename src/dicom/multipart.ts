@@ -94,13 +94,16 @@ function sizeFromFirstPart(head: Uint8Array): number | null {
  * Content-Length when it has one (and is not content-encoded), otherwise from the first part's
  * Content-Length; only when neither is known does the buffer grow by doubling.
  */
+/** A response larger than the reader's limit: the same answer comes next time, so no retry. */
+export class BodyTooLargeError extends Error {}
+
 export async function readBody(stream: ReadableStream<Uint8Array>, contentLength: number | null, limitBytes: number): Promise<Uint8Array> {
-  if (contentLength !== null && contentLength > limitBytes) throw new Error(`response of ${contentLength} bytes exceeds the limit of ${limitBytes}`);
+  if (contentLength !== null && contentLength > limitBytes) throw new BodyTooLargeError(`response of ${contentLength} bytes exceeds the limit of ${limitBytes}`);
   let buffer = contentLength !== null ? new Uint8Array(contentLength) : null;
   let length = 0;
   const pending: Uint8Array[] = []; // the first chunks, while the size is still unknown
   const ensure = (needed: number) => {
-    if (needed > limitBytes) throw new Error(`response exceeds the limit of ${limitBytes} bytes`);
+    if (needed > limitBytes) throw new BodyTooLargeError(`response exceeds the limit of ${limitBytes} bytes`);
     if (buffer && needed <= buffer.byteLength) return;
     const grown = new Uint8Array(Math.min(limitBytes, Math.max((buffer?.byteLength ?? 0) * 2, needed, 1 << 16)));
     if (buffer) grown.set(buffer.subarray(0, length));

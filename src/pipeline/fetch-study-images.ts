@@ -25,7 +25,7 @@ import { studyRef } from './study-discovery.js';
 const RETRIEVALS_IN_FLIGHT = 2;
 
 /** Error codes that make one image unusable without affecting the others. */
-const IMAGE_FAULTS = new Set(['DICOM_PARSE_FAILED', 'UNSUPPORTED_TRANSFER_SYNTAX', 'PIXEL_DECODE_FAILED', 'PACS_NOT_FOUND', 'MODEL_INPUT_INVALID']);
+const IMAGE_FAULTS = new Set(['DICOM_PARSE_FAILED', 'UNSUPPORTED_TRANSFER_SYNTAX', 'PIXEL_DECODE_FAILED', 'PACS_NOT_FOUND', 'PACS_RESPONSE_TOO_LARGE', 'MODEL_INPUT_INVALID']);
 
 export interface FetchedImage {
   image: ImageRecord;

@@ -143,13 +143,23 @@ describe('DicomwebClient against a failing PACS', () => {
     await expect(client({ attempts: 1 }).retrieveInstance('1.2', '1.2.3', '1.2.3.4')).rejects.toMatchObject({ code: 'PACS_UNAVAILABLE', retryable: true });
   });
 
-  it('treats a STOW refused as a duplicate (0111H) as stored, and any other refusal as an error', async () => {
+  it('treats a STOW refused as a duplicate (0111H) as stored, under a 200 or a 409, and any other refusal as an error', async () => {
     const answer = (reason: number) => (_req: IncomingMessage, res: ServerResponse) =>
       res.writeHead(200, { 'content-type': 'application/dicom+json' }).end(JSON.stringify({ '00081198': { vr: 'SQ', Value: [{ '00081197': { vr: 'US', Value: [reason] } }] } }));
     handler = answer(0x0111);
     await expect(client().store([new Uint8Array(10)])).resolves.toBeDefined();
     handler = answer(0xc000);
     await expect(client().store([new Uint8Array(10)])).rejects.toMatchObject({ code: 'PACS_REQUEST_REJECTED', message: 'STOW: the PACS refused 1 instance(s)' });
+    // The same lists under a 409 (PS3.18 allows it): a retry of a stored report is stored.
+    const conflict = (reason: number) => (_req: IncomingMessage, res: ServerResponse) =>
+      res.writeHead(409, { 'content-type': 'application/dicom+json' }).end(JSON.stringify({ '00081198': { vr: 'SQ', Value: [{ '00081197': { vr: 'US', Value: [reason] } }] } }));
+    handler = conflict(0x0111);
+    await expect(client().store([new Uint8Array(10)])).resolves.toBeDefined();
+    handler = conflict(0xa700);
+    await expect(client().store([new Uint8Array(10)])).rejects.toMatchObject({ code: 'PACS_REQUEST_REJECTED', message: 'STOW: the PACS refused 1 instance(s)' });
+    handler = (_req, res) => res.writeHead(409).end('conflict');
+    await expect(client().store([new Uint8Array(10)])).rejects.toMatchObject({ code: 'PACS_REQUEST_REJECTED', status: 409, message: expect.stringContaining('409') });
+    expect(requests).toBe(5); // one request each: a refusal is not retried
   });
 
   it('refuses a non-multipart answer to WADO-RS', async () => {

@@ -117,6 +117,29 @@ describe.skipIf(!LocalOrthanc.available())('fetch and decode a study', () => {
     });
   });
 
+  it('fails an image larger than the response limit alone, at once, and decodes the others', async () => {
+    const ids = newStudyIds();
+    const small = mammogram(ids, { laterality: 'L', view: 'CC', size: 256 }); // ~128 KB
+    const large = mammogram(ids, { laterality: 'R', view: 'CC', size: 1024 }); // ~2 MB
+    await pacs.store([small.bytes, large.bytes]);
+    const images = await announced(ids);
+    let requests = 0;
+    const limited = new DicomwebClient({ url: orthanc.dicomwebUrl, username: orthanc.username, password: orthanc.password, timeoutMs: 30_000, maxResponseBytes: 1 << 20 });
+    const counting = Object.assign(Object.create(limited) as DicomwebClient, {
+      retrieveInstance: (...args: Parameters<DicomwebClient['retrieveInstance']>) => {
+        requests++;
+        return limited.retrieveInstance(...args);
+      },
+    });
+    const result = await fetchStudyImages({ pacs: counting, store, logger }, ids.studyUid, images);
+    expect(result.fetched.map((f) => f.image.sopInstanceUid)).toEqual([small.sopInstanceUid]);
+    // It was a retryable PACS fault before: the whole study retried ten times, downloading it again.
+    expect(result.failed.map((f) => [f.image.sopInstanceUid, f.code])).toEqual([[large.sopInstanceUid, 'PACS_RESPONSE_TOO_LARGE']]);
+    expect(result.failed[0]!.reason).toMatch(/exceeds the limit of 1048576/);
+    expect(requests).toBe(2);
+    expect(await store.images.findBySopInstanceUid(large.sopInstanceUid)).toMatchObject({ status: 'failed' });
+  });
+
   it('does not blame the images when the PACS refuses our credentials', async () => {
     const ids = newStudyIds();
     await pacs.store([mammogram(ids).bytes]);
