@@ -156,10 +156,18 @@ export class ImageEndpoint {
     const sizeText = url.searchParams.get('maxSize');
     const maxSize = sizeText === null ? DEFAULT_IMAGE_SIZE : Number(sizeText);
     const details: Record<string, JsonValue> = { sopInstanceUid: sopUid.slice(0, 64), maxSize: Number.isFinite(maxSize) ? maxSize : String(sizeText).slice(0, 16) };
-    const audit = (outcome: string) =>
+    // Whether the event was written: an image is sent only when its read is on the record (as
+    // the GraphQL path refuses an answer whose audit write failed); refusals are sent anyway.
+    const audit = (outcome: string): Promise<boolean> =>
       this.options.store.audit
         .record({ actor: actor.id, action: 'http.image', target: UID.test(studyUid) ? `study:${studyUid}` : null, details: { ...details, outcome, role: actor.role } })
-        .catch((error: unknown) => logger.error({ err: error instanceof Error ? error.message : String(error) }, 'could not write an audit event'));
+        .then(
+          () => true,
+          (error: unknown) => {
+            logger.error({ err: error instanceof Error ? error.message : String(error) }, 'could not write an audit event');
+            return false;
+          },
+        );
 
     if (!roleAllows(actor.role, ['clinician'])) {
       await audit('denied');
@@ -189,7 +197,7 @@ export class ImageEndpoint {
       logger.warn({ code: error.code, reason: error.message }, 'image could not be rendered');
       return send(res, answer(status, error.code, status === 502 ? `the PACS could not give the image: ${error.message}` : error.message));
     }
-    await audit('ok');
+    if (!(await audit('ok'))) return send(res, answer(503, 'AUDIT_UNAVAILABLE', 'the read could not be recorded in the audit trail; try again'), { 'retry-after': '5' });
     res.writeHead(200, {
       'content-type': 'image/png',
       'content-length': String(png.length),

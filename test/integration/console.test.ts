@@ -152,6 +152,21 @@ describe('the console bundle, served', () => {
     expect(events.filter((e) => e.target !== 'study:1.2.826.0.1.3680043.10.1.18.1').map((e) => e.target)).toEqual([null]); // the malformed one names no study
   });
 
+  it('sends no image whose read could not be put on the audit trail (503), as the GraphQL path refuses such an answer', async () => {
+    // A fault a running database will not make on demand: the audit write fails.
+    const failingAudit = { ...store, audit: { ...store.audit, record: () => Promise.reject(new Error('database is locked')) } } as Store;
+    const unaudited = new ImageEndpoint({ store: failingAudit, authenticator: new Authenticator(store, { roleClaim: 'role' }), logger, fetchPixels: async () => ({ width: 8, height: 8, pixels: new Float32Array(64), pixelSpacingMm: null, flippedHorizontally: false }) });
+    const side = createHttpServer({ logger, version: 'test', readiness: [], images: { prefix: IMAGE_PATH_PREFIX, handle: (req, res) => unaudited.handle(req, res) } });
+    await listen(side, 0, '127.0.0.1');
+    try {
+      const res = await fetch(`http://127.0.0.1:${(side.address() as AddressInfo).port}/images/1.2.826.0.1.3680043.10.1.18.1/1.2.826.0.1.3680043.10.1.18.1.1.png`, { headers: { authorization: `Bearer ${keys.clinician}` } });
+      expect(res.status).toBe(503);
+      expect(((await res.json()) as { errors: Array<{ extensions: { code: string } }> }).errors[0]!.extensions.code).toBe('AUDIT_UNAVAILABLE');
+    } finally {
+      await new Promise((resolve) => side.close(resolve));
+    }
+  });
+
   it('renders in the stored orientation: a mirrored decode is mirrored back', () => {
     const pixels = Float32Array.from([0, 0, 10, 0, 0, 10]); // bright on the right, as decoded
     const stored = renderGrey({ width: 3, height: 2, pixels, flippedHorizontally: true }, 64);
