@@ -114,8 +114,11 @@ export class LabelRepository {
     }));
   }
 
-  async listByStudy(studyId: string): Promise<LabelRecord[]> {
-    return (await this.db.label.findMany({ where: { studyId }, orderBy: { recordedAt: 'asc' } })) as LabelRecord[];
+  /** A study's labels, oldest first; with `newest`, only the newest that many. */
+  async listByStudy(studyId: string, newest?: number): Promise<LabelRecord[]> {
+    if (newest === undefined) return (await this.db.label.findMany({ where: { studyId }, orderBy: [{ recordedAt: 'asc' }, { id: 'asc' }] })) as LabelRecord[];
+    const rows = await this.db.label.findMany({ where: { studyId }, orderBy: [{ recordedAt: 'desc' }, { id: 'desc' }], take: newest });
+    return rows.reverse() as LabelRecord[];
   }
 
   /**

@@ -154,7 +154,7 @@ describe('the console bundle, served', () => {
 
   it('sends no image whose read could not be put on the audit trail (503), as the GraphQL path refuses such an answer', async () => {
     // A fault a running database will not make on demand: the audit write fails.
-    const failingAudit = { ...store, audit: { ...store.audit, record: () => Promise.reject(new Error('database is locked')) } } as Store;
+    const failingAudit = { ...store, audit: { ...store.audit, record: () => Promise.reject(new Error('database is locked')) } } as unknown as Store;
     const unaudited = new ImageEndpoint({ store: failingAudit, authenticator: new Authenticator(store, { roleClaim: 'role' }), logger, fetchPixels: async () => ({ width: 8, height: 8, pixels: new Float32Array(64), pixelSpacingMm: null, flippedHorizontally: false }) });
     const side = createHttpServer({ logger, version: 'test', readiness: [], images: { prefix: IMAGE_PATH_PREFIX, handle: (req, res) => unaudited.handle(req, res) } });
     await listen(side, 0, '127.0.0.1');

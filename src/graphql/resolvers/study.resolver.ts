@@ -2,7 +2,7 @@
 // predictions, reports and labels; and the worklist of positive exams.
 
 import { Arg, Args, Authorized, Ctx, FieldResolver, Int, Query, Resolver, Root, UseMiddleware } from 'type-graphql';
-import { MammocadError, NotFoundError, type ModelVersionRecord, type PredictionRecord } from '../../domain/index.js';
+import { MammocadError, NotFoundError, ValidationError, type ModelVersionRecord, type PredictionRecord } from '../../domain/index.js';
 import { heatMapOverlayPng } from '../../pipeline/heat-map-png.js';
 import { auditMiddleware } from '../audit.js';
 import type { ApiContext } from '../context.js';
@@ -21,6 +21,9 @@ export async function modelVersionFor(context: ApiContext, version: string | nul
   if (!found) throw new NotFoundError('model version', version);
   return found;
 }
+
+/** A study's labels in one answer, at most (submitLabels takes 1,000 at a time, and again). */
+const MAX_STUDY_LABELS = 500;
 
 const dicomDate = (iso: string | undefined): string | undefined => iso?.replaceAll('-', '');
 
@@ -118,10 +121,15 @@ export class StudyResolver {
     return (await context.services.store.reports.listByStudy(study.id)).map(toReport);
   }
 
-  @FieldResolver(() => [Label])
-  async labels(@Root() study: Study, @Ctx() context: ApiContext): Promise<Label[]> {
+  @FieldResolver(() => [Label], { description: `The newest \`first\` labels (1 to ${MAX_STUDY_LABELS}), oldest first` })
+  async labels(
+    @Root() study: Study,
+    @Ctx() context: ApiContext,
+    @Arg('first', () => Int, { defaultValue: 50 }) first: number,
+  ): Promise<Label[]> {
+    if (!Number.isInteger(first) || first < 1 || first > MAX_STUDY_LABELS) throw new ValidationError('first', `must be 1 to ${MAX_STUDY_LABELS}`);
     const { store } = context.services;
-    const [labels, images] = await Promise.all([store.labels.listByStudy(study.id), store.images.listByStudy(study.id)]);
+    const [labels, images] = await Promise.all([store.labels.listByStudy(study.id, first), store.images.listByStudy(study.id)]);
     const uidOf = new Map(images.map((i) => [i.id, i.sopInstanceUid]));
     return labels.map((l) => toLabel(l, { studyUid: study.studyInstanceUid, sopInstanceUid: l.imageId ? (uidOf.get(l.imageId) ?? null) : null }));
   }
