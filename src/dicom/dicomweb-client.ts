@@ -9,7 +9,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import { MammocadError, PacsRequestError, PacsUnavailableError } from '../domain/errors.js';
-import { BodyTooLargeError, boundaryOf, buildMultipart, parseMultipart, readBody } from './multipart.js';
+import { BodyTooLargeError, boundaryOf, buildMultipart, parseMultipart, readBody, readPrefix } from './multipart.js';
 import { transferSyntaxOf } from './file-meta.js';
 
 /** One DICOM JSON object (PS3.18 F.2): tag -> { vr, Value }. */
@@ -28,6 +28,8 @@ export interface DicomwebClientOptions {
   backoffMs?: number;
   /** Largest response accepted, in bytes (default 2 GiB). */
   maxResponseBytes?: number;
+  /** Largest JSON answer (QIDO, metadata, STOW) accepted, in bytes (default 256 MiB). */
+  maxJsonBytes?: number;
   logger?: Logger;
 }
 
@@ -174,8 +176,10 @@ export class DicomwebClient {
   private async json(response: Response, what: string): Promise<unknown> {
     let text: string;
     try {
-      text = await response.text();
+      const length = response.headers.get('content-encoding') ? null : response.headers.get('content-length');
+      text = response.body ? Buffer.from(await readBody(response.body, length ? Number(length) : null, this.options.maxJsonBytes ?? 2 ** 28)).toString('utf8') : '';
     } catch (error) {
+      if (error instanceof BodyTooLargeError) throw new MammocadError('PACS_RESPONSE_TOO_LARGE', `${what}: ${error.message}`, { cause: error });
       // The timeout also covers the body; a connection cut mid-body is as transient as one refused.
       throw new PacsUnavailableError(`${what}: the answer was cut off (${error instanceof Error ? error.message : String(error)})`, { cause: error });
     }
@@ -234,7 +238,7 @@ export class DicomwebClient {
         continue;
       }
       if (response.ok || answered.includes(response.status)) return response;
-      const detail = (await response.text().catch(() => '')).slice(0, 200).replace(/\s+/g, ' ');
+      const detail = (await readPrefix(response, 4096).catch(() => '')).slice(0, 200).replace(/\s+/g, ' ');
       if (response.status >= 500 || response.status === 429) {
         lastError = new PacsUnavailableError(`${what}: the PACS answered ${response.status}${detail ? ` (${detail})` : ''}`, { status: response.status });
         this.options.logger?.warn({ attempt, request: what, status: response.status }, 'PACS request failed');

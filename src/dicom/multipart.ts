@@ -94,6 +94,28 @@ function sizeFromFirstPart(head: Uint8Array): number | null {
  * Content-Length when it has one (and is not content-encoded), otherwise from the first part's
  * Content-Length; only when neither is known does the buffer grow by doubling.
  */
+/**
+ * The first `maxBytes` of a body, as text, the rest left unread (an error answer's detail: a
+ * PACS may send megabytes of HTML with a 500).
+ */
+export async function readPrefix(response: Response, maxBytes: number): Promise<string> {
+  if (!response.body) return '';
+  const reader = response.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let length = 0;
+  try {
+    while (length < maxBytes) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      chunks.push(value);
+      length += value.byteLength;
+    }
+  } finally {
+    await reader.cancel().catch(() => undefined);
+  }
+  return Buffer.concat(chunks).subarray(0, maxBytes).toString('utf8');
+}
+
 /** A response larger than the reader's limit: the same answer comes next time, so no retry. */
 export class BodyTooLargeError extends Error {}
 

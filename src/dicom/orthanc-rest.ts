@@ -7,6 +7,7 @@
 
 import { PacsRequestError, PacsUnavailableError } from '../domain/errors.js';
 import { authorizationOf } from './dicomweb-client.js';
+import { readPrefix } from './multipart.js';
 
 export interface OrthancRestOptions {
   /** The DICOMweb root, e.g. http://127.0.0.1:8042/dicom-web */
@@ -82,7 +83,7 @@ export class OrthancRest {
       throw new PacsUnavailableError(`${what}: ${timedOut ? `no answer within ${this.timeoutMs} ms` : `cannot reach the PACS (${code ?? (error as Error).message})`}`, { cause: error });
     }
     if (response.ok) return response;
-    const detail = (await response.text().catch(() => '')).slice(0, 200).replace(/\s+/g, ' ').trim();
+    const detail = (await readPrefix(response, 4096).catch(() => '')).slice(0, 200).replace(/\s+/g, ' ').trim();
     const message = `${what}: Orthanc answered ${response.status}${detail ? ` (${detail})` : ''}`;
     if (response.status >= 500) throw new PacsUnavailableError(message, { status: response.status });
     throw new PacsRequestError(message, response.status);

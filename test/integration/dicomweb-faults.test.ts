@@ -88,6 +88,29 @@ describe('DicomwebClient against a failing PACS', () => {
     await expect(client().searchAll('studies', {}, 1, 20)).rejects.toMatchObject({ code: 'PACS_TOO_MANY_RESULTS', message: expect.stringContaining('more than 20 pages') });
   });
 
+  it('refuses a JSON answer over its limit without holding it, and reads only the start of an error body', async () => {
+    const item = JSON.stringify({ '0020000D': { vr: 'UI', Value: ['1.2.826.0.1.3680043.10.1.99.1'] } });
+    // 4 MB of studies, streamed without a length, against a 1 MB limit.
+    handler = (_req, res) => {
+      res.writeHead(200, { 'content-type': 'application/dicom+json' });
+      res.write('[');
+      for (let i = 0; i < 4 * 1024 * 1024 / item.length; i++) res.write(`${i ? ',' : ''}${item}`);
+      res.end(']');
+    };
+    await expect(client({ maxJsonBytes: 1 << 20 }).search('studies')).rejects.toMatchObject({ code: 'PACS_RESPONSE_TOO_LARGE', retryable: false, message: expect.stringContaining('QIDO studies: response exceeds the limit of 1048576 bytes') });
+    expect(requests).toBe(1);
+    // A 500 with 8 MB of HTML: its first 200 characters in the message.
+    requests = 0;
+    handler = (_req, res) => {
+      res.writeHead(500, { 'content-type': 'text/html' });
+      res.end(`<html>${'x'.repeat(8 * 1024 * 1024)}</html>`);
+    };
+    const error = (await client({ attempts: 1 }).search('studies').catch((e: unknown) => e)) as Error;
+    expect(error).toMatchObject({ code: 'PACS_UNAVAILABLE' });
+    expect(error.message).toMatch(/^GET \/studies: the PACS answered 500 \(<html>x+\)$/);
+    expect(error.message.length).toBeLessThan(300);
+  });
+
   it('does not retry a 404', async () => {
     handler = (_req, res) => res.writeHead(404).end();
     await expect(client().metadata('studies/1.2.3')).rejects.toMatchObject({ code: 'PACS_NOT_FOUND', status: 404 });
