@@ -44,7 +44,7 @@ export const OPERATIONS = {
       heatMapOverlayPng(maxSize: $overlaySize)
     }
     reports { sopInstanceUid seriesInstanceUid template status storedOn modelVersion presentationStateSopInstanceUid }
-    labels { ${LABEL_FIELDS} }
+    labels(first: 500) { ${LABEL_FIELDS} }
   }
 }`,
 

@@ -125,7 +125,7 @@ export class StudyResolver {
   async labels(
     @Root() study: Study,
     @Ctx() context: ApiContext,
-    @Arg('first', () => Int, { defaultValue: 50 }) first: number,
+    @Arg('first', () => Int, { defaultValue: 10 }) first: number,
   ): Promise<Label[]> {
     if (!Number.isInteger(first) || first < 1 || first > MAX_STUDY_LABELS) throw new ValidationError('first', `must be 1 to ${MAX_STUDY_LABELS}`);
     const { store } = context.services;
