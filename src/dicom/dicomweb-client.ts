@@ -46,7 +46,8 @@ export interface StowFailure {
 /** The PACS answered a STOW-RS but refused some instances in its Failed SOP Sequence. */
 export class StowRefusedError extends PacsRequestError {
   constructor(readonly failures: StowFailure[]) {
-    super(`STOW: the PACS refused ${failures.length} instance(s)`, 409);
+    const reasons = [...new Set(failures.map((f) => (f.reason === null ? 'none given' : `${f.reason.toString(16).toUpperCase().padStart(4, '0')}H`)))];
+    super(`STOW: the PACS refused ${failures.length} instance(s) (failure reason ${reasons.join(', ')})`, 409);
   }
 }
 
@@ -239,7 +240,8 @@ export class DicomwebClient {
       }
       if (response.ok || answered.includes(response.status)) return response;
       const detail = (await readPrefix(response, 4096).catch(() => '')).slice(0, 200).replace(/\s+/g, ' ');
-      if (response.status >= 500 || response.status === 429) {
+      // 408 (the PACS timed our request out) and 429 (too many) pass, as 5xx do: try again.
+      if (response.status >= 500 || response.status === 429 || response.status === 408) {
         lastError = new PacsUnavailableError(`${what}: the PACS answered ${response.status}${detail ? ` (${detail})` : ''}`, { status: response.status });
         this.options.logger?.warn({ attempt, request: what, status: response.status }, 'PACS request failed');
         continue;
