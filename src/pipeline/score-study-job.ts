@@ -11,6 +11,7 @@ import type { Store } from '../store/index.js';
 import type { PipelineMetrics } from './metrics.js';
 import { scoreStudy, type ScoreStudyDeps } from './score-study.js';
 import { recordUnseenEnd } from './scoring-job-ends.js';
+import { studyRef } from './study-discovery.js';
 
 /** How long a study waits before looking again for an active model. */
 const NO_MODEL_RETRY_MS = 60_000;
@@ -125,6 +126,15 @@ export class ScoreStudyJob {
     if (await recordUnseenEnd(this.deps.store, job).catch(() => false)) this.deps.metrics?.recordStudy('failed');
   };
 
+  /**
+   * A study status that could not be written (the database away at that moment): the job's own
+   * outcome still stands and is recorded; the study keeps its last status until the next write,
+   * so say it loudly rather than not at all.
+   */
+  private statusNotRecorded(studyUid: string) {
+    return (error: unknown) => this.deps.logger.error({ study: studyRef(studyUid), err: error instanceof Error ? error.message : String(error) }, "could not record the study's status");
+  }
+
   readonly handle = async (job: JobRecord, context: JobContext): Promise<JsonValue> => {
     const { studyUid } = job.payload as { studyUid: string };
     try {
@@ -144,11 +154,11 @@ export class ScoreStudyJob {
       return result as unknown as JsonValue;
     } catch (caught) {
       if (caught instanceof JobCancelledError) {
-        await this.deps.store.studies.setStatus(studyUid, 'failed', 'scoring was cancelled on request').catch(() => {});
+        await this.deps.store.studies.setStatus(studyUid, 'failed', 'scoring was cancelled on request').catch(this.statusNotRecorded(studyUid));
         throw caught;
       }
       if (caught instanceof JobPostponedError) {
-        await this.deps.store.studies.setStatus(studyUid, 'queued', caught.message).catch(() => {});
+        await this.deps.store.studies.setStatus(studyUid, 'queued', caught.message).catch(this.statusNotRecorded(studyUid));
         throw caught;
       }
       // Refused PACS credentials are an installation fault that an operator fixes: retry.
@@ -157,9 +167,9 @@ export class ScoreStudyJob {
       const reason = error instanceof Error ? error.message : String(error);
       if (!retryable || job.attempts >= job.maxAttempts) {
         this.deps.metrics?.recordStudy('failed');
-        await this.deps.store.studies.setStatus(studyUid, 'failed', reason).catch(() => {});
+        await this.deps.store.studies.setStatus(studyUid, 'failed', reason).catch(this.statusNotRecorded(studyUid));
       } else {
-        await this.deps.store.studies.setStatus(studyUid, 'queued', `retrying: ${reason}`).catch(() => {});
+        await this.deps.store.studies.setStatus(studyUid, 'queued', `retrying: ${reason}`).catch(this.statusNotRecorded(studyUid));
       }
       throw error;
     }
