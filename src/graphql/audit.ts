@@ -1,6 +1,8 @@
 // The audit trail of the API: every root query, mutation and subscription start is recorded with
 // the actor, the action, its target and the outcome (ok, denied, or the error code) — reads of
-// results included. Nested fields are covered by their root field's event.
+// results included. Nested fields are covered by their root field's event. A list read of
+// studies (studies, worklist) also names the studies it returned (`studies`: their UIDs), so that
+// "who saw this study's results" has an answer for list reads too, not only for study(uid).
 //
 // An event's size is bounded whatever the request: long strings are cut and carry their length
 // and a hash (enough to match them against a suspect request), long lists are counted. A request
@@ -61,7 +63,7 @@ export function auditTarget(args: Record<string, unknown>): string | null {
 }
 
 /** Keys of an event's details that the recorder itself writes (who, and how it ended). */
-const RECORDER_KEYS = new Set(['outcome', 'role', 'count']);
+const RECORDER_KEYS = new Set(['outcome', 'role', 'count', 'studies']);
 
 /**
  * What to keep of the arguments: filters and options, summarised where they are long. An
@@ -102,7 +104,12 @@ export const auditMiddleware: MiddlewareFn<ApiContext> = async ({ context, info,
     const extra: Record<string, JsonValue> = {};
     const nodes = (result as { nodes?: unknown })?.nodes;
     if (Array.isArray(result)) extra.count = result.length;
-    else if (Array.isArray(nodes)) extra.count = nodes.length;
+    else if (Array.isArray(nodes)) {
+      extra.count = nodes.length;
+      // UIDs read from the database (at most a page: 200 x 64 characters), not caller input.
+      const uids = nodes.map((n) => (n as { studyInstanceUid?: unknown })?.studyInstanceUid).filter((u): u is string => typeof u === 'string');
+      if (uids.length > 0) extra.studies = uids;
+    }
     await recordAudit(context, context.actor, info, args, 'ok', extra);
     return result;
   } catch (error) {

@@ -499,6 +499,17 @@ describe.each(PROVIDERS)('GraphQL API on %s', (provider) => {
       const own = await api.store.audit.list({ actor: api.actors.admin, action: 'query.auditEvents', take: 1 });
       expect(own[0]!.details).toMatchObject({ outcome: 'ok', count: 2, actor: api.actors.clinician, action: 'query.study' });
     });
+
+    it('names the studies a list read returned, so that who saw a study has an answer for lists too', async () => {
+      const page = await gql<{ studies: Page }>(STUDIES, { first: 3, sort: 'SCORE_DESC' });
+      const uids = page.data!.studies.nodes.map((n) => n.studyInstanceUid);
+      expect(uids).toHaveLength(3);
+      const [event] = await api.store.audit.list({ actor: api.actors.clinician, action: 'query.studies', take: 1 });
+      expect(event!.details).toMatchObject({ outcome: 'ok', count: 3, studies: uids });
+      const worklist = await gql<{ worklist: Page }>('{ worklist(first: 50) { nodes { studyInstanceUid } pageInfo { endCursor hasNextPage } } }');
+      const [listed] = await api.store.audit.list({ actor: api.actors.clinician, action: 'query.worklist', take: 1 });
+      expect((listed!.details as { studies?: string[] }).studies ?? []).toEqual(worklist.data!.worklist.nodes.map((n) => n.studyInstanceUid));
+    });
   });
 
   describe.skipIf(!orthanc)('the PACS operations against a real Orthanc', () => {
