@@ -114,6 +114,10 @@ describe.each(PROVIDERS)('GraphQL subscriptions on %s', (provider) => {
       { studyInstanceUid: seed.uid('s4'), modelVersion: 'model-b', probability: 0.7, positive: true },
     ]);
     expect(high.events.map((e) => e.newResults)).toEqual([{ studyInstanceUid: seed.uid('s4'), probability: 0.7 }]);
+    // Each delivery is a read of that study's result, audited with the study (three: s2 and s4
+    // to one subscription, s4 to the other).
+    const delivered = await api.store.audit.list({ actor: api.actors.clinician, action: 'subscription.newResults.delivered', take: 10 });
+    expect(delivered.map((e) => e.target).sort()).toEqual([`study:${seed.uid('s2')}`, `study:${seed.uid('s4')}`, `study:${seed.uid('s4')}`]);
     all.stop();
     high.stop();
   });

@@ -2,7 +2,7 @@
 // type-graphql checks @Authorized on each event, not on subscribing, so the role check and the
 // audit event happen here, when the subscription starts.
 
-import { Arg, Float, ID, Root, Subscription, Resolver, type SubscribeResolverData } from 'type-graphql';
+import { Arg, Ctx, Float, ID, Root, Subscription, Resolver, type SubscribeResolverData } from 'type-graphql';
 import type { GraphQLResolveInfo } from 'graphql';
 import { FINAL_JOB_STATUSES, type JobRecord, type Role } from '../../domain/index.js';
 import { ForbiddenError, roleAllows } from '../auth.js';
@@ -76,7 +76,11 @@ export class SubscriptionResolver {
       return filtered(data.context.services.feed.results(), (result) => result.probability >= min);
     },
   })
-  newResults(@Root() result: ExamResultEvent, @Arg('minProbability', () => Float, { nullable: true }) _min?: number): StudyResult {
+  async newResults(@Root() result: ExamResultEvent, @Ctx() context: ApiContext, @Arg('minProbability', () => Float, { nullable: true }) _min?: number): Promise<StudyResult> {
+    // Each result delivered is a read of that study's result: audited, like study(uid). A failed
+    // write fails this event's delivery (as a read whose audit fails is refused elsewhere).
+    const { actor } = context;
+    await context.services.store.audit.record({ actor: actor.id, action: 'subscription.newResults.delivered', target: `study:${result.studyUid}`, details: { outcome: 'ok', role: actor.role, modelVersion: result.modelVersion } });
     return { studyInstanceUid: result.studyUid, modelVersion: result.modelVersion, probability: result.probability, positive: result.positive, createdAt: result.createdAt };
   }
 }
