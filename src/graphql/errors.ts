@@ -4,10 +4,11 @@
 // pass through: they describe the client's request, not our internals.
 
 import { randomUUID } from 'node:crypto';
+import path from 'node:path';
 import { GraphQLError, type GraphQLFormattedError } from 'graphql';
 import type { Logger } from 'pino';
 import { ArgumentValidationError } from 'type-graphql';
-import { MammocadError, ValidationError } from '../domain/index.js';
+import { MammocadError, ModelPackageError, ValidationError } from '../domain/index.js';
 
 /** Domain error codes whose messages are meant for API clients. */
 const CLIENT_CODES: Record<string, string> = {
@@ -98,6 +99,21 @@ export function createErrorFormatter(logger: Logger, options: ErrorFormatOptions
   };
 }
 
+/**
+ * A domain error's message as a client sees it: no server path (a model package's absolute
+ * directory becomes its folder name) and no text of the PACS's own answer (it may echo what it
+ * was sent); the whole message goes to the log with a reference the client gets.
+ */
+function clientMessage(error: MammocadError, logger: Logger): string {
+  let message = error.message;
+  if (error instanceof ModelPackageError) message = message.replace(error.packagePath, path.basename(error.packagePath));
+  if (error.code.startsWith('PACS_')) message = message.replace(/(the PACS answered \d+[^()]*?) \(.*\)$/s, '$1');
+  if (message === error.message) return message;
+  const reference = randomUUID();
+  logger.warn({ reference, err: error.message, code: error.code }, 'error answered to a GraphQL client without its details');
+  return `${message} (reference ${reference})`;
+}
+
 function classify(logger: Logger) {
   return (formatted: GraphQLFormattedError, error: unknown): GraphQLFormattedError => {
     const original = unwrap(error);
@@ -113,7 +129,7 @@ function classify(logger: Logger) {
     if (original instanceof MammocadError && CLIENT_CODES[original.code]) {
       const extensions: Record<string, unknown> = { code: CLIENT_CODES[original.code] };
       if (original instanceof ValidationError) extensions.field = original.field;
-      return { message: original.message, path, extensions };
+      return { message: clientMessage(original, logger), path, extensions };
     }
     const code = formatted.extensions?.code;
     // Apollo relabels every validation error GRAPHQL_VALIDATION_FAILED, our depth limit's too:

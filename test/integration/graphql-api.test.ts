@@ -2,7 +2,9 @@
 // worklist), model versions, labels, jobs, API keys, the audit trail, and the PACS operations
 // against a real local Orthanc.
 
-import { mkdtempSync, rmSync } from 'node:fs';
+import { appendFileSync, mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -301,6 +303,22 @@ describe.each(PROVIDERS)('GraphQL API on %s', (provider) => {
       expect((await api.store.modelVersions.findActive())!.version).toBe('tiny-1');
       await api.store.modelVersions.activate('model-a', 'test');
     });
+
+    it("refuses to activate a package damaged on disk, naming the problem but not the server's directory", async () => {
+      const models = new ModelService({ store: api.store, modelDir: api.modelDir, logger: createLogger('silent') });
+      const incoming = mkdtempSync(path.join(tmpdir(), 'mammocad-incoming-'));
+      await models.import(await writeTestPackage(incoming, { version: 'tiny-damaged' }), 'test');
+      rmSync(incoming, { recursive: true, force: true });
+      const stored = (await api.store.modelVersions.findByVersion('tiny-damaged'))!;
+      const active = (await api.store.modelVersions.findActive())?.version ?? null;
+      appendFileSync(path.join(stored.path, 'model.onnx'), 'tampered');
+      const res = await gql('mutation { activateModelVersion(version: "tiny-damaged") { version } }', undefined, 'admin');
+      expect(codes(res)).toEqual(['MODEL_PACKAGE_INVALID']);
+      const message = res.errors![0]!.message;
+      expect(message).toMatch(/^model package tiny-damaged.*model\.onnx.*\(reference [0-9a-f-]{36}\)$/);
+      expect(message).not.toContain(api.modelDir); // the server's path was in it
+      expect((await api.store.modelVersions.findActive())?.version ?? null).toBe(active);
+    });
   });
 
   describe('labels', () => {
@@ -543,5 +561,24 @@ describe.each(PROVIDERS)('GraphQL API on %s', (provider) => {
       expect(event).toMatchObject({ target: `study:${pacsStudyUid}`, details: { outcome: 'ok' } });
       expect(codes(await gql(RESCORE, { uid: '1.2.3.4.404' }))).toEqual(['NOT_FOUND']);
     });
+  });
+});
+
+describe("the PACS's own words stay in the log", () => {
+  it("answers a PACS failure with its status and a reference, without the PACS's answer text", async () => {
+    // A PACS answering 404 with text that echoes what it was sent (a fault Orthanc does not make).
+    const pacs = createServer((_req, res) => res.writeHead(404, { 'content-type': 'text/plain' }).end('no study for patient DOE^JANE 19610101'));
+    await new Promise<void>((resolve) => pacs.listen(0, '127.0.0.1', resolve));
+    const api = await startApi('sqlite', { pacsUrl: `http://127.0.0.1:${(pacs.address() as AddressInfo).port}/dicom-web` });
+    try {
+      const res = await api.gql(api.keys.pacs, 'mutation($uid: String!) { notifyStudy(studyInstanceUid: $uid) { outcome } }', { uid: newUid() });
+      expect(codes(res)).toEqual(['STUDY_NOT_ON_PACS']);
+      const message = res.errors![0]!.message;
+      expect(message).toMatch(/the PACS answered 404, not found \(reference [0-9a-f-]{36}\)$/);
+      expect(message).not.toContain('DOE^JANE');
+    } finally {
+      await api.close();
+      await new Promise((resolve) => pacs.close(resolve));
+    }
   });
 });
