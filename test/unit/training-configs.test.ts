@@ -11,7 +11,7 @@ import { loadTrainingConfig } from '../../src/training/trainer/config.js';
 const MODELS = fileURLToPath(new URL('../../models/', import.meta.url));
 const files = [
   path.join(MODELS, 'default-training.yaml'),
-  ...['ablations'].flatMap((dir) => readdirSync(path.join(MODELS, dir)).filter((f) => f.endsWith('.yaml')).map((f) => path.join(MODELS, dir, f))),
+  ...['ablations', 'candidates'].flatMap((dir) => readdirSync(path.join(MODELS, dir)).filter((f) => f.endsWith('.yaml')).map((f) => path.join(MODELS, dir, f))),
 ];
 
 describe('the training configurations in models/', () => {
@@ -37,5 +37,14 @@ describe('the training configurations in models/', () => {
     const { version: _b, packageModel: _n, stage2: { phase2: _q, ...stage2Earlier }, ...restEarlier } = earlier;
     expect(restShipped).toEqual(restEarlier);
     expect(stage2Shipped).toEqual(stage2Earlier);
+  });
+
+  it('the candidate default-rsna-4 differs from the default only where a run may be extended (its version, packageModel final)', async () => {
+    const shipped = await loadTrainingConfig(path.join(MODELS, 'default-training.yaml'));
+    const candidate = await loadTrainingConfig(path.join(MODELS, 'candidates', 'default-rsna-4.yaml'));
+    expect([shipped.packageModel, candidate.packageModel, candidate.version]).toEqual(['fold-1', 'final', 'default-rsna-4']);
+    const { version: _a, packageModel: _b, ...restShipped } = shipped;
+    const { version: _c, packageModel: _d, ...restCandidate } = candidate;
+    expect(restCandidate).toEqual(restShipped);
   });
 });
