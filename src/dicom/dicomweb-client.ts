@@ -48,6 +48,9 @@ export class StowRefusedError extends PacsRequestError {
   constructor(readonly failures: StowFailure[]) {
     const reasons = [...new Set(failures.map((f) => (f.reason === null ? 'none given' : `${f.reason.toString(16).toUpperCase().padStart(4, '0')}H`)))];
     super(`STOW: the PACS refused ${failures.length} instance(s) (failure reason ${reasons.join(', ')})`, 409);
+    // A7xxH, "Refused: Out of Resources" (PS3.4): a full disk or queue clears; any other refusal
+    // is about the object and comes back the same.
+    (this as { retryable: boolean }).retryable = failures.every((f) => f.reason !== null && f.reason >= 0xa700 && f.reason <= 0xa7ff);
   }
 }
 

@@ -177,14 +177,15 @@ describe('DicomwebClient against a failing PACS', () => {
     handler = answer(0x0111);
     await expect(client().store([new Uint8Array(10)])).resolves.toBeDefined();
     handler = answer(0xc000);
-    await expect(client().store([new Uint8Array(10)])).rejects.toMatchObject({ code: 'PACS_REQUEST_REJECTED', message: 'STOW: the PACS refused 1 instance(s) (failure reason C000H)' });
+    await expect(client().store([new Uint8Array(10)])).rejects.toMatchObject({ code: 'PACS_REQUEST_REJECTED', retryable: false, message: 'STOW: the PACS refused 1 instance(s) (failure reason C000H)' });
     // The same lists under a 409 (PS3.18 allows it): a retry of a stored report is stored.
     const conflict = (reason: number) => (_req: IncomingMessage, res: ServerResponse) =>
       res.writeHead(409, { 'content-type': 'application/dicom+json' }).end(JSON.stringify({ '00081198': { vr: 'SQ', Value: [{ '00081197': { vr: 'US', Value: [reason] } }] } }));
     handler = conflict(0x0111);
     await expect(client().store([new Uint8Array(10)])).resolves.toBeDefined();
     handler = conflict(0xa700);
-    await expect(client().store([new Uint8Array(10)])).rejects.toMatchObject({ code: 'PACS_REQUEST_REJECTED', message: 'STOW: the PACS refused 1 instance(s) (failure reason A700H)' });
+    // Out of resources (A7xxH) clears with time: the job tries again later.
+    await expect(client().store([new Uint8Array(10)])).rejects.toMatchObject({ code: 'PACS_REQUEST_REJECTED', retryable: true, message: 'STOW: the PACS refused 1 instance(s) (failure reason A700H)' });
     handler = (_req, res) => res.writeHead(409).end('conflict');
     await expect(client().store([new Uint8Array(10)])).rejects.toMatchObject({ code: 'PACS_REQUEST_REJECTED', status: 409, message: expect.stringContaining('409') });
     expect(requests).toBe(5); // one request each: a refusal is not retried
