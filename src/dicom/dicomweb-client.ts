@@ -54,6 +54,12 @@ export class StowRefusedError extends PacsRequestError {
   }
 }
 
+/** The body's size as its headers declare it; null when unknown (a content-encoded body's Content-Length is the encoded size, not what we will hold). */
+function declaredLength(response: Response): number | null {
+  const length = response.headers.get('content-encoding') ? null : response.headers.get('content-length');
+  return length ? Number(length) : null;
+}
+
 /** The Authorization header for the configured credentials: a bearer token, else basic, else none. */
 export function authorizationOf(credentials: { username?: string; password?: string; token?: string }): string | undefined {
   if (credentials.token) return `Bearer ${credentials.token}`;
@@ -180,8 +186,7 @@ export class DicomwebClient {
   private async json(response: Response, what: string): Promise<unknown> {
     let text: string;
     try {
-      const length = response.headers.get('content-encoding') ? null : response.headers.get('content-length');
-      text = response.body ? Buffer.from(await readBody(response.body, length ? Number(length) : null, this.options.maxJsonBytes ?? 2 ** 28)).toString('utf8') : '';
+      text = response.body ? Buffer.from(await readBody(response.body, declaredLength(response), this.options.maxJsonBytes ?? 2 ** 28)).toString('utf8') : '';
     } catch (error) {
       if (error instanceof BodyTooLargeError) throw new MammocadError('PACS_RESPONSE_TOO_LARGE', `${what}: ${error.message}`, { cause: error });
       // The timeout also covers the body; a connection cut mid-body is as transient as one refused.
@@ -197,10 +202,8 @@ export class DicomwebClient {
   private async multipart(response: Response, what: string) {
     const boundary = boundaryOf(response.headers.get('content-type') ?? '');
     if (!boundary) throw new PacsRequestError(`${what}: expected a multipart response, got '${response.headers.get('content-type')}'`, 502);
-    // A content-encoded body's Content-Length is the encoded size, not what we will hold.
-    const length = response.headers.get('content-encoding') ? null : response.headers.get('content-length');
     try {
-      const body = await readBody(response.body!, length ? Number(length) : null, this.maxResponseBytes);
+      const body = await readBody(response.body!, declaredLength(response), this.maxResponseBytes);
       return parseMultipart(body, boundary);
     } catch (error) {
       // Too large is what this PACS will answer again: that image fails, saying so, not the study.

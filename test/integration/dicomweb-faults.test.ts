@@ -172,18 +172,16 @@ describe('DicomwebClient against a failing PACS', () => {
   });
 
   it('treats a STOW refused as a duplicate (0111H) as stored, under a 200 or a 409, and any other refusal as an error', async () => {
-    const answer = (reason: number) => (_req: IncomingMessage, res: ServerResponse) =>
-      res.writeHead(200, { 'content-type': 'application/dicom+json' }).end(JSON.stringify({ '00081198': { vr: 'SQ', Value: [{ '00081197': { vr: 'US', Value: [reason] } }] } }));
+    const answer = (reason: number, status = 200) => (_req: IncomingMessage, res: ServerResponse) =>
+      res.writeHead(status, { 'content-type': 'application/dicom+json' }).end(JSON.stringify({ '00081198': { vr: 'SQ', Value: [{ '00081197': { vr: 'US', Value: [reason] } }] } }));
     handler = answer(0x0111);
     await expect(client().store([new Uint8Array(10)])).resolves.toBeDefined();
     handler = answer(0xc000);
     await expect(client().store([new Uint8Array(10)])).rejects.toMatchObject({ code: 'PACS_REQUEST_REJECTED', retryable: false, message: 'STOW: the PACS refused 1 instance(s) (failure reason C000H)' });
     // The same lists under a 409 (PS3.18 allows it): a retry of a stored report is stored.
-    const conflict = (reason: number) => (_req: IncomingMessage, res: ServerResponse) =>
-      res.writeHead(409, { 'content-type': 'application/dicom+json' }).end(JSON.stringify({ '00081198': { vr: 'SQ', Value: [{ '00081197': { vr: 'US', Value: [reason] } }] } }));
-    handler = conflict(0x0111);
+    handler = answer(0x0111, 409);
     await expect(client().store([new Uint8Array(10)])).resolves.toBeDefined();
-    handler = conflict(0xa700);
+    handler = answer(0xa700, 409);
     // Out of resources (A7xxH) clears with time: the job tries again later.
     await expect(client().store([new Uint8Array(10)])).rejects.toMatchObject({ code: 'PACS_REQUEST_REJECTED', retryable: true, message: 'STOW: the PACS refused 1 instance(s) (failure reason A700H)' });
     handler = (_req, res) => res.writeHead(409).end('conflict');
