@@ -57,7 +57,7 @@ export interface JobRunnerOptions {
   /**
    * Called for a job that ended without its handler seeing the end: it died with its worker on
    * every attempt, or was cancelled after a retryable fault, a postponement or while its worker
-   * was silent (a queued job cancelled by the API: cancelJob in score-study-job.ts).
+   * was silent (a queued job cancelled by the API: cancelJob in scoring-job-ends.ts).
    */
   onEnded?: (job: JobRecord) => Promise<void>;
 }
